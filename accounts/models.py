@@ -1,0 +1,173 @@
+"""People and their roles: users (email login) and membership of regional and national cells."""
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("Une adresse électronique est obligatoire.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("adresse électronique", unique=True)
+    first_name = models.CharField("prénom", max_length=150, blank=True)
+    last_name = models.CharField("nom", max_length=150, blank=True)
+    is_staff = models.BooleanField(
+        "équipe Coorace",
+        default=False,
+        help_text="Accède à l'administration de la plateforme.",
+    )
+    is_active = models.BooleanField("actif", default=True)
+    date_joined = models.DateTimeField("inscrit le", default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = "utilisateur"
+        verbose_name_plural = "utilisateurs"
+        ordering = ["last_name", "first_name", "email"]
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self):
+        return self.first_name or self.email
+
+
+class RegionalRole(models.TextChoices):
+    COORDINATOR = "coordinator", "coordinateur"
+    EVALUATOR = "evaluator", "évaluateur"
+
+
+class NationalRole(models.TextChoices):
+    MEMBER = "member", "membre"
+    ADMINISTRATOR = "administrator", "administrateur"
+
+
+class RegionalCell(models.Model):
+    """Cellule régionale d'animation (CRA): one per region and call."""
+
+    call = models.ForeignKey(
+        "ami.Call", verbose_name="appel", on_delete=models.CASCADE, related_name="regional_cells"
+    )
+    region = models.ForeignKey(
+        "ami.Region", verbose_name="région", on_delete=models.PROTECT, related_name="cells"
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="RegionalCellMembership",
+        related_name="regional_cells",
+        verbose_name="membres",
+    )
+
+    class Meta:
+        verbose_name = "cellule régionale (CRA)"
+        verbose_name_plural = "cellules régionales (CRA)"
+        ordering = ["call", "region__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "region"], name="one_regional_cell_per_region")
+        ]
+
+    def __str__(self):
+        return f"CRA {self.region} – {self.call}"
+
+
+class RegionalCellMembership(models.Model):
+    cell = models.ForeignKey(
+        RegionalCell, verbose_name="cellule", on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="membre",
+        on_delete=models.CASCADE,
+        related_name="regional_memberships",
+    )
+    role = models.CharField("rôle", max_length=20, choices=RegionalRole)
+    added_at = models.DateTimeField("ajouté le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "membre de cellule régionale"
+        verbose_name_plural = "membres de cellules régionales"
+        constraints = [
+            models.UniqueConstraint(fields=["cell", "user"], name="one_regional_membership")
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()} – {self.cell}"
+
+
+class NationalCell(models.Model):
+    """Cellule nationale d'animation (CNA): one per call."""
+
+    call = models.OneToOneField(
+        "ami.Call", verbose_name="appel", on_delete=models.CASCADE, related_name="national_cell"
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="NationalCellMembership",
+        related_name="national_cells",
+        verbose_name="membres",
+    )
+
+    class Meta:
+        verbose_name = "cellule nationale (CNA)"
+        verbose_name_plural = "cellules nationales (CNA)"
+
+    def __str__(self):
+        return f"CNA – {self.call}"
+
+
+class NationalCellMembership(models.Model):
+    cell = models.ForeignKey(
+        NationalCell, verbose_name="cellule", on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="membre",
+        on_delete=models.CASCADE,
+        related_name="national_memberships",
+    )
+    role = models.CharField("rôle", max_length=20, choices=NationalRole)
+    added_at = models.DateTimeField("ajouté le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "membre de cellule nationale"
+        verbose_name_plural = "membres de cellules nationales"
+        constraints = [
+            models.UniqueConstraint(fields=["cell", "user"], name="one_national_membership")
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()} – {self.cell}"

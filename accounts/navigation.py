@@ -1,0 +1,32 @@
+"""The header navigation, by role."""
+
+from django.urls import reverse
+
+from .models import NationalCellMembership, RegionalCellMembership
+
+
+def navigation_for(user) -> list[dict]:
+    items = [{"label": "Accueil", "url": reverse("home")}]
+    if not user.is_authenticated:
+        return items
+    items.append({"label": "Mon espace", "url": reverse("dashboard")})
+    if user.is_staff:
+        items.append({"label": "Administration", "url": reverse("admin:index")})
+    return items
+
+
+def roles_of(user) -> dict:
+    """Everything the dashboard says about the user's roles, in a fixed number of queries."""
+    return {
+        "ptces": list(user.ptces.order_by("name")),
+        "regional": list(
+            RegionalCellMembership.objects.filter(user=user)
+            .select_related("cell__call", "cell__region")
+            .order_by("-cell__call__year", "cell__region__name")
+        ),
+        "national": list(
+            NationalCellMembership.objects.filter(user=user)
+            .select_related("cell__call")
+            .order_by("-cell__call__year")
+        ),
+    }

@@ -1,0 +1,164 @@
+from django.contrib import admin, messages
+from django.db.models import Count
+
+from . import calls, outbox
+from .models import (
+    Call,
+    CallPhaseChange,
+    Commune,
+    Criterion,
+    Department,
+    DocumentType,
+    OutboxMessage,
+    OutboxState,
+    Qpv,
+    Region,
+)
+
+
+class CriterionInline(admin.TabularInline):
+    model = Criterion
+    extra = 0
+    fields = ["order", "label", "guidance", "weight", "scale_min", "scale_max",
+              "allows_not_applicable"]
+
+
+class DocumentTypeInline(admin.TabularInline):
+    model = DocumentType
+    extra = 0
+    fields = ["order", "label", "description", "mandatory", "allowed_formats", "max_size_mb"]
+
+
+class CallPhaseChangeInline(admin.TabularInline):
+    model = CallPhaseChange
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["at", "from_phase", "to_phase", "actor", "comment"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ["name", "year", "phase", "opens_at", "closes_at", "envelope"]
+    list_filter = ["phase", "year"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["phase", "created_at", "updated_at"]
+    inlines = [CriterionInline, DocumentTypeInline, CallPhaseChangeInline]
+    actions = ["clone_for_next_year"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "year", "phase", "description", "eligibility_rules"]}),
+        ("Calendrier (heure de Paris)", {"fields": ["opens_at", "closes_at",
+                                                    "regional_review_deadline",
+                                                    "national_review_deadline"]}),
+        ("Financement et priorités", {"fields": ["envelope", "min_amount", "max_amount",
+                                                 "priority_rural", "priority_qpv",
+                                                 "other_priorities"]}),
+        ("Évaluation", {"fields": ["reviews_per_candidature", "disagreement_threshold"]}),
+        ("Suivi", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.action(description="Dupliquer pour l'année suivante (grille et pièces comprises)")
+    def clone_for_next_year(self, request, queryset):
+        for call in queryset:
+            clone = calls.clone_call(call, request.user)
+            self.message_user(request, f"« {clone.name} » créé en brouillon.", messages.SUCCESS)
+
+
+@admin.register(CallPhaseChange)
+class CallPhaseChangeAdmin(admin.ModelAdmin):
+    list_display = ["call", "from_phase", "to_phase", "actor", "at"]
+    list_filter = ["call", "to_phase"]
+    readonly_fields = ["call", "from_phase", "to_phase", "actor", "comment", "at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "department_count"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(department_count=Count("departments"))
+
+    @admin.display(description="départements", ordering="department_count")
+    def department_count(self, obj):
+        return obj.department_count
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "region"]
+    list_filter = ["region"]
+    search_fields = ["code", "name"]
+    list_select_related = ["region"]
+
+
+@admin.register(Commune)
+class CommuneAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "department", "density"]
+    list_filter = ["density", "department__region"]
+    search_fields = ["code", "name"]
+    list_select_related = ["department"]
+    autocomplete_fields = ["department"]
+
+
+@admin.register(Qpv)
+class QpvAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name", "communes__name"]
+    autocomplete_fields = ["communes"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "recipient", "subject", "event", "state", "attempts", "sent_at"]
+    list_filter = ["state", "event", "call"]
+    search_fields = ["recipient", "subject"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "recipient", "subject", "body_text", "body_html", "event", "call", "related_type",
+        "related_id", "state", "attempts", "last_error", "created_at", "sending_started_at",
+        "sent_at",
+    ]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Renvoyer les courriels en échec")
+    def resend(self, request, queryset):
+        count = sum(outbox.requeue(message, request.user) for message in queryset)
+        skipped = queryset.count() - count
+        self.message_user(request, f"{count} courriel(s) remis en file d'envoi.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} courriel(s) ignoré(s) : seuls les courriels en échec sont renvoyés.",
+                messages.WARNING,
+            )
+
+    def changelist_view(self, request, extra_context=None):
+        counts = dict(
+            OutboxMessage.objects.values_list("state").annotate(n=Count("pk")).order_by()
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "subtitle": " · ".join(
+                f"{label} : {counts.get(value, 0)}" for value, label in OutboxState.choices
+            ),
+        }
+        return super().changelist_view(request, extra_context)

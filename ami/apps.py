@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AmiConfig(AppConfig):
+    name = "ami"
+    verbose_name = "appels, territoires et courriels"
+    default_auto_field = "django.db.models.BigAutoField"

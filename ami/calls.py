@@ -1,0 +1,75 @@
+"""Domain functions on calls: phase changes (logged) and cloning an edition for next year."""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from .models import Call, CallPhaseChange, Phase
+
+
+def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseChange:
+    """Move a call to another phase by hand (staff or CNA administrator), logged with who and
+    when. The calendar-driven moves pass ``actor=None``."""
+    from accounts.permissions import is_national_administrator, is_staff
+
+    if to_phase not in Phase.values:
+        raise ValidationError(f"Phase inconnue : {to_phase}")
+    if actor is not None and not (is_staff(actor) or is_national_administrator(actor, call)):
+        raise PermissionDenied("Seuls l'équipe Coorace et les administrateurs de la CNA "
+                               "peuvent changer la phase d'un appel.")
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        change = CallPhaseChange.objects.create(
+            call=locked, from_phase=locked.phase, to_phase=to_phase, actor=actor, comment=comment
+        )
+        locked.phase = to_phase
+        locked.save(update_fields=["phase", "updated_at"])
+    call.phase = to_phase
+    return change
+
+
+def _shift_year(value, years: int):
+    try:
+        return value.replace(year=value.year + years)
+    except ValueError:  # 29 February
+        return value + timedelta(days=365 * years)
+
+
+def clone_call(call: Call, actor, *, year: int | None = None) -> Call:
+    """Copy an edition (settings, grid, required documents) as a draft for ``year``
+    (next year by default), with every date moved by the same number of years."""
+    year = year or call.year + 1
+    shift = year - call.year
+    base_name = call.name.replace(str(call.year), str(year))
+    if base_name == call.name:
+        base_name = f"{call.name} {year}"
+    slug = slugify(base_name)[:70] or f"appel-{year}"
+    candidate, n = slug, 2
+    while Call.objects.filter(slug=candidate).exists():
+        candidate, n = f"{slug}-{n}", n + 1
+    with transaction.atomic():
+        clone = Call.objects.get(pk=call.pk)
+        clone.pk = None
+        clone.name = base_name
+        clone.slug = candidate
+        clone.year = year
+        clone.phase = Phase.DRAFT
+        for field in ("opens_at", "closes_at", "regional_review_deadline",
+                      "national_review_deadline"):
+            setattr(clone, field, _shift_year(getattr(call, field), shift))
+        clone.save()
+        for criterion in call.criteria.all():
+            criterion.pk = None
+            criterion.call = clone
+            criterion.save()
+        for document_type in call.document_types.all():
+            document_type.pk = None
+            document_type.call = clone
+            document_type.save()
+        CallPhaseChange.objects.create(
+            call=clone, from_phase=Phase.DRAFT, to_phase=Phase.DRAFT, actor=actor,
+            comment=f"Créé par copie de « {call.name} ».",
+        )
+    return clone

@@ -1,0 +1,357 @@
+"""The call itself (edition, grid, required documents, phase history), the territory referential
+and the notification outbox."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+# --- The call -------------------------------------------------------------------------------
+
+
+class Phase(models.TextChoices):
+    DRAFT = "draft", "en préparation"
+    OPEN = "open", "candidatures ouvertes"
+    REGIONAL_REVIEW = "regional_review", "instruction régionale"
+    NATIONAL_REVIEW = "national_review", "instruction nationale"
+    DELIBERATED = "deliberated", "délibéré"
+    PUBLISHED = "published", "résultats publiés"
+    ARCHIVED = "archived", "archivé"
+
+
+PHASE_ORDER = [choice.value for choice in Phase]
+
+
+class CallQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Calls a user may see: every published-to-the-world call (anything past draft);
+        drafts only for staff."""
+        if user.is_authenticated and user.is_staff:
+            return self
+        return self.exclude(phase=Phase.DRAFT)
+
+    def current(self):
+        """The edition shown on the home page: the most recent one past draft and not archived."""
+        return (
+            self.exclude(phase__in=[Phase.DRAFT, Phase.ARCHIVED])
+            .order_by("-year", "-opens_at")
+            .first()
+        )
+
+
+class Call(models.Model):
+    name = models.CharField("nom", max_length=200)
+    slug = models.SlugField("identifiant", max_length=80, unique=True)
+    year = models.PositiveSmallIntegerField("année")
+    phase = models.CharField("phase", max_length=20, choices=Phase, default=Phase.DRAFT)
+    description = models.TextField("présentation", blank=True)
+    eligibility_rules = models.TextField(
+        "règles d'éligibilité",
+        blank=True,
+        help_text="Une règle par ligne ; affichées sur la page publique de l'appel.",
+    )
+    opens_at = models.DateTimeField("ouverture des candidatures")
+    closes_at = models.DateTimeField("clôture des candidatures")
+    regional_review_deadline = models.DateTimeField("fin de l'instruction régionale")
+    national_review_deadline = models.DateTimeField("fin de l'instruction nationale")
+    envelope = models.DecimalField(
+        "enveloppe", max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    min_amount = models.DecimalField(
+        "montant minimum par lauréat",
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(0)],
+    )
+    max_amount = models.DecimalField(
+        "montant maximum par lauréat",
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(0)],
+    )
+    priority_rural = models.BooleanField("priorité territoires ruraux", default=False)
+    priority_qpv = models.BooleanField("priorité quartiers prioritaires (QPV)", default=False)
+    other_priorities = models.TextField("autres priorités", blank=True)
+    reviews_per_candidature = models.PositiveSmallIntegerField(
+        "évaluations par candidature", default=2, validators=[MinValueValidator(1)]
+    )
+    disagreement_threshold = models.DecimalField(
+        "seuil de désaccord (écart de notes sur 100)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("20"),
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    objects = CallQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "appel"
+        verbose_name_plural = "appels"
+        ordering = ["-year", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")),
+                name="call_closes_after_opening",
+                violation_error_message="La clôture doit suivre l'ouverture.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_amount__gte=F("min_amount")),
+                name="call_amount_range",
+                violation_error_message="Le montant maximum doit être au moins le minimum.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def accepts_submissions(self, at=None) -> bool:
+        """Server-side deadline: open phase and within [opens_at, closes_at)."""
+        at = at or timezone.now()
+        return self.phase == Phase.OPEN and self.opens_at <= at < self.closes_at
+
+    @property
+    def eligibility_rule_list(self) -> list[str]:
+        return [line.strip() for line in self.eligibility_rules.splitlines() if line.strip()]
+
+
+class CallPhaseChange(models.Model):
+    """Append-only log of phase changes, by hand or by the calendar."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="phase_changes")
+    from_phase = models.CharField("de", max_length=20, choices=Phase)
+    to_phase = models.CharField("vers", max_length=20, choices=Phase)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="auteur",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text="Vide quand le calendrier a changé la phase.",
+    )
+    comment = models.TextField("commentaire", blank=True)
+    at = models.DateTimeField("date", default=timezone.now)
+
+    class Meta:
+        verbose_name = "changement de phase"
+        verbose_name_plural = "changements de phase"
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.call} : {self.get_from_phase_display()} → {self.get_to_phase_display()}"
+
+
+class Criterion(models.Model):
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
+    label = models.CharField("libellé", max_length=200)
+    guidance = models.TextField("aide à l'évaluation", blank=True)
+    weight = models.DecimalField(
+        "pondération",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    scale_min = models.PositiveSmallIntegerField("note minimale", default=0)
+    scale_max = models.PositiveSmallIntegerField("note maximale", default=5)
+    allows_not_applicable = models.BooleanField("« non applicable » permis", default=False)
+    order = models.PositiveSmallIntegerField("ordre", default=0)
+
+    class Meta:
+        verbose_name = "critère"
+        verbose_name_plural = "critères"
+        ordering = ["call", "order", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scale_max__gt=F("scale_min")),
+                name="criterion_scale",
+                violation_error_message="La note maximale doit dépasser la note minimale.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class FileFormat(models.TextChoices):
+    PDF = "pdf", "PDF"
+    DOCX = "docx", "Word (.docx)"
+    ODT = "odt", "OpenDocument texte (.odt)"
+    XLSX = "xlsx", "Excel (.xlsx)"
+    ODS = "ods", "OpenDocument tableur (.ods)"
+    PNG = "png", "image PNG"
+    JPEG = "jpeg", "image JPEG"
+
+
+class DocumentType(models.Model):
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="document_types")
+    label = models.CharField("libellé", max_length=200)
+    description = models.TextField("description", blank=True)
+    mandatory = models.BooleanField("obligatoire", default=True)
+    allowed_formats = ArrayField(
+        models.CharField(max_length=10, choices=FileFormat),
+        verbose_name="formats acceptés",
+        default=list,
+    )
+    max_size_mb = models.PositiveSmallIntegerField(
+        "taille maximale (Mo)", default=10, validators=[MinValueValidator(1)]
+    )
+    order = models.PositiveSmallIntegerField("ordre", default=0)
+
+    class Meta:
+        verbose_name = "type de pièce justificative"
+        verbose_name_plural = "types de pièces justificatives"
+        ordering = ["call", "order", "pk"]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def allowed_formats_display(self) -> str:
+        labels = dict(FileFormat.choices)
+        return ", ".join(labels.get(code, code) for code in self.allowed_formats)
+
+
+# --- Territory referential -------------------------------------------------------------------
+
+
+class Region(models.Model):
+    code = models.CharField("code INSEE", max_length=2, primary_key=True)
+    name = models.CharField("nom", max_length=100)
+
+    class Meta:
+        verbose_name = "région"
+        verbose_name_plural = "régions"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Department(models.Model):
+    code = models.CharField("code INSEE", max_length=3, primary_key=True)
+    name = models.CharField("nom", max_length=100)
+    region = models.ForeignKey(
+        Region, verbose_name="région", on_delete=models.PROTECT, related_name="departments"
+    )
+
+    class Meta:
+        verbose_name = "département"
+        verbose_name_plural = "départements"
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+
+class Density(models.IntegerChoices):
+    """INSEE communal density grid, four levels."""
+
+    DENSE = 1, "densément peuplée"
+    INTERMEDIATE = 2, "densité intermédiaire"
+    LOW = 3, "peu dense"
+    VERY_LOW = 4, "très peu dense"
+
+
+RURAL_DENSITIES = (Density.LOW, Density.VERY_LOW)
+
+
+class Commune(models.Model):
+    code = models.CharField("code INSEE", max_length=5, primary_key=True)
+    name = models.CharField("nom", max_length=200)
+    department = models.ForeignKey(
+        Department, verbose_name="département", on_delete=models.PROTECT, related_name="communes"
+    )
+    density = models.PositiveSmallIntegerField(
+        "niveau de densité", choices=Density, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = "commune"
+        verbose_name_plural = "communes"
+        ordering = ["name", "code"]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.department_id})"
+
+    @property
+    def is_rural(self) -> bool:
+        return self.density in RURAL_DENSITIES
+
+
+class Qpv(models.Model):
+    """Quartier prioritaire de la politique de la ville."""
+
+    code = models.CharField("code", max_length=8, primary_key=True)
+    name = models.CharField("nom", max_length=200)
+    communes = models.ManyToManyField(Commune, verbose_name="communes", related_name="qpvs")
+
+    class Meta:
+        verbose_name = "quartier prioritaire (QPV)"
+        verbose_name_plural = "quartiers prioritaires (QPV)"
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+
+# --- Notification outbox ---------------------------------------------------------------------
+
+
+class OutboxState(models.TextChoices):
+    QUEUED = "queued", "en attente"
+    SENDING = "sending", "en cours d'envoi"
+    SENT = "sent", "envoyé"
+    FAILED = "failed", "échec"
+
+
+class OutboxMessage(models.Model):
+    """One email, saved in the transaction that caused it and sent after commit by a task."""
+
+    recipient = models.EmailField("destinataire")
+    subject = models.CharField("objet", max_length=300)
+    body_text = models.TextField("texte")
+    body_html = models.TextField("HTML", blank=True)
+    event = models.CharField("événement", max_length=80, db_index=True)
+    call = models.ForeignKey(
+        Call,
+        verbose_name="appel",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    related_type = models.ForeignKey(
+        ContentType, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    related_id = models.CharField(max_length=64, blank=True)
+    related = GenericForeignKey("related_type", "related_id")
+    state = models.CharField(
+        "état", max_length=10, choices=OutboxState, default=OutboxState.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField("tentatives", default=0)
+    last_error = models.TextField("dernière erreur", blank=True)
+    created_at = models.DateTimeField("créé le", default=timezone.now)
+    sending_started_at = models.DateTimeField("envoi commencé le", null=True, blank=True)
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "courriel"
+        verbose_name_plural = "courriels (boîte d'envoi)"
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            models.Index(fields=["related_type", "related_id"]),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} → {self.recipient}"

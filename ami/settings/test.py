@@ -1,0 +1,15 @@
+"""Tests: a real PostgreSQL (DATABASE_URL or embedded), in-memory email, eager tasks (the worker
+integration tests switch to a real broker), and templates that fail on undefined variables."""
+
+from .dev import *  # noqa: F403
+from .dev import TEMPLATES
+
+from ami.testing import InvalidTemplateVariable
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+SITE_URL = "http://testserver"
+ACCOUNT_RATE_LIMITS = False
+TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = InvalidTemplateVariable()

@@ -1,0 +1,43 @@
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .models import Call
+
+
+def _call_context(call):
+    return {
+        "call": call,
+        "criteria": list(call.criteria.all()) if call else [],
+        "document_types": list(call.document_types.all()) if call else [],
+        "now": timezone.now(),
+    }
+
+
+@require_GET
+def home(request):
+    call = Call.objects.current()
+    return render(request, "ami/home.html", _call_context(call))
+
+
+@require_GET
+def call_detail(request, slug):
+    call = get_object_or_404(Call.objects.visible_to(request.user), slug=slug)
+    return render(request, "ami/home.html", _call_context(call))
+
+
+@require_GET
+def page(request, template):
+    return render(request, f"pages/{template}.html")
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    return render(request, "500.html", status=500)

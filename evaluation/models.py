@@ -1,0 +1,1 @@
+"""Assignments, conflicts, reviews, opinions, selection and decisions (later issues)."""

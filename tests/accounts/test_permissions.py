@@ -1,0 +1,104 @@
+"""Every role against every screen and every scoping queryset (extend the tables as screens
+are added)."""
+
+import pytest
+from django.urls import reverse
+
+from candidatures.models import Candidature, Ptce
+from candidatures.permissions import can_view_candidature
+from tests.roles import ADMIN_LOGIN, LOGIN, OK, ROLES, assert_outcome, client_as
+
+ALL_OK = dict.fromkeys(ROLES, OK)
+SIGNED_IN = {role: (LOGIN if role == "anonymous" else OK) for role in ROLES}
+STAFF_ONLY_ADMIN = {role: (OK if role == "staff" else ADMIN_LOGIN) for role in ROLES}
+
+SCREENS = [
+    ("home", lambda w: reverse("home"), ALL_OK),
+    ("call", lambda w: reverse("call_detail", args=[w.call.slug]), ALL_OK),
+    ("accessibility", lambda w: reverse("accessibility"), ALL_OK),
+    ("legal", lambda w: reverse("legal"), ALL_OK),
+    ("personal_data", lambda w: reverse("personal_data"), ALL_OK),
+    ("dashboard", lambda w: reverse("dashboard"), SIGNED_IN),
+    ("email", lambda w: reverse("account_email"), SIGNED_IN),
+    ("password_change", lambda w: reverse("account_change_password"), SIGNED_IN),
+    ("admin", lambda w: reverse("admin:index"), STAFF_ONLY_ADMIN),
+    (
+        "admin_call",
+        lambda w: reverse("admin:ami_call_change", args=[w.call.pk]),
+        STAFF_ONLY_ADMIN,
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("screen", SCREENS, ids=[s[0] for s in SCREENS])
+def test_screen_access(client, world, role, screen):
+    _name, url_of, expected = screen
+    url = url_of(world)
+    response = client_as(client, world, role).get(url)
+    assert_outcome(response, expected[role], url, role)
+
+
+# Which candidatures each role sees (DESIGN §3): never a draft of someone else, never another
+# region's, everything of the call for the CNA once submitted.
+VISIBLE_CANDIDATURES = {
+    "anonymous": set(),
+    "applicant": {"candidature_a"},
+    "other_applicant": {"candidature_b"},
+    "cra_evaluator": {"candidature_a"},
+    "cra_coordinator": {"candidature_a"},
+    "other_region_evaluator": {"candidature_b"},
+    "cna_member": {"candidature_a", "candidature_b"},
+    "cna_admin": {"candidature_a", "candidature_b"},
+    "staff": {"candidature_a", "candidature_b", "draft_a"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_candidatures_visible_to(world, role):
+    from django.contrib.auth.models import AnonymousUser
+
+    user = world.user(role) or AnonymousUser()
+    names = {"candidature_a", "candidature_b", "draft_a"}
+    expected = {getattr(world, name).pk for name in VISIBLE_CANDIDATURES[role]}
+    visible = set(Candidature.objects.visible_to(user).values_list("pk", flat=True))
+    assert visible == expected
+    for name in names:
+        candidature = getattr(world, name)
+        assert can_view_candidature(user, candidature) == (candidature.pk in expected)
+
+
+VISIBLE_PTCES = {
+    "anonymous": set(),
+    "applicant": {"ptce_a"},
+    "other_applicant": {"ptce_b"},
+    "cra_evaluator": set(),
+    "cra_coordinator": set(),
+    "other_region_evaluator": set(),
+    "cna_member": set(),
+    "cna_admin": set(),
+    "staff": {"ptce_a", "ptce_b", "ptce_c"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_ptces_visible_to(world, role):
+    from django.contrib.auth.models import AnonymousUser
+
+    user = world.user(role) or AnonymousUser()
+    visible = Ptce.objects.visible_to(user)
+    if role == "staff":
+        assert visible.count() == Ptce.objects.count()
+    else:
+        expected = {getattr(world, name).pk for name in VISIBLE_PTCES[role]}
+        assert set(visible.values_list("pk", flat=True)) == expected
+
+
+def test_every_role_is_in_every_table():
+    for _name, _url, expected in SCREENS:
+        assert set(expected) == set(ROLES)
+    assert set(VISIBLE_CANDIDATURES) == set(ROLES)
+    assert set(VISIBLE_PTCES) == set(ROLES)

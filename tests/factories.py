@@ -1,0 +1,156 @@
+"""factory_boy factories shared by the whole suite."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.models import (
+    NationalCell,
+    NationalCellMembership,
+    NationalRole,
+    RegionalCell,
+    RegionalCellMembership,
+    RegionalRole,
+    User,
+)
+from ami.models import Call, Criterion, Department, DocumentType, Phase, Region
+from candidatures.models import Candidature, Ptce, PtceMembership
+
+PASSWORD = "mot-de-passe-de-test-1"
+
+
+def region(code: str = "11") -> Region:
+    """Regions are loaded by a data migration; fall back to creating one in bare test DBs."""
+    obj, _ = Region.objects.get_or_create(code=code, defaults={"name": f"Région {code}"})
+    return obj
+
+
+def department(code: str = "75", region_code: str = "11") -> Department:
+    obj, _ = Department.objects.get_or_create(
+        code=code, defaults={"name": f"Département {code}", "region": region(region_code)}
+    )
+    return obj
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"personne{n}@example.org")
+    first_name = factory.Faker("first_name", locale="fr_FR")
+    last_name = factory.Faker("last_name", locale="fr_FR")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified(self, create, extracted, **kwargs):
+        """Users are created with a verified primary email, as allauth expects to log them in."""
+        if create and extracted is not False:
+            from allauth.account.models import EmailAddress
+
+            self.save()
+            EmailAddress.objects.get_or_create(
+                user=self, email=self.email, defaults={"verified": True, "primary": True}
+            )
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Call
+
+    name = factory.Sequence(lambda n: f"AMI PTCE test {n}")
+    slug = factory.Sequence(lambda n: f"ami-ptce-test-{n}")
+    year = factory.LazyFunction(lambda: timezone.now().year)
+    phase = Phase.OPEN
+    opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=10))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=20))
+    regional_review_deadline = factory.LazyFunction(lambda: timezone.now() + timedelta(days=60))
+    national_review_deadline = factory.LazyFunction(lambda: timezone.now() + timedelta(days=90))
+    envelope = Decimal("500000")
+    min_amount = Decimal("30000")
+    max_amount = Decimal("80000")
+    priority_rural = True
+    priority_qpv = True
+
+
+class CriterionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Criterion
+
+    call = factory.SubFactory(CallFactory)
+    label = factory.Sequence(lambda n: f"Critère {n}")
+    weight = Decimal("1")
+    order = factory.Sequence(int)
+
+
+class DocumentTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DocumentType
+
+    call = factory.SubFactory(CallFactory)
+    label = factory.Sequence(lambda n: f"Pièce {n}")
+    allowed_formats = factory.LazyFunction(lambda: ["pdf"])
+
+
+class PtceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Ptce
+
+    name = factory.Sequence(lambda n: f"PTCE {n}")
+    region = factory.LazyFunction(region)
+
+
+class PtceMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PtceMembership
+
+    ptce = factory.SubFactory(PtceFactory)
+    user = factory.SubFactory(UserFactory)
+    is_referent = True
+
+
+class CandidatureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Candidature
+
+    ptce = factory.SubFactory(PtceFactory)
+    call = factory.SubFactory(CallFactory)
+    region = factory.LazyAttribute(lambda o: o.ptce.region)
+    requested_amount = Decimal("50000")
+
+
+class RegionalCellFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegionalCell
+        django_get_or_create = ["call", "region"]
+
+    call = factory.SubFactory(CallFactory)
+    region = factory.LazyFunction(region)
+
+
+class RegionalMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RegionalCellMembership
+
+    cell = factory.SubFactory(RegionalCellFactory)
+    user = factory.SubFactory(UserFactory)
+    role = RegionalRole.EVALUATOR
+
+
+class NationalCellFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NationalCell
+        django_get_or_create = ["call"]
+
+    call = factory.SubFactory(CallFactory)
+
+
+class NationalMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NationalCellMembership
+
+    cell = factory.SubFactory(NationalCellFactory)
+    user = factory.SubFactory(UserFactory)
+    role = NationalRole.MEMBER
