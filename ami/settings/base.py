@@ -152,6 +152,7 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "20"))
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / ".local" / "emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "AMI PTCE <ne-pas-repondre@ami-ptce.example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute base for links in emails built outside a request (Celery tasks, commands).

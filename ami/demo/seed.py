@@ -1,0 +1,185 @@
+"""The demo dataset. Later issues extend ``seed_demo`` with candidatures, reviews, decisions."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import (
+    NationalCell,
+    NationalCellMembership,
+    NationalRole,
+    RegionalCell,
+    RegionalCellMembership,
+    RegionalRole,
+    User,
+)
+from ami.calls import clone_call
+from ami.models import Call, Criterion, DocumentType, FileFormat, Phase, Region
+
+DEMO_PASSWORD = "demo-ami-ptce-2025"  # noqa: S105 - published demo credential, demo data only
+DEMO_DOMAIN = "demo.ami-ptce.fr"
+PARIS = ZoneInfo("Europe/Paris")
+
+ELIGIBILITY_RULES = """\
+La structure porteuse est une personne morale de droit privé.
+Le PTCE réunit au moins trois personnes morales : une entreprise de l'économie sociale et solidaire, une entreprise hors ESS et un autre acteur (collectivité, organisme de recherche ou de formation…) — loi ESS du 31 juillet 2014, article 9.
+Le PTCE mène une stratégie commune de coopération et de mutualisation au service d'un projet de développement économique local.
+Une seule candidature par PTCE et par édition."""
+
+GRID = [
+    ("Animation territoriale et gouvernance",
+     "Qualité de la gouvernance partagée, implication des membres et des acteurs du territoire.",
+     Decimal("25")),
+    ("Ingénierie de projet et résultats attendus",
+     "Clarté du plan d'action, résultats économiques, sociaux et écologiques attendus et mesurables.",
+     Decimal("25")),
+    ("Recherche et innovation",
+     "Liens avec la recherche, caractère innovant des coopérations.", Decimal("15")),
+    ("Viabilité économique",
+     "Modèle économique, cofinancements, perspectives d'autonomie.", Decimal("20")),
+    ("Ancrage territorial et priorités de l'appel",
+     "Territoires ruraux, quartiers prioritaires de la politique de la ville.", Decimal("15")),
+]
+
+DOCUMENTS = [
+    ("Statuts de la structure porteuse", True, [FileFormat.PDF], 10),
+    ("Liste des membres et convention de coopération", True,
+     [FileFormat.PDF, FileFormat.DOCX, FileFormat.ODT], 10),
+    ("Budget prévisionnel du projet", True,
+     [FileFormat.XLSX, FileFormat.ODS, FileFormat.PDF], 5),
+    ("Derniers comptes approuvés", True, [FileFormat.PDF], 10),
+    ("Relevé d'identité bancaire", True, [FileFormat.PDF, FileFormat.PNG, FileFormat.JPEG], 2),
+    ("Lettres de soutien", False, [FileFormat.PDF], 20),
+]
+
+
+@dataclass
+class SeedResult:
+    current_call: Call
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _paris(year, month, day, hour=0, minute=0):
+    return datetime(year, month, day, hour, minute, tzinfo=PARIS)
+
+
+def _edition_2025() -> Call:
+    call, created = Call.objects.get_or_create(
+        slug="ami-ptce-2025",
+        defaults={
+            "name": "AMI PTCE 2025",
+            "year": 2025,
+            "phase": Phase.PUBLISHED,
+            "description": (
+                "Appel à manifestation d'intérêt « Financer le développement des pôles "
+                "territoriaux de coopération économique », co-animé par l'État et Coorace."
+            ),
+            "eligibility_rules": ELIGIBILITY_RULES,
+            "opens_at": _paris(2025, 4, 14, 9),
+            "closes_at": _paris(2025, 6, 13, 12),
+            "regional_review_deadline": _paris(2025, 7, 11, 18),
+            "national_review_deadline": _paris(2025, 9, 19, 18),
+            "envelope": Decimal("500000"),
+            "min_amount": Decimal("30000"),
+            "max_amount": Decimal("80000"),
+            "priority_rural": True,
+            "priority_qpv": True,
+            "reviews_per_candidature": 2,
+        },
+    )
+    if created:
+        for order, (label, guidance, weight) in enumerate(GRID, start=1):
+            Criterion.objects.create(
+                call=call, label=label, guidance=guidance, weight=weight, order=order,
+                scale_min=0, scale_max=5,
+            )
+        for order, (label, mandatory, formats, size) in enumerate(DOCUMENTS, start=1):
+            DocumentType.objects.create(
+                call=call, label=label, mandatory=mandatory, allowed_formats=list(formats),
+                max_size_mb=size, order=order,
+            )
+    return call
+
+
+def _current_edition(edition_2025: Call) -> Call:
+    """An edition open now, so that every flow can be tried (dates relative to today)."""
+    year = timezone.localdate().year
+    existing = Call.objects.filter(year=year).exclude(pk=edition_2025.pk).first()
+    if existing:
+        return existing
+    call = clone_call(edition_2025, None, year=year)
+    today = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    call.phase = Phase.OPEN
+    call.opens_at = today - timedelta(days=14)
+    call.closes_at = today + timedelta(days=30)
+    call.regional_review_deadline = today + timedelta(days=60)
+    call.national_review_deadline = today + timedelta(days=90)
+    call.save()
+    return call
+
+
+def _user(email, first_name, last_name, *, staff=False) -> User:
+    from allauth.account.models import EmailAddress
+
+    user, created = User.objects.get_or_create(
+        email=email,
+        defaults={"first_name": first_name, "last_name": last_name, "is_staff": staff,
+                  "is_superuser": staff},
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.get_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+def _cells(call: Call, logins: list) -> None:
+    national, _ = NationalCell.objects.get_or_create(call=call)
+    for role, local, first, last in [
+        (NationalRole.ADMINISTRATOR, "cna-admin", "Claire", "Administratrice"),
+        (NationalRole.MEMBER, "cna-membre", "Nicolas", "Membre"),
+    ]:
+        user = _user(f"{local}@{DEMO_DOMAIN}", first, last)
+        NationalCellMembership.objects.get_or_create(
+            cell=national, user=user, defaults={"role": role}
+        )
+        logins.append((f"CNA – {role.label}", user.email))
+    for region in Region.objects.order_by("code"):
+        cell, _ = RegionalCell.objects.get_or_create(call=call, region=region)
+        for role, local, first in [
+            (RegionalRole.COORDINATOR, "coordination", "Coordination"),
+            (RegionalRole.EVALUATOR, "evaluation", "Évaluation"),
+        ]:
+            user = _user(f"cra-{region.code.lower()}-{local}@{DEMO_DOMAIN}", first,
+                         f"CRA {region.name}")
+            RegionalCellMembership.objects.get_or_create(
+                cell=cell, user=user, defaults={"role": role}
+            )
+            if region.code == "11":
+                logins.append((f"CRA Île-de-France – {role.label}", user.email))
+    logins.append(("CRA des autres régions", f"cra-<code région>-coordination@{DEMO_DOMAIN}"))
+
+
+@transaction.atomic
+def seed_demo() -> SeedResult:
+    try:
+        from ami.territory import load_demo_territory
+    except ImportError:  # pragma: no cover - territory importers not installed
+        load_demo_territory = None
+    if load_demo_territory is not None:
+        load_demo_territory()
+    edition_2025 = _edition_2025()
+    current = _current_edition(edition_2025)
+    result = SeedResult(current_call=current)
+    staff = _user(f"coorace@{DEMO_DOMAIN}", "Camille", "Coorace", staff=True)
+    result.logins.append(("Équipe Coorace (administration)", staff.email))
+    applicant = _user(f"porteur@{DEMO_DOMAIN}", "Paula", "Porteuse")
+    result.logins.append(("Porteur de PTCE", applicant.email))
+    _cells(current, result.logins)
+    return result

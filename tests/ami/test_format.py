@@ -1,0 +1,30 @@
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from ami.templatetags.ami_format import euros, remaining
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("500000"), "500\u202f000\u00a0€"),
+        (Decimal("1234.5"), "1\u202f234,50\u00a0€"),
+        (Decimal("0.005"), "0,01\u00a0€"),
+        (Decimal("-30000"), "-30\u202f000\u00a0€"),
+        (Decimal("999"), "999\u00a0€"),
+        (None, ""),
+    ],
+)
+def test_euros(value, expected):
+    assert euros(value) == expected
+
+
+def test_remaining():
+    now = datetime(2026, 1, 1, 12, 0)
+    assert remaining(now + timedelta(days=1, hours=2), now) == "1 jour et 2 heures"
+    assert remaining(now + timedelta(days=3), now) == "3 jours"
+    assert remaining(now + timedelta(hours=5, minutes=1), now) == "5 heures et 1 minute"
+    assert remaining(now + timedelta(seconds=20), now) == "1 minute"
+    assert remaining(now - timedelta(seconds=1), now) == "échéance passée"

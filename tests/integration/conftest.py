@@ -1,0 +1,100 @@
+"""Real external processes: a Celery worker on Redis."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def _reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
+    if not _reachable(url):
+        message = f"Redis injoignable à {url} : lancez redis-server ou définissez CELERY_BROKER_URL"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+def database_url_of_test_db() -> str:
+    """The URL of the database the test is using, for a child process."""
+    db = connection.settings_dict
+    host = db["HOST"] or "localhost"
+    host = quote(host, safe="") if host.startswith("/") else host
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, redis_url, tmp_path):
+    """Start ``celery -A ami worker`` on a queue of its own, pointed at the test database, and
+    switch the test process's Celery app from eager mode to that broker."""
+    from ami.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    email_dir = tmp_path / "emails"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ami.settings.dev",
+        "DATABASE_URL": database_url_of_test_db(),
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(email_dir),
+    }
+    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in teardown
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "ami", "worker", "--pool", "solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue,
+         "-n", f"{queue}@%h", "--loglevel", "INFO"],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url",
+                                            "task_default_queue")}
+    app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
+    worker = type("Worker", (), {})()
+    worker.process, worker.queue, worker.email_dir = process, queue, email_dir
+
+    def read_log():
+        log.seek(0)
+        return log.read()
+
+    worker.read_log = read_log
+    deadline = time.monotonic() + 60
+    while "ready." not in read_log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("Le worker Celery n'a pas démarré :\n" + read_log())
+        time.sleep(0.2)
+    try:
+        yield worker
+    finally:
+        app.conf.update(saved)
+        app.pool.force_close_all()
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
