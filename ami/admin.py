@@ -19,8 +19,15 @@ from .models import (
 class CriterionInline(admin.TabularInline):
     model = Criterion
     extra = 0
-    fields = ["order", "label", "guidance", "weight", "scale_min", "scale_max",
-              "allows_not_applicable"]
+    fields = [
+        "order",
+        "label",
+        "guidance",
+        "weight",
+        "scale_min",
+        "scale_max",
+        "allows_not_applicable",
+    ]
 
 
 class DocumentTypeInline(admin.TabularInline):
@@ -50,12 +57,30 @@ class CallAdmin(admin.ModelAdmin):
     actions = ["clone_for_next_year"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "year", "phase", "description", "eligibility_rules"]}),
-        ("Calendrier (heure de Paris)", {"fields": ["opens_at", "closes_at",
-                                                    "regional_review_deadline",
-                                                    "national_review_deadline"]}),
-        ("Financement et priorités", {"fields": ["envelope", "min_amount", "max_amount",
-                                                 "priority_rural", "priority_qpv",
-                                                 "other_priorities"]}),
+        (
+            "Calendrier (heure de Paris)",
+            {
+                "fields": [
+                    "opens_at",
+                    "closes_at",
+                    "regional_review_deadline",
+                    "national_review_deadline",
+                ]
+            },
+        ),
+        (
+            "Financement et priorités",
+            {
+                "fields": [
+                    "envelope",
+                    "min_amount",
+                    "max_amount",
+                    "priority_rural",
+                    "priority_qpv",
+                    "other_priorities",
+                ]
+            },
+        ),
         ("Évaluation", {"fields": ["reviews_per_candidature", "disagreement_threshold"]}),
         ("Suivi", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -127,8 +152,19 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     search_fields = ["recipient", "subject"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "recipient", "subject", "body_text", "body_html", "event", "call", "related_type",
-        "related_id", "state", "attempts", "last_error", "created_at", "sending_started_at",
+        "recipient",
+        "subject",
+        "body_text",
+        "body_html",
+        "event",
+        "call",
+        "related_type",
+        "related_id",
+        "state",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sending_started_at",
         "sent_at",
     ]
     actions = ["resend"]
@@ -152,9 +188,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             )
 
     def changelist_view(self, request, extra_context=None):
-        counts = dict(
-            OutboxMessage.objects.values_list("state").annotate(n=Count("pk")).order_by()
-        )
+        counts = dict(OutboxMessage.objects.values_list("state").annotate(n=Count("pk")).order_by())
         extra_context = {
             **(extra_context or {}),
             "subtitle": " · ".join(

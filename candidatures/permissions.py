@@ -8,6 +8,4 @@ def can_view_candidature(user, candidature) -> bool:
 
 
 def is_ptce_member(user, ptce) -> bool:
-    return (
-        user.is_authenticated and PtceMembership.objects.filter(ptce=ptce, user=user).exists()
-    )
+    return user.is_authenticated and PtceMembership.objects.filter(ptce=ptce, user=user).exists()

@@ -19,3 +19,24 @@ def world(db):
     from tests.roles import build_world
 
     return build_world()
+
+
+@pytest.fixture(autouse=True)
+def _reference_territory(request):
+    """Transactional tests (live server, real worker) flush every table afterwards, the
+    regions and départements of the data migration included: put them back first."""
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db")
+    from ami.models import Department, Region
+    from ami.territory_data import DEPARTMENTS, REGIONS
+
+    if Department.objects.count() == len(DEPARTMENTS):
+        return
+    Region.objects.bulk_create(
+        [Region(code=code, name=name) for code, name in REGIONS], ignore_conflicts=True
+    )
+    Department.objects.bulk_create(
+        [Department(code=c, name=n, region_id=r) for c, n, r in DEPARTMENTS],
+        ignore_conflicts=True,
+    )

@@ -6,70 +6,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('ami', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("ami", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='nationalcell',
-            name='call',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='national_cell', to='ami.call', verbose_name='appel'),
+            model_name="nationalcell",
+            name="call",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="national_cell",
+                to="ami.call",
+                verbose_name="appel",
+            ),
         ),
         migrations.AddField(
-            model_name='nationalcellmembership',
-            name='cell',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.nationalcell', verbose_name='cellule'),
+            model_name="nationalcellmembership",
+            name="cell",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="accounts.nationalcell",
+                verbose_name="cellule",
+            ),
         ),
         migrations.AddField(
-            model_name='nationalcellmembership',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='national_memberships', to=settings.AUTH_USER_MODEL, verbose_name='membre'),
+            model_name="nationalcellmembership",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="national_memberships",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="membre",
+            ),
         ),
         migrations.AddField(
-            model_name='nationalcell',
-            name='members',
-            field=models.ManyToManyField(related_name='national_cells', through='accounts.NationalCellMembership', to=settings.AUTH_USER_MODEL, verbose_name='membres'),
+            model_name="nationalcell",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="national_cells",
+                through="accounts.NationalCellMembership",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="membres",
+            ),
         ),
         migrations.AddField(
-            model_name='regionalcell',
-            name='call',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='regional_cells', to='ami.call', verbose_name='appel'),
+            model_name="regionalcell",
+            name="call",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="regional_cells",
+                to="ami.call",
+                verbose_name="appel",
+            ),
         ),
         migrations.AddField(
-            model_name='regionalcell',
-            name='region',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cells', to='ami.region', verbose_name='région'),
+            model_name="regionalcell",
+            name="region",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cells",
+                to="ami.region",
+                verbose_name="région",
+            ),
         ),
         migrations.AddField(
-            model_name='regionalcellmembership',
-            name='cell',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='accounts.regionalcell', verbose_name='cellule'),
+            model_name="regionalcellmembership",
+            name="cell",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="accounts.regionalcell",
+                verbose_name="cellule",
+            ),
         ),
         migrations.AddField(
-            model_name='regionalcellmembership',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='regional_memberships', to=settings.AUTH_USER_MODEL, verbose_name='membre'),
+            model_name="regionalcellmembership",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="regional_memberships",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="membre",
+            ),
         ),
         migrations.AddField(
-            model_name='regionalcell',
-            name='members',
-            field=models.ManyToManyField(related_name='regional_cells', through='accounts.RegionalCellMembership', to=settings.AUTH_USER_MODEL, verbose_name='membres'),
+            model_name="regionalcell",
+            name="members",
+            field=models.ManyToManyField(
+                related_name="regional_cells",
+                through="accounts.RegionalCellMembership",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="membres",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='nationalcellmembership',
-            constraint=models.UniqueConstraint(fields=('cell', 'user'), name='one_national_membership'),
+            model_name="nationalcellmembership",
+            constraint=models.UniqueConstraint(
+                fields=("cell", "user"), name="one_national_membership"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='regionalcellmembership',
-            constraint=models.UniqueConstraint(fields=('cell', 'user'), name='one_regional_membership'),
+            model_name="regionalcellmembership",
+            constraint=models.UniqueConstraint(
+                fields=("cell", "user"), name="one_regional_membership"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='regionalcell',
-            constraint=models.UniqueConstraint(fields=('call', 'region'), name='one_regional_cell_per_region'),
+            model_name="regionalcell",
+            constraint=models.UniqueConstraint(
+                fields=("call", "region"), name="one_regional_cell_per_region"
+            ),
         ),
     ]

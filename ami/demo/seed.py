@@ -24,33 +24,56 @@ DEMO_PASSWORD = "demo-ami-ptce-2025"  # noqa: S105 - published demo credential, 
 DEMO_DOMAIN = "demo.ami-ptce.fr"
 PARIS = ZoneInfo("Europe/Paris")
 
-ELIGIBILITY_RULES = """\
-La structure porteuse est une personne morale de droit privé.
-Le PTCE réunit au moins trois personnes morales : une entreprise de l'économie sociale et solidaire, une entreprise hors ESS et un autre acteur (collectivité, organisme de recherche ou de formation…) — loi ESS du 31 juillet 2014, article 9.
-Le PTCE mène une stratégie commune de coopération et de mutualisation au service d'un projet de développement économique local.
-Une seule candidature par PTCE et par édition."""
+ELIGIBILITY_RULES = "\n".join(
+    [
+        "La structure porteuse est une personne morale de droit privé.",
+        "Le PTCE réunit au moins trois personnes morales : une entreprise de l'économie sociale"
+        " et solidaire, une entreprise hors ESS et un autre acteur (collectivité, organisme de"
+        " recherche ou de formation…) — loi ESS du 31 juillet 2014, article 9.",
+        "Le PTCE mène une stratégie commune de coopération et de mutualisation au service d'un"
+        " projet de développement économique local.",
+        "Une seule candidature par PTCE et par édition.",
+    ]
+)
 
 GRID = [
-    ("Animation territoriale et gouvernance",
-     "Qualité de la gouvernance partagée, implication des membres et des acteurs du territoire.",
-     Decimal("25")),
-    ("Ingénierie de projet et résultats attendus",
-     "Clarté du plan d'action, résultats économiques, sociaux et écologiques attendus et mesurables.",
-     Decimal("25")),
-    ("Recherche et innovation",
-     "Liens avec la recherche, caractère innovant des coopérations.", Decimal("15")),
-    ("Viabilité économique",
-     "Modèle économique, cofinancements, perspectives d'autonomie.", Decimal("20")),
-    ("Ancrage territorial et priorités de l'appel",
-     "Territoires ruraux, quartiers prioritaires de la politique de la ville.", Decimal("15")),
+    (
+        "Animation territoriale et gouvernance",
+        "Qualité de la gouvernance partagée, implication des membres et des acteurs du territoire.",
+        Decimal("25"),
+    ),
+    (
+        "Ingénierie de projet et résultats attendus",
+        "Clarté du plan d'action, résultats économiques, sociaux et écologiques attendus"
+        " et mesurables.",
+        Decimal("25"),
+    ),
+    (
+        "Recherche et innovation",
+        "Liens avec la recherche, caractère innovant des coopérations.",
+        Decimal("15"),
+    ),
+    (
+        "Viabilité économique",
+        "Modèle économique, cofinancements, perspectives d'autonomie.",
+        Decimal("20"),
+    ),
+    (
+        "Ancrage territorial et priorités de l'appel",
+        "Territoires ruraux, quartiers prioritaires de la politique de la ville.",
+        Decimal("15"),
+    ),
 ]
 
 DOCUMENTS = [
     ("Statuts de la structure porteuse", True, [FileFormat.PDF], 10),
-    ("Liste des membres et convention de coopération", True,
-     [FileFormat.PDF, FileFormat.DOCX, FileFormat.ODT], 10),
-    ("Budget prévisionnel du projet", True,
-     [FileFormat.XLSX, FileFormat.ODS, FileFormat.PDF], 5),
+    (
+        "Liste des membres et convention de coopération",
+        True,
+        [FileFormat.PDF, FileFormat.DOCX, FileFormat.ODT],
+        10,
+    ),
+    ("Budget prévisionnel du projet", True, [FileFormat.XLSX, FileFormat.ODS, FileFormat.PDF], 5),
     ("Derniers comptes approuvés", True, [FileFormat.PDF], 10),
     ("Relevé d'identité bancaire", True, [FileFormat.PDF, FileFormat.PNG, FileFormat.JPEG], 2),
     ("Lettres de soutien", False, [FileFormat.PDF], 20),
@@ -94,13 +117,22 @@ def _edition_2025() -> Call:
     if created:
         for order, (label, guidance, weight) in enumerate(GRID, start=1):
             Criterion.objects.create(
-                call=call, label=label, guidance=guidance, weight=weight, order=order,
-                scale_min=0, scale_max=5,
+                call=call,
+                label=label,
+                guidance=guidance,
+                weight=weight,
+                order=order,
+                scale_min=0,
+                scale_max=5,
             )
         for order, (label, mandatory, formats, size) in enumerate(DOCUMENTS, start=1):
             DocumentType.objects.create(
-                call=call, label=label, mandatory=mandatory, allowed_formats=list(formats),
-                max_size_mb=size, order=order,
+                call=call,
+                label=label,
+                mandatory=mandatory,
+                allowed_formats=list(formats),
+                max_size_mb=size,
+                order=order,
             )
     return call
 
@@ -127,8 +159,12 @@ def _user(email, first_name, last_name, *, staff=False) -> User:
 
     user, created = User.objects.get_or_create(
         email=email,
-        defaults={"first_name": first_name, "last_name": last_name, "is_staff": staff,
-                  "is_superuser": staff},
+        defaults={
+            "first_name": first_name,
+            "last_name": last_name,
+            "is_staff": staff,
+            "is_superuser": staff,
+        },
     )
     if created:
         user.set_password(DEMO_PASSWORD)
@@ -156,8 +192,9 @@ def _cells(call: Call, logins: list) -> None:
             (RegionalRole.COORDINATOR, "coordination", "Coordination"),
             (RegionalRole.EVALUATOR, "evaluation", "Évaluation"),
         ]:
-            user = _user(f"cra-{region.code.lower()}-{local}@{DEMO_DOMAIN}", first,
-                         f"CRA {region.name}")
+            user = _user(
+                f"cra-{region.code.lower()}-{local}@{DEMO_DOMAIN}", first, f"CRA {region.name}"
+            )
             RegionalCellMembership.objects.get_or_create(
                 cell=cell, user=user, defaults={"role": role}
             )

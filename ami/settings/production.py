@@ -18,10 +18,22 @@ if _missing:
     )
 if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
     raise ImproperlyConfigured("DATABASE_URL must point to a PostgreSQL server.")
-if len(env("SECRET_KEY")) < 50:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long.")
+_secret = env("SECRET_KEY")
+if len(_secret) < 50 or len(set(_secret)) < 5 or _secret.startswith("django-insecure"):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be a random value of at least 50 characters "
+        '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
+
+# Shared cache (login rate limits, etc.) across web processes: Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_URL", env("CELERY_BROKER_URL")),
+    }
+}
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS", ",".join(f"https://{host}" for host in ALLOWED_HOSTS)
 )

@@ -1,10 +1,10 @@
 """Tests: a real PostgreSQL (DATABASE_URL or embedded), in-memory email, eager tasks (the worker
 integration tests switch to a real broker), and templates that fail on undefined variables."""
 
+from ami.testing import InvalidTemplateVariable
+
 from .dev import *  # noqa: F403
 from .dev import TEMPLATES
-
-from ami.testing import InvalidTemplateVariable
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

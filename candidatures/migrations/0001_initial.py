@@ -7,73 +7,202 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('ami', '0001_initial'),
+        ("ami", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Ptce',
+            name="Ptce",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='nom')),
-                ('siret', models.CharField(blank=True, max_length=14, verbose_name='SIRET')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='créé le')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ptces', to='ami.region', verbose_name='région')),
-                ('seat_commune', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ami.commune', verbose_name='commune du siège')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="nom")),
+                ("siret", models.CharField(blank=True, max_length=14, verbose_name="SIRET")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="créé le"),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ptces",
+                        to="ami.region",
+                        verbose_name="région",
+                    ),
+                ),
+                (
+                    "seat_commune",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="ami.commune",
+                        verbose_name="commune du siège",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'PTCE',
-                'verbose_name_plural': 'PTCE',
-                'ordering': ['name'],
+                "verbose_name": "PTCE",
+                "verbose_name_plural": "PTCE",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PtceMembership',
+            name="PtceMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_referent', models.BooleanField(default=False, verbose_name='référent')),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='membre depuis')),
-                ('ptce', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='candidatures.ptce')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ptce_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_referent", models.BooleanField(default=False, verbose_name="référent")),
+                (
+                    "joined_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="membre depuis"
+                    ),
+                ),
+                (
+                    "ptce",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="candidatures.ptce",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ptce_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "membre de l'équipe du PTCE",
-                'verbose_name_plural': "membres de l'équipe du PTCE",
+                "verbose_name": "membre de l'équipe du PTCE",
+                "verbose_name_plural": "membres de l'équipe du PTCE",
             },
         ),
         migrations.AddField(
-            model_name='ptce',
-            name='users',
-            field=models.ManyToManyField(related_name='ptces', through='candidatures.PtceMembership', to=settings.AUTH_USER_MODEL, verbose_name='équipe'),
+            model_name="ptce",
+            name="users",
+            field=models.ManyToManyField(
+                related_name="ptces",
+                through="candidatures.PtceMembership",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="équipe",
+            ),
         ),
         migrations.CreateModel(
-            name='Candidature',
+            name="Candidature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('draft', 'brouillon'), ('submitted', 'déposée'), ('withdrawn', 'retirée'), ('admissible', 'recevable'), ('inadmissible', 'irrecevable'), ('complements_requested', 'compléments demandés'), ('regional_review_done', 'avis régional rendu'), ('laureate', 'lauréate'), ('not_selected', 'non retenue')], default='draft', max_length=30, verbose_name='état')),
-                ('title', models.CharField(blank=True, max_length=200, verbose_name='intitulé du projet')),
-                ('requested_amount', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name='montant demandé')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='créée le')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='déposée le')),
-                ('call', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidatures', to='ami.call', verbose_name='appel')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidatures', to='ami.region', verbose_name="région d'instruction")),
-                ('ptce', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candidatures', to='candidatures.ptce', verbose_name='PTCE')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("draft", "brouillon"),
+                            ("submitted", "déposée"),
+                            ("withdrawn", "retirée"),
+                            ("admissible", "recevable"),
+                            ("inadmissible", "irrecevable"),
+                            ("complements_requested", "compléments demandés"),
+                            ("regional_review_done", "avis régional rendu"),
+                            ("laureate", "lauréate"),
+                            ("not_selected", "non retenue"),
+                        ],
+                        default="draft",
+                        max_length=30,
+                        verbose_name="état",
+                    ),
+                ),
+                (
+                    "title",
+                    models.CharField(blank=True, max_length=200, verbose_name="intitulé du projet"),
+                ),
+                (
+                    "requested_amount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=12,
+                        null=True,
+                        verbose_name="montant demandé",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="créée le"
+                    ),
+                ),
+                (
+                    "submitted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="déposée le"),
+                ),
+                (
+                    "call",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidatures",
+                        to="ami.call",
+                        verbose_name="appel",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidatures",
+                        to="ami.region",
+                        verbose_name="région d'instruction",
+                    ),
+                ),
+                (
+                    "ptce",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candidatures",
+                        to="candidatures.ptce",
+                        verbose_name="PTCE",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'candidature',
-                'verbose_name_plural': 'candidatures',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['call', 'region', 'state'], name='candidature_call_id_2c6333_idx')],
-                'constraints': [models.UniqueConstraint(fields=('ptce', 'call'), name='one_candidature_per_call')],
+                "verbose_name": "candidature",
+                "verbose_name_plural": "candidatures",
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["call", "region", "state"], name="candidature_call_id_2c6333_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("ptce", "call"), name="one_candidature_per_call"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='ptcemembership',
-            constraint=models.UniqueConstraint(fields=('ptce', 'user'), name='one_ptce_membership'),
+            model_name="ptcemembership",
+            constraint=models.UniqueConstraint(fields=("ptce", "user"), name="one_ptce_membership"),
         ),
     ]

@@ -31,8 +31,9 @@ def test_clone_copies_grid_and_documents_as_a_draft_one_year_later():
         closes_at=datetime(2025, 6, 13, 12, tzinfo=PARIS),
     )
     CriterionFactory(call=call, label="Gouvernance", weight=Decimal("25"), order=1)
-    CriterionFactory(call=call, label="Viabilité", weight=Decimal("20"), order=2,
-                     allows_not_applicable=True)
+    CriterionFactory(
+        call=call, label="Viabilité", weight=Decimal("20"), order=2, allows_not_applicable=True
+    )
     DocumentTypeFactory(call=call, label="Statuts", allowed_formats=["pdf", "odt"])
     staff = UserFactory(is_staff=True)
 
@@ -88,7 +89,9 @@ def test_phase_change_is_logged_with_actor_and_restricted():
     call.refresh_from_db()
     assert call.phase == Phase.REGIONAL_REVIEW
     assert (change.from_phase, change.to_phase, change.actor) == (
-        Phase.OPEN, Phase.REGIONAL_REVIEW, admin,
+        Phase.OPEN,
+        Phase.REGIONAL_REVIEW,
+        admin,
     )
 
 

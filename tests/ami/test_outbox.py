@@ -15,7 +15,9 @@ def _queue(**kwargs):
     return outbox.queue_email(**{**defaults, **kwargs})
 
 
-def test_row_is_written_in_the_transaction_and_sent_after_commit(django_capture_on_commit_callbacks):
+def test_row_is_written_in_the_transaction_and_sent_after_commit(
+    django_capture_on_commit_callbacks,
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         message = _queue(html="<p>Bonjour</p>")
         assert len(mail.outbox) == 0  # nothing leaves before commit

@@ -46,6 +46,15 @@ def database_url_of_test_db() -> str:
     return f"postgres://{db['USER']}{password}@{host}{port}/{db['NAME']}"
 
 
+def _reset_producers(app):
+    """Drop the Celery app's cached routing (default queue) and broker connections so that a
+    configuration change takes effect in this process."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.__dict__.pop("amqp", None)
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, redis_url, tmp_path):
     """Start ``celery -A ami worker`` on a queue of its own, pointed at the test database, and
@@ -65,14 +74,35 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
     }
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in teardown
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ami", "worker", "--pool", "solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", queue,
-         "-n", f"{queue}@%h", "--loglevel", "INFO"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ami",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url",
-                                            "task_default_queue")}
+    saved = {
+        key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
+    }
     app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
+    _reset_producers(app)
     worker = type("Worker", (), {})()
     worker.process, worker.queue, worker.email_dir = process, queue, email_dir
 
@@ -91,10 +121,15 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
         yield worker
     finally:
         app.conf.update(saved)
-        app.pool.force_close_all()
+        _reset_producers(app)
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()

@@ -45,3 +45,10 @@ def test_outbox_email_is_sent_by_a_real_worker(celery_worker_process):
     assert "Votre candidature a bien été déposée." in files[0].read_text()
     assert "Task ami.send_outbox_message[" in celery_worker_process.read_log()
     assert celery_worker_process.process.pid != os.getpid()
+
+
+def test_reference_territory_is_there_in_transactional_tests(transactional_db):
+    from ami.models import Department, Region
+
+    assert Region.objects.count() == 18
+    assert Department.objects.count() == 101

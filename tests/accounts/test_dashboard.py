@@ -1,0 +1,50 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import RegionalRole
+from ami.models import Region
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _memberships(user, n):
+    for i in range(n):
+        call = f.CallFactory()
+        region = f.region(f"{i % 90 + 10:02d}")
+        f.RegionalMembershipFactory(
+            user=user,
+            cell=f.RegionalCellFactory(call=call, region=region),
+            role=RegionalRole.EVALUATOR,
+        )
+        f.NationalMembershipFactory(user=user, cell=f.NationalCellFactory(call=call))
+        f.PtceMembershipFactory(user=user, ptce=f.PtceFactory(region=region))
+
+
+@pytest.mark.parametrize("url", ["/mon-espace/", "/"])
+def test_query_count_does_not_grow_with_roles(client, url):
+    small, large = f.UserFactory(), f.UserFactory()
+    _memberships(small, 2)
+    _memberships(large, 50)
+    client.force_login(small)
+    few = _queries(client, url)
+    client.force_login(large)
+    many = _queries(client, url)
+    assert few == many
+    assert Region.objects.count() >= 2
+
+
+def test_dashboard_lists_every_role(client):
+    user = f.UserFactory()
+    _memberships(user, 1)
+    client.force_login(user)
+    html = client.get("/mon-espace/").content.decode()
+    assert "Cellules régionales" in html and "évaluateur" in html
+    assert "Cellule nationale" in html and "membre" in html

@@ -1,0 +1,130 @@
+"""Browser tests: Playwright's sync API driving Debian's Chromium against pytest-django's
+``live_server``, with axe-core checks (DESIGN §8, §10).
+
+Sockets: pytest runs with ``--disable-socket --allow-hosts=127.0.0.1,localhost,::1``. Because
+allowed hosts are given, pytest-socket only guards ``connect()`` and lets it through to loopback;
+the live server binds on 127.0.0.1 and Playwright talks to its driver over pipes, so nothing
+needs to be re-enabled here. Chromium is another process that pytest-socket cannot see: every
+request the page makes to a host other than the live server is aborted by ``page``'s route, so a
+test can never reach the internet through the browser either.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole session."""
+    if not Path(CHROMIUM).exists():
+        message = "Chromium absent : apt-get install chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop in this thread, and Django then refuses ORM
+    # calls made from the test (reading the outbox) and from the database teardown.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, started with a MEDIA_URL it can parse.
+
+    The settings set ``MEDIA_URL = None`` (uploaded documents are never served directly), but
+    Django's ``LiveServerThread`` wraps the site in a media files handler that parses MEDIA_URL
+    when the thread starts and then fails on every request. A URL on another host makes that
+    handler pass every request through, which is exactly « serve no media »."""
+    from django.test import override_settings
+    from pytest_django.live_server_helper import LiveServer
+
+    address = (
+        request.config.getvalue("liveserver")
+        or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    server = LiveServer(address, start=False)
+    with override_settings(MEDIA_URL="http://fichiers-non-servis.invalid/"):
+        server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (no cookies) per test, in French, limited to the live server."""
+    context = browser.new_context(locale="fr-FR", base_url=live_server.url)
+    context.set_default_timeout(15_000)
+
+    def only_loopback(route):
+        if urlsplit(route.request.url).hostname in LOOPBACK_HOSTS:
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def format_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"- [{violation['impact']}] {violation['id']} : {violation['help']} "
+            f"({violation['helpUrl']})"
+        )
+        for node in violation["nodes"][:5]:
+            target = " ".join(str(part) for part in node["target"])
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"    {target} — {summary}")
+        if len(violation["nodes"]) > 5:
+            lines.append(f"    … et {len(violation['nodes']) - 5} autre(s) élément(s)")
+    return "\n".join(lines)
+
+
+def run_axe(page) -> list[dict]:
+    """The axe-core violations of the current page whose impact is serious or critical."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
+
+
+@pytest.fixture
+def axe_check():
+    """``axe_check(page)`` fails the test on any serious or critical axe-core violation."""
+
+    def check(page) -> None:
+        blocking = run_axe(page)
+        if blocking:
+            pytest.fail(
+                f"Accessibilité : {len(blocking)} violation(s) axe-core graves sur {page.url}\n"
+                + format_violations(blocking),
+                pytrace=False,
+            )
+
+    return check

@@ -1,0 +1,344 @@
+"""The deployment files, checked by reading them (Docker has no engine on these machines), and the
+production settings' refusal to start without their environment."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat")
+ALL_SERVICES = (*APP_SERVICES, "db", "redis", "mailpit")
+# What ami/settings/production.py refuses to start without (checked against it below).
+REQUIRED_BY_PRODUCTION = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL")
+INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)[^}]*\}")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose):
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def dockerfile():
+    """Dockerfile instructions as (KEYWORD, arguments), continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    instructions = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, args = line.strip().partition(" ")
+            instructions.append((keyword.upper(), " ".join(args.split())))
+    return instructions
+
+
+def command_of(service) -> str:
+    command = service.get("command", "")
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def environment_of(service) -> dict:
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.partition("=")[::2] for item in environment)
+    return environment
+
+
+def resolved(value: str) -> str:
+    """A compose value with every ${...} replaced by a placeholder, to parse it."""
+    return INTERPOLATION.sub("placeholder", str(value))
+
+
+def resolved_default(value) -> str:
+    """${NAME:-default} → default; other values unchanged."""
+    match = re.fullmatch(r"\$\{[A-Z0-9_]+:?-(.*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def migrate_service_name(services) -> str:
+    names = [name for name, svc in services.items() if "manage.py migrate" in command_of(svc)]
+    assert len(names) == 1, f"expected one one-shot migrate service, found {names}"
+    return names[0]
+
+
+def test_every_service_is_defined(services):
+    assert set(ALL_SERVICES) <= set(services)
+
+
+def test_app_services_share_one_image_and_one_configuration(services):
+    web = services["web"]
+    assert web.get("build") and web.get("image")
+    for name in (*APP_SERVICES, migrate_service_name(services)):
+        service = services[name]
+        assert service.get("build") == web["build"], name
+        assert service.get("image") == web["image"], name
+        assert service.get("env_file") == web.get("env_file"), name
+        assert environment_of(service) == environment_of(web), name
+        assert environment_of(service)["DJANGO_SETTINGS_MODULE"] == "ami.settings.production"
+
+
+def test_commands(services):
+    assert re.search(r"\bgunicorn\b.*\bami\.wsgi:application\b", command_of(services["web"]))
+    assert command_of(services["worker"]).startswith("celery -A ami worker")
+    assert command_of(services["beat"]).startswith("celery -A ami beat")
+
+
+def test_gunicorn_workers_and_threads_come_from_the_environment(services):
+    command = command_of(services["web"])
+    assert re.search(r"--workers \$\{GUNICORN_WORKERS", command)
+    assert re.search(r"--threads \$\{GUNICORN_THREADS", command)
+
+
+def test_database_and_broker_point_at_the_compose_services(services):
+    environment = environment_of(services["web"])
+    database = urlsplit(resolved(environment["DATABASE_URL"]))
+    assert database.scheme in {"postgres", "postgresql"}
+    assert database.hostname == "db"
+    broker = urlsplit(resolved(environment["CELERY_BROKER_URL"]))
+    assert broker.scheme == "redis"
+    assert broker.hostname == "redis"
+    assert services["db"]["image"] == "postgres:17"
+    assert services["redis"]["image"].startswith("redis:7")
+
+
+def test_production_requirements_are_given_to_every_app_service(services):
+    for name in APP_SERVICES:
+        environment = environment_of(services[name])
+        for variable in REQUIRED_BY_PRODUCTION:
+            assert str(environment.get(variable) or "").strip(), f"{name} lacks {variable}"
+    # A missing secret stops `docker compose up` with a message instead of a default value.
+    assert ":?" in environment_of(services["web"])["SECRET_KEY"]
+
+
+def test_local_email_and_http_settings(services):
+    environment = {k: resolved_default(v) for k, v in environment_of(services["web"]).items()}
+    assert environment["EMAIL_HOST"] == "mailpit"
+    assert environment["EMAIL_PORT"] == "1025"
+    assert environment["SECURE_SSL_REDIRECT"] == "false"
+    assert services["mailpit"]["image"].startswith("axllent/mailpit")
+    published = " ".join(str(port) for port in services["mailpit"].get("ports", []))
+    assert "8025" in published
+
+
+def test_migrations_run_before_web_worker_and_beat(services):
+    migrate = migrate_service_name(services)
+    assert command_of(services[migrate]).endswith("manage.py migrate --noinput")
+    assert migrate not in services[migrate].get("depends_on", {})
+    assert services[migrate].get("restart", "no") == "no"
+    for name in APP_SERVICES:
+        depends_on = services[name]["depends_on"]
+        assert depends_on[migrate]["condition"] == "service_completed_successfully", name
+
+
+def test_app_services_wait_for_a_healthy_database_and_broker(services):
+    for name in (*APP_SERVICES, migrate_service_name(services)):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["db"]["condition"] == "service_healthy", name
+        assert depends_on["redis"]["condition"] == "service_healthy", name
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    assert "ping" in " ".join(services["redis"]["healthcheck"]["test"])
+
+
+def test_database_is_on_a_volume(compose, services):
+    volumes = [str(volume).split(":") for volume in services["db"]["volumes"]]
+    assert ["postgres-data", "/var/lib/postgresql/data"] in volumes
+    assert "postgres-data" in compose["volumes"]
+
+
+def test_web_and_worker_share_the_private_files_volume(compose, services):
+    root = environment_of(services["web"])["PRIVATE_MEDIA_ROOT"]
+    mounts = {}
+    for name in ("web", "worker"):
+        for volume in services[name]["volumes"]:
+            source, target = str(volume).split(":")[:2]
+            if target == root:
+                mounts[name] = source
+    assert mounts.get("web") and mounts["web"] == mounts.get("worker")
+    assert mounts["web"] in compose["volumes"], "a named volume, not a host folder"
+
+
+def test_web_and_mailpit_are_published_on_the_loopback_only(services):
+    for name in ("web", "mailpit"):
+        for port in services[name].get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port}"
+
+
+def test_env_example_lists_every_variable(compose):
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    interpolated = set(INTERPOLATION.findall((ROOT / "docker-compose.yml").read_text()))
+    settings_text = "\n".join(p.read_text() for p in (ROOT / "ami" / "settings").glob("*.py"))
+    read_by_settings = set(re.findall(r"\benv(?:_bool|_list)?\(\s*\"([A-Z0-9_]+)\"", settings_text))
+    missing = (interpolated | read_by_settings | set(REQUIRED_BY_PRODUCTION)) - documented
+    assert not missing, f"add these to .env.example and docs/operations.md: {sorted(missing)}"
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", ".local", ".git", ".env", "staticfiles", "**/__pycache__"} <= ignored
+
+
+def test_dockerfile_base_user_settings_and_command(dockerfile):
+    keywords = [keyword for keyword, _ in dockerfile]
+    assert dockerfile[0] == ("FROM", "python:3.11-slim")
+    users = [args for keyword, args in dockerfile if keyword == "USER"]
+    assert users, "the image must switch to a non-root user"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    # Everything after the last USER runs as that user: nothing may switch back.
+    assert "RUN" not in keywords[keywords.index("USER") + 1 :]
+    env = " ".join(args for keyword, args in dockerfile if keyword == "ENV")
+    assert "DJANGO_SETTINGS_MODULE=ami.settings.production" in env
+    commands = [args for keyword, args in dockerfile if keyword == "CMD"]
+    assert len(commands) == 1
+    assert re.search(r"\bgunicorn ami\.wsgi:application\b", commands[0])
+    assert "${GUNICORN_WORKERS}" in commands[0] and "${GUNICORN_THREADS}" in commands[0]
+    assert ("EXPOSE", "8000") in dockerfile
+    assert "HEALTHCHECK" in keywords
+
+
+def test_dockerfile_installs_pango_and_dependencies_before_the_code(dockerfile):
+    runs = [args for keyword, args in dockerfile if keyword == "RUN"]
+    assert any("libpango-1.0-0" in run and "libpangoft2-1.0-0" in run for run in runs)
+    copies = [args for keyword, args in dockerfile if keyword == "COPY"]
+    assert copies[0] == "pyproject.toml ./"
+    install = next(i for i, (k, a) in enumerate(dockerfile) if "pip install --no-cache-dir ." in a)
+    code = dockerfile.index(("COPY", ". ."))
+    assert install < code
+
+
+def collectstatic_env(dockerfile) -> dict:
+    """The dummy variables given to the collectstatic RUN line."""
+    (run,) = [args for keyword, args in dockerfile if keyword == "RUN" and "collectstatic" in args]
+    assert run.endswith("python manage.py collectstatic --noinput")
+    return dict(re.findall(r"\b([A-Z_]+)=(\S+)", run))
+
+
+def test_dockerfile_collects_static_with_dummy_values_only(dockerfile):
+    build_env = collectstatic_env(dockerfile)
+    assert set(REQUIRED_BY_PRODUCTION) <= set(build_env)
+    assert len(build_env["SECRET_KEY"]) >= 50
+    env = " ".join(args for keyword, args in dockerfile if keyword == "ENV")
+    for variable in REQUIRED_BY_PRODUCTION:
+        assert f"{variable}=" not in env, f"{variable} must not be baked into the image"
+
+
+def clean_env(**variables) -> dict:
+    keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return {**keep, "PYTHONDONTWRITEBYTECODE": "1", **variables}
+
+
+LOAD_PRODUCTION = """
+import sys
+import django
+from django.core.exceptions import ImproperlyConfigured
+try:
+    django.setup()
+except ImproperlyConfigured as error:
+    print(error)
+    sys.exit(3)
+print("loaded")
+"""
+
+
+def load_production(**variables) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", LOAD_PRODUCTION],
+        cwd=ROOT,
+        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+GOOD = {
+    "SECRET_KEY": "k3y-" + "abcdefghijklmnopqrstuvwxyz0123456789" * 2,
+    "ALLOWED_HOSTS": "ami.example.org",
+    "DATABASE_URL": "postgres://ami@db.invalid:5432/ami",
+    "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+}
+
+
+def test_production_settings_list_every_missing_variable():
+    result = load_production()
+    assert result.returncode == 3, result.stderr
+    assert "Production settings need these environment variables" in result.stdout
+    assert result.stdout.strip().endswith(", ".join(REQUIRED_BY_PRODUCTION))
+
+
+@pytest.mark.parametrize("missing", REQUIRED_BY_PRODUCTION)
+def test_production_settings_name_the_one_missing_variable(missing):
+    result = load_production(**{k: v for k, v in GOOD.items() if k != missing})
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.strip().endswith(f"variables: {missing}")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"SECRET_KEY": "too-short"}, "at least 50 characters"),
+        ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "PostgreSQL"),
+    ],
+)
+def test_production_settings_reject_weak_values(override, message):
+    result = load_production(**{**GOOD, **override})
+    assert result.returncode == 3, result.stderr
+    assert message in result.stdout
+
+
+def test_production_settings_load_with_their_variables():
+    result = load_production(**GOOD)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "loaded"
+
+
+COLLECTSTATIC_OFFLINE = """
+import runpy
+import socket
+import sys
+
+def refuse(self, address, *args, **kwargs):
+    raise OSError(f"collectstatic must not open a connection (to {address})")
+
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+sys.argv = ["manage.py", "collectstatic", "--noinput"]
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+def test_build_time_collectstatic_needs_no_database_nor_broker(dockerfile, tmp_path):
+    """The Dockerfile's collectstatic line, with its dummy values and no network at all, into a
+    temporary STATIC_ROOT (the hashed manifest storage post-processes every file, as in the
+    image)."""
+    static_root = tmp_path / "static"
+    (tmp_path / "build_settings.py").write_text(
+        f"from ami.settings.production import *  # noqa: F403\nSTATIC_ROOT = {str(static_root)!r}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", COLLECTSTATIC_OFFLINE],
+        cwd=ROOT,
+        env=clean_env(
+            **collectstatic_env(dockerfile),
+            DJANGO_SETTINGS_MODULE="build_settings",
+            PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "post-processed" in result.stdout
+    assert (static_root / "staticfiles.json").is_file()
