@@ -47,10 +47,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def verified(self, create, extracted, **kwargs):
         """Users are created with a verified primary email, as allauth expects to log them in."""
-        if create and extracted is not False:
+        if not create:
+            return
+        self.save()
+        if extracted is not False:
             from allauth.account.models import EmailAddress
 
-            self.save()
             EmailAddress.objects.get_or_create(
                 user=self, email=self.email, defaults={"verified": True, "primary": True}
             )

@@ -71,7 +71,9 @@ def assert_accessible_form(response):
 
 
 def test_short_password_is_refused_with_a_french_message(client):
-    response = client.post(reverse("account_signup"), {**SIGNUP, "password1": "court-1", "password2": "court-1"})
+    response = client.post(
+        reverse("account_signup"), {**SIGNUP, "password1": "court-1", "password2": "court-1"}
+    )
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -114,11 +116,12 @@ def test_login_before_verification_leads_to_the_verification_page(
     client, django_capture_on_commit_callbacks
 ):
     user = UserFactory(verified=False)
-    user.save()  # the factory only saves the password along with the verified address
     EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+        response = client.post(
+            reverse("account_login"), {"login": user.email, "password": PASSWORD}
+        )
 
     assert response.status_code == 302
     assert response.url == reverse("account_email_verification_sent")
@@ -217,3 +220,32 @@ def test_account_pages_are_french_dsfr_forms(client, name):
     text = parse(response).text
     assert not ENGLISH.search(text), ENGLISH.search(text)
     assert_accessible_form(response)
+
+
+OTHER_PAGES = [
+    ("account_inactive", {}, False),
+    ("account_email_verification_sent", {}, False),
+    ("account_confirm_email", {"key": "lien-invalide"}, False),
+    ("account_reset_password_done", {}, False),
+    ("account_reset_password_from_key", {"uidb36": "1", "key": "jeton-invalide"}, False),
+    ("account_reset_password_from_key_done", {}, False),
+    ("account_logout", {}, True),
+    ("account_reauthenticate", {}, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "signed_in"), OTHER_PAGES, ids=[page[0] for page in OTHER_PAGES]
+)
+def test_other_account_pages_render_in_french_in_our_layout(client, name, kwargs, signed_in):
+    """Rendered with the templates that raise on undefined variables (see ami/testing.py)."""
+    if signed_in:
+        client.force_login(UserFactory())
+
+    response = client.get(reverse(name, kwargs=kwargs))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "fr-header" in content and "<h1>" in content
+    text = parse(response).text
+    assert not ENGLISH.search(text), ENGLISH.search(text)
