@@ -49,9 +49,10 @@ def database_url_of_test_db() -> str:
 def _reset_producers(app):
     """Drop the Celery app's cached routing (default queue) and broker connections so that a
     configuration change takes effect in this process."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    from kombu import pools
+
+    pools.reset()  # kombu's global producer and connection pools, keyed by connection
+    app._pool = None
     app.__dict__.pop("amqp", None)
 
 
