@@ -1,9 +1,17 @@
-"""PTCE (the applying organisation), its team, and its candidatures to calls."""
+"""PTCE (the applying organisation), its members and team, and its candidatures to calls:
+answers, co-financing, documents and the append-only history of states."""
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+
+from .siret import validate_siret
 
 
 class PtceQuerySet(models.QuerySet):
@@ -18,10 +26,13 @@ class PtceQuerySet(models.QuerySet):
 
 class Ptce(models.Model):
     name = models.CharField("nom", max_length=200)
-    siret = models.CharField("SIRET", max_length=14, blank=True)
-    region = models.ForeignKey(
-        "ami.Region", verbose_name="région", on_delete=models.PROTECT, related_name="ptces"
+    siret = models.CharField(
+        "SIRET de la structure porteuse", max_length=14, blank=True, validators=[validate_siret]
     )
+    legal_form = models.CharField("forme juridique", max_length=120, blank=True)
+    naf_code = models.CharField("code NAF", max_length=10, blank=True)
+    address = models.CharField("adresse", max_length=300, blank=True)
+    postal_code = models.CharField("code postal", max_length=5, blank=True)
     seat_commune = models.ForeignKey(
         "ami.Commune",
         verbose_name="commune du siège",
@@ -30,13 +41,40 @@ class Ptce(models.Model):
         blank=True,
         related_name="+",
     )
+    region = models.ForeignKey(
+        "ami.Region",
+        verbose_name="région",
+        on_delete=models.PROTECT,
+        related_name="ptces",
+        help_text="Celle de la commune du siège.",
+    )
+    territory_communes = models.ManyToManyField(
+        "ami.Commune", verbose_name="communes du territoire", blank=True, related_name="+"
+    )
+    year_created = models.PositiveSmallIntegerField(
+        "année de création",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1900), MaxValueValidator(2100)],
+    )
+    website = models.URLField("site internet", blank=True)
+    description = models.TextField("présentation du PTCE", blank=True)
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="PtceMembership",
         related_name="ptces",
         verbose_name="équipe",
     )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="créé par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField("créé le", default=timezone.now)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
 
     objects = PtceQuerySet.as_manager()
 
@@ -48,8 +86,50 @@ class Ptce(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def siren(self) -> str:
+        return self.siret[:9] if self.siret else ""
+
+    def save(self, *args, **kwargs):
+        if self.seat_commune_id:
+            self.region_id = self.seat_commune.department.region_id
+        super().save(*args, **kwargs)
+
+
+class MemberCategory(models.TextChoices):
+    ESS_ENTERPRISE = "ess_enterprise", "entreprise de l'économie sociale et solidaire"
+    NON_ESS_ENTERPRISE = "non_ess_enterprise", "entreprise hors ESS"
+    LOCAL_AUTHORITY = "local_authority", "collectivité territoriale"
+    RESEARCH = "research", "recherche ou enseignement supérieur"
+    TRAINING = "training", "organisme de formation"
+    OTHER = "other", "autre acteur"
+
+
+class PtceMember(models.Model):
+    """A legal person that is a member of the PTCE (loi ESS 2014, art. 9)."""
+
+    ptce = models.ForeignKey(Ptce, on_delete=models.CASCADE, related_name="members")
+    name = models.CharField("raison sociale", max_length=200)
+    siret = models.CharField("SIRET", max_length=14, blank=True, validators=[validate_siret])
+    category = models.CharField("catégorie", max_length=30, choices=MemberCategory)
+    created_at = models.DateTimeField("ajouté le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "membre du PTCE (personne morale)"
+        verbose_name_plural = "membres du PTCE (personnes morales)"
+        ordering = ["name", "pk"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def siren(self) -> str:
+        return self.siret[:9] if self.siret else ""
+
 
 class PtceMembership(models.Model):
+    """A person of the PTCE's team, who may act on its candidatures."""
+
     ptce = models.ForeignKey(Ptce, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ptce_memberships"
@@ -64,6 +144,45 @@ class PtceMembership(models.Model):
 
     def __str__(self):
         return f"{self.user} – {self.ptce}"
+
+
+def _invitation_token():
+    return secrets.token_urlsafe(32)
+
+
+def _invitation_expiry():
+    return timezone.now() + timedelta(days=30)
+
+
+class PtceInvitation(models.Model):
+    ptce = models.ForeignKey(Ptce, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("adresse électronique")
+    token = models.CharField(max_length=64, unique=True, default=_invitation_token)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField("envoyée le", default=timezone.now)
+    expires_at = models.DateTimeField("expire le", default=_invitation_expiry)
+    accepted_at = models.DateTimeField("acceptée le", null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "invitation dans l'équipe"
+        verbose_name_plural = "invitations dans l'équipe"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.email} → {self.ptce}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
 
 
 class CandidatureState(models.TextChoices):
@@ -104,6 +223,12 @@ class CandidatureQuerySet(models.QuerySet):
         submitted = Q(submitted_at__isnull=False)
         return self.filter(own | (submitted & (regional | national)))
 
+    def of_applicant(self, user):
+        """Candidatures of the PTCEs the user is in the team of (the applicant's own)."""
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        return self.filter(Exists(PtceMembership.objects.filter(ptce=OuterRef("ptce"), user=user)))
+
 
 class Candidature(models.Model):
     ptce = models.ForeignKey(
@@ -121,11 +246,46 @@ class Candidature(models.Model):
     state = models.CharField(
         "état", max_length=30, choices=CandidatureState, default=CandidatureState.DRAFT
     )
+    # Presentation
     title = models.CharField("intitulé du projet", max_length=200, blank=True)
-    requested_amount = models.DecimalField(
-        "montant demandé", max_digits=12, decimal_places=2, null=True, blank=True
+    summary = models.TextField("résumé du projet", blank=True)
+    # Territory and partners
+    territory_description = models.TextField("territoire et ses enjeux", blank=True)
+    partners_description = models.TextField("coopération entre les membres", blank=True)
+    # Project, along the call's levers
+    lever_governance = models.TextField("animation territoriale et gouvernance", blank=True)
+    lever_engineering = models.TextField(
+        "ingénierie de projet et résultats attendus (économiques, sociaux, écologiques)",
+        blank=True,
     )
+    lever_research = models.TextField("recherche et innovation", blank=True)
+    lever_viability = models.TextField("viabilité économique", blank=True)
+    # Budget
+    requested_amount = models.DecimalField(
+        "montant demandé",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    budget_comment = models.TextField("commentaire sur le budget", blank=True)
+    # Progress and submission
+    current_step = models.CharField("dernière étape ouverte", max_length=30, blank=True)
+    cloned_from = models.ForeignKey(
+        "self",
+        verbose_name="reprise de",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    receipt_number = models.CharField(
+        "numéro de dépôt", max_length=40, unique=True, null=True, blank=True
+    )
+    snapshot = models.JSONField("instantané au dépôt", null=True, blank=True, editable=False)
     created_at = models.DateTimeField("créée le", default=timezone.now)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
     submitted_at = models.DateTimeField("déposée le", null=True, blank=True)
 
     objects = CandidatureQuerySet.as_manager()
@@ -141,3 +301,96 @@ class Candidature(models.Model):
 
     def __str__(self):
         return f"{self.ptce} – {self.call}"
+
+
+class FundingStatus(models.TextChoices):
+    ACQUIRED = "acquired", "acquis"
+    REQUESTED = "requested", "sollicité"
+
+
+class CofinancingLine(models.Model):
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="cofinancing_lines"
+    )
+    funder = models.CharField("financeur", max_length=200)
+    status = models.CharField(
+        "statut", max_length=20, choices=FundingStatus, default=FundingStatus.REQUESTED
+    )
+    amount = models.DecimalField(
+        "montant", max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+
+    class Meta:
+        verbose_name = "cofinancement"
+        verbose_name_plural = "cofinancements"
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.funder} : {self.amount}"
+
+
+def document_upload_path(document, filename):
+    """Files live under an opaque name; the user's file name is kept in ``original_name``."""
+    return f"candidatures/{document.candidature_id}/{secrets.token_hex(16)}"
+
+
+class Document(models.Model):
+    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="documents")
+    document_type = models.ForeignKey(
+        "ami.DocumentType",
+        verbose_name="type de pièce",
+        on_delete=models.PROTECT,
+        related_name="documents",
+    )
+    file = models.FileField("fichier", upload_to=document_upload_path, max_length=200)
+    original_name = models.CharField("nom du fichier", max_length=200)
+    size = models.PositiveBigIntegerField("taille (octets)")
+    content_type = models.CharField("type de contenu", max_length=120)
+    sha256 = models.CharField("empreinte SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="déposé par",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField("déposé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "pièce justificative"
+        verbose_name_plural = "pièces justificatives"
+        ordering = ["document_type__order", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidature", "document_type"], name="one_document_per_type"
+            )
+        ]
+
+    def __str__(self):
+        return self.original_name
+
+
+class CandidatureEvent(models.Model):
+    """Append-only history of a candidature's states (DESIGN §4)."""
+
+    candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="auteur",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField("date", default=timezone.now)
+    from_state = models.CharField("de", max_length=30, choices=CandidatureState, blank=True)
+    to_state = models.CharField("vers", max_length=30, choices=CandidatureState)
+    comment = models.TextField("commentaire", blank=True)
+
+    class Meta:
+        verbose_name = "événement de candidature"
+        verbose_name_plural = "historique des candidatures"
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.candidature} : {self.from_state} → {self.to_state}"

@@ -1,0 +1,47 @@
+"""SIRET / SIREN: format and check digit (Luhn; La Poste's establishments use their own rule)."""
+
+from django.core.exceptions import ValidationError
+
+LA_POSTE_SIREN = "356000000"
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def normalize_siret(value: str) -> str:
+    return "".join(str(value or "").split())
+
+
+def is_valid_siret(value: str) -> bool:
+    siret = normalize_siret(value)
+    if len(siret) != 14 or not siret.isdigit():
+        return False
+    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_SIREN + "00001":
+        return sum(int(c) for c in siret) % 5 == 0
+    return _luhn_ok(siret) and _luhn_ok(siret[:9])
+
+
+def validate_siret(value: str) -> None:
+    siret = normalize_siret(value)
+    if not siret:
+        return
+    if len(siret) != 14 or not siret.isdigit():
+        raise ValidationError(
+            "Un SIRET compte exactement 14 chiffres (9 pour le SIREN, 5 pour l'établissement).",
+            code="siret_format",
+        )
+    if not is_valid_siret(siret):
+        raise ValidationError(
+            "Ce SIRET n'est pas valide : vérifiez les chiffres (la clé de contrôle ne "
+            "correspond pas).",
+            code="siret_checksum",
+        )
