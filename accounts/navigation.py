@@ -10,6 +10,7 @@ def navigation_for(user) -> list[dict]:
     if not user.is_authenticated:
         return items
     items.append({"label": "Mon espace", "url": reverse("dashboard")})
+    items.append({"label": "Mes candidatures", "url": reverse("applicant_dashboard")})
     if user.is_staff:
         items.append({"label": "Administration", "url": reverse("admin:index")})
     return items

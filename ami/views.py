@@ -1,3 +1,4 @@
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -41,3 +42,14 @@ def error_404(request, exception=None):
 
 def error_500(request):
     return render(request, "500.html", status=500)
+
+
+def csrf_failure(request, reason=""):
+    """An expired or missing security token, explained in French (htmx gets a short line)."""
+    if request.headers.get("HX-Request"):
+        return HttpResponse(
+            '<span class="fr-error-text">La page a expiré (reconnexion ou longue inactivité) : '
+            "rechargez-la. Vos saisies sont gardées sur cet appareil et seront restaurées.</span>",
+            status=403,
+        )
+    return render(request, "403_csrf.html", status=403)

@@ -86,14 +86,14 @@ class Ptce(models.Model):
     def __str__(self):
         return self.name
 
-    @property
-    def siren(self) -> str:
-        return self.siret[:9] if self.siret else ""
-
     def save(self, *args, **kwargs):
         if self.seat_commune_id:
             self.region_id = self.seat_commune.department.region_id
         super().save(*args, **kwargs)
+
+    @property
+    def siren(self) -> str:
+        return self.siret[:9] if self.siret else ""
 
 
 class MemberCategory(models.TextChoices):
@@ -312,12 +312,17 @@ class CofinancingLine(models.Model):
     candidature = models.ForeignKey(
         Candidature, on_delete=models.CASCADE, related_name="cofinancing_lines"
     )
-    funder = models.CharField("financeur", max_length=200)
+    funder = models.CharField("financeur", max_length=200, blank=True)
     status = models.CharField(
         "statut", max_length=20, choices=FundingStatus, default=FundingStatus.REQUESTED
     )
     amount = models.DecimalField(
-        "montant", max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+        "montant",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
     )
 
     class Meta:

@@ -12,7 +12,9 @@ class Step:
 
 STEPS = (
     Step("presentation", "Présentation", ("title", "summary")),
-    Step("territoire", "Territoire et partenaires", ("territory_description", "partners_description")),
+    Step(
+        "territoire", "Territoire et partenaires", ("territory_description", "partners_description")
+    ),
     Step(
         "projet",
         "Projet",

@@ -29,7 +29,7 @@ def budget_summary(candidature: Candidature, lines=None) -> dict:
     """Requested amount, co-financing, total and shares (percentages, Decimal)."""
     lines = list(candidature.cofinancing_lines.all()) if lines is None else lines
     requested = candidature.requested_amount or Decimal("0")
-    cofinancing = sum((line.amount for line in lines), Decimal("0"))
+    cofinancing = sum((line.amount or Decimal("0") for line in lines), Decimal("0"))
     total = requested + cofinancing
     cent = Decimal("0.1")
 
@@ -41,7 +41,7 @@ def budget_summary(candidature: Candidature, lines=None) -> dict:
         "cofinancing": cofinancing,
         "total": total,
         "requested_share": share(requested),
-        "lines": [(line, share(line.amount)) for line in lines],
+        "lines": [(line, share(line.amount or Decimal("0"))) for line in lines],
     }
 
 
@@ -62,8 +62,7 @@ def completeness_problems(candidature: Candidature) -> list[Problem]:
     categories = {member.category for member in members}
     need(
         len(members) >= 3,
-        f"Le PTCE doit réunir au moins 3 personnes morales membres ({len(members)} "
-        "déclarée(s)).",
+        f"Le PTCE doit réunir au moins 3 personnes morales membres ({len(members)} déclarée(s)).",
         "membres",
         members_url,
     )
@@ -109,6 +108,13 @@ def completeness_problems(candidature: Candidature) -> list[Problem]:
             call.min_amount <= amount <= call.max_amount,
             f"Le montant demandé ({euros(amount)}) doit être compris entre "
             f"{euros(call.min_amount)} et {euros(call.max_amount)}.",
+            "budget",
+        )
+    for index, line in enumerate(candidature.cofinancing_lines.all(), start=1):
+        need(
+            line.funder.strip() and line.amount is not None,
+            f"Le cofinancement n° {index} est incomplet : indiquez le financeur et le montant, "
+            "ou supprimez la ligne.",
             "budget",
         )
     present = {document.document_type_id for document in candidature.documents.all()}

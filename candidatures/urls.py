@@ -35,7 +35,11 @@ urlpatterns = [
         candidature.candidature_autosave,
         name="candidature_autosave",
     ),
-    path("<int:pk>/completude/", candidature.candidature_completeness, name="candidature_completeness"),
+    path(
+        "<int:pk>/completude/",
+        candidature.candidature_completeness,
+        name="candidature_completeness",
+    ),
     path("<int:pk>/deposer/", candidature.candidature_submit, name="candidature_submit"),
     path("<int:pk>/recepisse/", candidature.candidature_receipt, name="candidature_receipt"),
     path(

@@ -12,9 +12,9 @@ from django.utils import timezone
 from accounts.permissions import is_national_administrator, is_regional_coordinator
 
 from . import submission
+from .errors import TransitionRefused
 from .models import Candidature, CandidatureEvent
 from .models import CandidatureState as S
-from .errors import TransitionRefused
 from .permissions import is_ptce_member
 
 
@@ -65,12 +65,17 @@ TRANSITIONS = [
     Transition((S.SUBMITTED,), S.ADMISSIBLE, _coordinator, "déclarer recevable"),
     Transition((S.SUBMITTED,), S.INADMISSIBLE, _coordinator, "déclarer irrecevable"),
     Transition(
-        (S.SUBMITTED, S.ADMISSIBLE), S.COMPLEMENTS_REQUESTED, _coordinator, "demander des compléments"
+        (S.SUBMITTED, S.ADMISSIBLE),
+        S.COMPLEMENTS_REQUESTED,
+        _coordinator,
+        "demander des compléments",
     ),
     Transition((S.COMPLEMENTS_REQUESTED,), S.SUBMITTED, _applicant, "redéposer"),
     Transition((S.ADMISSIBLE,), S.REGIONAL_REVIEW_DONE, _coordinator, "transmettre à la CNA"),
     Transition((S.REGIONAL_REVIEW_DONE,), S.LAUREATE, _national_administrator, "retenir"),
-    Transition((S.REGIONAL_REVIEW_DONE,), S.NOT_SELECTED, _national_administrator, "ne pas retenir"),
+    Transition(
+        (S.REGIONAL_REVIEW_DONE,), S.NOT_SELECTED, _national_administrator, "ne pas retenir"
+    ),
 ]
 
 
@@ -97,8 +102,10 @@ def transition(candidature: Candidature, to_state: str, actor, *, comment: str =
     """
     at = at or timezone.now()
     with transaction.atomic():
-        locked = Candidature.objects.select_for_update().select_related("call", "ptce").get(
-            pk=candidature.pk
+        locked = (
+            Candidature.objects.select_for_update()
+            .select_related("call", "ptce")
+            .get(pk=candidature.pk)
         )
         rule = find_transition(locked.state, to_state)
         if rule is None:

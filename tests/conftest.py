@@ -13,6 +13,16 @@ def _private_storage(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """The in-memory cache lives as long as the test process: start each test empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def world(db):
     """A small edition with one actor of every role (see tests/roles.py)."""

@@ -3,8 +3,10 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -154,6 +156,12 @@ def _current_edition(edition_2025: Call) -> Call:
     return call
 
 
+@cache
+def _demo_password_hash() -> str:
+    """Hashed once: every demo account shares the published demo password."""
+    return make_password(DEMO_PASSWORD)
+
+
 def _user(email, first_name, last_name, *, staff=False) -> User:
     from allauth.account.models import EmailAddress
 
@@ -167,7 +175,7 @@ def _user(email, first_name, last_name, *, staff=False) -> User:
         },
     )
     if created:
-        user.set_password(DEMO_PASSWORD)
+        user.password = _demo_password_hash()
         user.save(update_fields=["password"])
     EmailAddress.objects.get_or_create(
         user=user, email=email, defaults={"verified": True, "primary": True}
@@ -219,4 +227,7 @@ def seed_demo() -> SeedResult:
     applicant = _user(f"porteur@{DEMO_DOMAIN}", "Paula", "Porteuse")
     result.logins.append(("Porteur de PTCE", applicant.email))
     _cells(current, result.logins)
+    from candidatures.demo import seed_candidatures  # the seed is wiring: it knows every app
+
+    seed_candidatures(current, applicant, _user)
     return result

@@ -106,6 +106,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
+CSRF_FAILURE_VIEW = "ami.views.csrf_failure"
 LOGIN_REDIRECT_URL = "dashboard"
 
 # django-allauth: email login, mandatory verification, French screens in the DSFR layout.
@@ -157,6 +158,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "AMI PTCE <ne-pas-repondre@ami-pt
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute base for links in emails built outside a request (Celery tasks, commands).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# Company lookup (« API Recherche d'entreprises », no key): base URL and timeout in seconds.
+COMPANY_LOOKUP_URL = env("COMPANY_LOOKUP_URL", "https://recherche-entreprises.api.gouv.fr/search")
+COMPANY_LOOKUP_TIMEOUT = float(env("COMPANY_LOOKUP_TIMEOUT", "3"))
 
 # Celery: tasks run in workers on the broker; without a broker they run eagerly in-process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")

@@ -1,6 +1,6 @@
-"""French formatting for money and durations."""
+"""French formatting for money, durations and file sizes."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django import template
 from django.utils import timezone
@@ -53,3 +53,39 @@ def remaining(deadline, now=None):
     if hours:
         return plural(hours, "heure") + (f" et {plural(minutes, 'minute')}" if minutes else "")
     return plural(max(minutes, 1), "minute")
+
+
+_SIZE_UNITS = (("Ko", 1024, 0), ("Mo", 1024**2, 1), ("Go", 1024**3, 1))
+
+
+def format_filesize(num_bytes: int, round_up: bool = False) -> str:
+    """Bytes in French units (1 Ko = 1 024 octets): ``870400`` → « 850 Ko », ``13002342`` →
+    « 12,4 Mo ». ``round_up`` never shows a size below the real one (for « over the limit »)."""
+    num_bytes = int(num_bytes)
+    if num_bytes < 1024:
+        return f"{_group(str(num_bytes))}\u00a0octet{'s' if num_bytes > 1 else ''}"
+    rounding = ROUND_CEILING if round_up else ROUND_HALF_UP
+    for unit, factor, decimals in _SIZE_UNITS:
+        amount = (Decimal(num_bytes) / factor).quantize(Decimal(1).scaleb(-decimals), rounding)
+        if amount < 1024 or unit == _SIZE_UNITS[-1][0]:
+            break
+    integer, _, fraction = f"{amount:f}".partition(".")
+    text = _group(integer) + ("," + fraction if fraction.strip("0") else "")
+    return f"{text}\u00a0{unit}"
+
+
+def _group(digits: str) -> str:
+    """``"1023"`` → ``"1 023"`` with the French thousands separator."""
+    groups = []
+    while digits:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    return NBSP.join(groups) or "0"
+
+
+@register.filter
+def filesize(value):
+    """A size in bytes in French: « 850 Ko », « 12,4 Mo », « 512 octets »."""
+    if value in (None, ""):
+        return ""
+    return format_filesize(value)

@@ -1,8 +1,93 @@
-"""Document upload, deletion and download (being written)."""
+"""Document upload, deletion and download. Thin views over ``candidatures.documents``: the rules
+(right to edit, formats, sizes, storage) live there."""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from ami.models import DocumentType
+
+from ..documents import delete_document, open_for_download, store_document
+from .common import own_candidature_or_404, visible_candidature_or_404
+
+logger = logging.getLogger(__name__)
 
 
-def _pending(*args, **kwargs):
-    raise NotImplementedError
+def _pieces_url(candidature):
+    return reverse("candidature_step", args=[candidature.pk, "pieces"])
 
 
-document_upload = document_delete = document_download = _pending
+@login_required
+@require_POST
+def document_upload(request, pk, type_pk):
+    candidature = own_candidature_or_404(request.user, pk)
+    document_type = get_object_or_404(DocumentType, pk=type_pk, call_id=candidature.call_id)
+    uploaded_file = request.FILES.get("file")
+    if uploaded_file is None:
+        messages.error(request, f"Choisissez un fichier à déposer pour « {document_type.label} ».")
+        return redirect(_pieces_url(candidature))
+    replacing = candidature.documents.filter(document_type=document_type).exists()
+    try:
+        document = store_document(candidature, document_type, uploaded_file, request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    except PermissionDenied as error:
+        messages.error(request, str(error) or "Cette candidature ne peut plus être modifiée.")
+    else:
+        verb = "remplacé le précédent" if replacing else "été déposé"
+        messages.success(
+            request,
+            f"« {document_type.label} » : le fichier « {document.original_name} » a {verb}.",
+        )
+    return redirect(_pieces_url(candidature))
+
+
+@login_required
+@require_POST
+def document_delete(request, pk, document_pk):
+    candidature = own_candidature_or_404(request.user, pk)
+    document = get_object_or_404(
+        candidature.documents.select_related("document_type"), pk=document_pk
+    )
+    try:
+        delete_document(document, request.user)
+    except PermissionDenied as error:
+        messages.error(request, str(error) or "Cette candidature ne peut plus être modifiée.")
+    else:
+        messages.success(
+            request,
+            f"« {document.document_type.label} » : le fichier « {document.original_name} » a "
+            "été supprimé.",
+        )
+    return redirect(_pieces_url(candidature))
+
+
+@login_required
+@require_GET
+def document_download(request, pk, document_pk):
+    candidature = visible_candidature_or_404(request.user, pk)
+    document = get_object_or_404(candidature.documents.all(), pk=document_pk)
+    try:
+        file = open_for_download(document, request.user)
+    except PermissionDenied:
+        raise Http404 from None
+    except FileNotFoundError:
+        logger.error("Fichier absent du stockage pour la pièce %s (%s)", document.pk, document.file)
+        raise Http404 from None
+    response = FileResponse(
+        file,
+        as_attachment=True,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response

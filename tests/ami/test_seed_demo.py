@@ -4,7 +4,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
-from ami.models import Call, Criterion, DocumentType, Phase
+from ami.models import Call, Criterion, DocumentType, Phase, Region
+from candidatures.models import Candidature, CandidatureState
+from candidatures.submission import completeness_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +46,20 @@ def test_seed_demo_is_idempotent_and_prints_the_logins():
     # Every cell has a coordinator and an evaluator who can log in (verified email).
     assert RegionalCellMembership.objects.filter(cell__call=current).count() == 36
     assert User.objects.get(email="coorace@demo.ami-ptce.fr").is_staff
+    # About 80 PTCEs and candidatures over every region, drafts and submitted ones.
+    candidatures = Candidature.objects.filter(call=current)
+    assert candidatures.count() == 79
+    assert set(candidatures.values_list("region", flat=True)) == set(
+        Region.objects.values_list("code", flat=True)
+    )
+    submitted = candidatures.filter(state=CandidatureState.SUBMITTED)
+    assert 30 < submitted.count() < 70
+    assert candidatures.filter(state=CandidatureState.DRAFT).exists()
+    sample = submitted.first()
+    assert sample.receipt_number and sample.snapshot["documents"]
+    assert completeness_problems(sample) == []
+    document = sample.documents.first()
+    assert document.file.read().startswith(b"%PDF")
 
 
 def test_demo_user_can_log_in(client):

@@ -1,0 +1,140 @@
+"""Saving a draft candidature: every field as it is typed (autosave) or when leaving a step.
+Valid fields are saved even when others are not, so nothing typed is ever lost to a mistake
+elsewhere; invalid values are reported with French messages."""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Candidature, CofinancingLine
+from .permissions import can_edit_candidature
+from .step_forms import CofinancingLineForm, step_form_class
+from .steps import get_step
+
+
+@dataclass
+class SaveResult:
+    saved_at: object
+    errors: dict = field(default_factory=dict)  # field name → list of messages
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def editing_refusal(candidature, user) -> str | None:
+    """Why the user may not edit this candidature now, in French, or None."""
+    if can_edit_candidature(user, candidature):
+        return None
+    if candidature.state != "draft":
+        return (
+            f"La candidature est « {candidature.get_state_display()} » : elle ne peut plus être "
+            "modifiée."
+        )
+    if not candidature.call.accepts_submissions():
+        return "Le dépôt des candidatures est clos : la candidature ne peut plus être modifiée."
+    return "Vous ne faites pas partie de l'équipe de ce PTCE."
+
+
+def line_prefix(line: CofinancingLine) -> str:
+    return f"line-{line.pk}"
+
+
+def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
+    """Save the fields of one step from submitted data (a QueryDict or dict)."""
+    refusal = editing_refusal(candidature, actor)
+    if refusal:
+        raise PermissionDenied(refusal)
+    step = get_step(slug)
+    errors = {}
+    with transaction.atomic():
+        locked = Candidature.objects.select_for_update().get(pk=candidature.pk)
+        update_fields = ["current_step", "updated_at"]
+        if step.fields:
+            form = step_form_class(slug)(data=data, instance=locked)
+            form.is_valid()
+            for name in step.fields:
+                if name not in data:
+                    continue  # only what was sent: never blank a field the page didn't show
+                if name in form.errors:
+                    errors[name] = list(form.errors[name])
+                else:
+                    setattr(locked, name, form.cleaned_data[name])
+                    update_fields.append(name)
+        if slug == "budget":
+            errors.update(_save_lines(locked, data))
+        locked.current_step = slug
+        locked.save(update_fields=update_fields)
+    for name in update_fields:
+        setattr(candidature, name, getattr(locked, name))
+    return SaveResult(saved_at=timezone.now(), errors=errors)
+
+
+def _save_lines(candidature, data) -> dict:
+    errors = {}
+    for line in candidature.cofinancing_lines.all():
+        prefix = line_prefix(line)
+        if f"{prefix}-funder" not in data and f"{prefix}-amount" not in data:
+            continue
+        form = CofinancingLineForm(data=data, instance=line, prefix=prefix)
+        if form.is_valid():
+            form.save()
+        else:
+            for name, messages in form.errors.items():
+                errors[f"{prefix}-{name}"] = list(messages)
+    return errors
+
+
+def add_line(candidature, actor) -> CofinancingLine:
+    refusal = editing_refusal(candidature, actor)
+    if refusal:
+        raise PermissionDenied(refusal)
+    return CofinancingLine.objects.create(candidature=candidature)
+
+
+def delete_line(candidature, line_pk, actor) -> None:
+    refusal = editing_refusal(candidature, actor)
+    if refusal:
+        raise PermissionDenied(refusal)
+    CofinancingLine.objects.filter(candidature=candidature, pk=line_pk).delete()
+
+
+ANSWER_FIELDS = (
+    "title", "summary", "territory_description", "partners_description", "lever_governance",
+    "lever_engineering", "lever_research", "lever_viability", "requested_amount",
+    "budget_comment",
+)  # fmt: skip
+
+
+def start_candidature(ptce, call, actor, *, from_candidature=None) -> Candidature:
+    """Open the PTCE's draft for a call (one per PTCE and call), optionally copying the answers
+    and co-financing of a previous edition's candidature of the same PTCE."""
+    from .permissions import is_ptce_member
+
+    if not is_ptce_member(actor, ptce):
+        raise PermissionDenied("Vous ne faites pas partie de l'équipe de ce PTCE.")
+    if not call.accepts_submissions():
+        raise PermissionDenied("Les candidatures ne sont pas ouvertes pour cet appel.")
+    if from_candidature is not None and from_candidature.ptce_id != ptce.pk:
+        raise PermissionDenied("Cette candidature n'est pas celle de votre PTCE.")
+    with transaction.atomic():
+        candidature, created = Candidature.objects.get_or_create(
+            ptce=ptce, call=call, defaults={"region_id": ptce.region_id}
+        )
+        if created and from_candidature is not None:
+            for name in ANSWER_FIELDS:
+                if name == "requested_amount":
+                    continue  # the amount range changes from one edition to the next
+                setattr(candidature, name, getattr(from_candidature, name))
+            candidature.cloned_from = from_candidature
+            candidature.save()
+            CofinancingLine.objects.bulk_create(
+                CofinancingLine(
+                    candidature=candidature, funder=line.funder, status=line.status,
+                    amount=line.amount,
+                )
+                for line in from_candidature.cofinancing_lines.all()
+            )  # fmt: skip
+    return candidature

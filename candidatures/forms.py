@@ -1,0 +1,304 @@
+"""Forms of the applicant screens. They validate what the user types; saving is done by the domain
+functions (``candidatures.ptce`` …) that the views call with ``cleaned_data``."""
+
+import re
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from ami.models import Commune
+from ami.territory import normalize_commune_code
+
+from .models import Ptce, PtceMember
+from .siret import normalize_siret, validate_siret
+
+COMMUNE_CODE_IN_TEXT = re.compile(r"\b(\d{5}|2[AB]\d{3})\b", re.IGNORECASE)
+MAX_TERRITORY_COMMUNES = 1000
+MAX_CANDIDATES_SHOWN = 10
+
+
+class DsfrFormMixin:
+    """DSFR classes on the widgets; the markup around them is ``templates/candidatures/_field.html``
+    (Django adds ``aria-describedby`` and ``aria-invalid`` itself)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            css = "fr-select" if isinstance(widget, forms.Select) else "fr-input"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+# --- Fields ----------------------------------------------------------------------------------
+
+
+class SiretField(forms.CharField):
+    """A SIRET, spaces tolerated (``732 829 320 00074``), checked by its check digit."""
+
+    default_validators = [validate_siret]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", "SIRET")
+        kwargs.setdefault("max_length", 20)  # room for the spaces, 14 digits once normalized
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+
+    def to_python(self, value):
+        return normalize_siret(super().to_python(value))
+
+
+class CommuneField(forms.CharField):
+    """A commune of the referential, typed as its INSEE code or its exact name; the form narrows
+    names shared by several communes with the postal code (see ``resolve_commune``)."""
+
+    def prepare_value(self, value):
+        if isinstance(value, Commune):
+            return value.code
+        return value
+
+
+class CommuneCodesField(forms.CharField):
+    """Communes typed as INSEE codes separated by spaces, commas or semicolons."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if value is None or isinstance(value, str):
+            return value
+        return " ".join(c.code if isinstance(c, Commune) else str(c) for c in value)
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        codes = []
+        for token in re.split(r"[\s,;]+", text):
+            code = normalize_commune_code(token)
+            if code and code not in codes:
+                codes.append(code)
+        return codes
+
+    def validate(self, value):
+        super().validate(value)
+        if len(value) > MAX_TERRITORY_COMMUNES:
+            raise forms.ValidationError(
+                f"Au plus {MAX_TERRITORY_COMMUNES} communes : décrivez un territoire plus "
+                "étendu dans la présentation."
+            )
+
+    def clean(self, value):
+        codes = super().clean(value)
+        found = {c.code: c for c in Commune.objects.filter(pk__in=codes)}
+        unknown = [code for code in codes if code not in found]
+        if unknown:
+            raise forms.ValidationError(
+                "Codes INSEE inconnus du référentiel : %(codes)s. Vérifiez-les (5 caractères, "
+                "par exemple 35238 pour Rennes ; 2A004 pour Ajaccio).",
+                params={"codes": ", ".join(unknown)},
+                code="unknown_communes",
+            )
+        return [found[code] for code in codes]
+
+
+def department_of_postal_code(postal_code: str) -> list[str]:
+    """The département(s) a postal code points to (Corsica's 20xxx may be either)."""
+    postal_code = (postal_code or "").strip()
+    if not (len(postal_code) == 5 and postal_code.isdigit()):
+        return []
+    if postal_code.startswith("97"):
+        return [postal_code[:3]]
+    if postal_code.startswith("20"):
+        return ["2A", "2B"]
+    return [postal_code[:2]]
+
+
+def resolve_commune(value: str, postal_code: str = "") -> Commune:
+    """The commune an applicant typed: an INSEE code (alone or within text such as
+    « Rennes (35238) »), or a name that matches one commune only (narrowed by the postal code's
+    département when several share it)."""
+    value = " ".join((value or "").split())
+    code_match = COMMUNE_CODE_IN_TEXT.search(value)
+    if code_match:
+        code = normalize_commune_code(code_match.group(1))
+        commune = Commune.objects.filter(pk=code).first()
+        if commune is None:
+            raise forms.ValidationError(
+                "Aucune commune du référentiel n'a le code INSEE « %(code)s ».",
+                params={"code": code},
+                code="unknown_commune",
+            )
+        return commune
+    if value.isdigit() and len(value) == 4:
+        commune = Commune.objects.filter(pk=normalize_commune_code(value)).first()
+        if commune is not None:
+            return commune
+    variants = {value, value.replace(" ", "-"), value.replace("-", " ")}
+    by_name = Q()
+    for variant in variants:
+        by_name |= Q(name__iexact=variant)
+    matches = list(Commune.objects.filter(by_name).order_by("name", "code")[:50])
+    departments = department_of_postal_code(postal_code)
+    if len(matches) > 1 and departments:
+        narrowed = [c for c in matches if c.department_id in departments]
+        matches = narrowed or matches
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise forms.ValidationError(
+            "Plusieurs communes portent ce nom : %(candidates)s. Saisissez le code INSEE de la "
+            "bonne commune (ou indiquez d'abord le code postal).",
+            params={"candidates": _listing(matches)},
+            code="ambiguous_commune",
+        )
+    words = sorted(re.split(r"[\s'’-]+", value), key=len, reverse=True)
+    suggestions = []
+    if words and len(words[0]) >= 3:
+        suggestions = list(
+            Commune.objects.filter(name__icontains=words[0]).order_by("name", "code")[
+                :MAX_CANDIDATES_SHOWN
+            ]
+        )
+    message = (
+        "Aucune commune ne s'appelle « %(value)s » dans le référentiel : saisissez son code INSEE "
+        "(5 caractères, par exemple 35238 pour Rennes) ou son nom exact."
+    )
+    if suggestions:
+        message += " Communes au nom proche : %(candidates)s."
+    raise forms.ValidationError(
+        message,
+        params={"value": value, "candidates": _listing(suggestions)},
+        code="unknown_commune",
+    )
+
+
+def _listing(communes) -> str:
+    shown = [f"{c.name} ({c.code})" for c in communes[:MAX_CANDIDATES_SHOWN]]
+    if len(communes) > MAX_CANDIDATES_SHOWN:
+        shown.append("…")
+    return ", ".join(shown)
+
+
+# --- PTCE ------------------------------------------------------------------------------------
+
+
+class PtceForm(DsfrFormMixin, forms.ModelForm):
+    siret = SiretField(
+        label="SIRET de la structure porteuse",
+        required=False,
+        help_text="14 chiffres, espaces acceptés. « Rechercher » propose de préremplir le nom, "
+        "l'adresse, la forme juridique et le code NAF depuis le répertoire Sirene.",
+    )
+    seat_commune = CommuneField(
+        label="Commune du siège",
+        max_length=200,
+        help_text="Son code INSEE (par exemple 35238 pour Rennes) ou son nom exact. Elle "
+        "détermine la région du PTCE.",
+    )
+    territory_communes = CommuneCodesField(
+        label="Communes du territoire",
+        required=False,
+        help_text="Les codes INSEE des communes où le PTCE agit, séparés par des espaces ou des "
+        "virgules (par exemple : 35238, 35047 35206).",
+    )
+
+    website = forms.URLField(
+        label="Site internet",
+        required=False,
+        assume_scheme="https",
+        help_text="Adresse complète, commençant par https://",
+    )
+
+    class Meta:
+        model = Ptce
+        fields = [
+            "name",
+            "siret",
+            "legal_form",
+            "naf_code",
+            "address",
+            "postal_code",
+            "seat_commune",
+            "territory_communes",
+            "year_created",
+            "website",
+            "description",
+        ]
+        labels = {"name": "Nom du PTCE"}
+        help_texts = {
+            "legal_form": "Par exemple : association déclarée, SCIC SAS, SARL.",
+            "naf_code": "Par exemple 88.99B (activité principale).",
+            "address": "Numéro et voie du siège.",
+            "year_created": "Par exemple 2019.",
+            "website": "Adresse complète, commençant par https://",
+            "description": "En quelques lignes : les membres, le territoire, les activités.",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["postal_code"].widget.attrs.update(
+            {"inputmode": "numeric", "autocomplete": "postal-code"}
+        )
+        self.fields["address"].widget.attrs["autocomplete"] = "street-address"
+        self.fields["year_created"].widget.attrs["inputmode"] = "numeric"
+
+    def clean_postal_code(self):
+        postal_code = "".join(self.cleaned_data["postal_code"].split())
+        if postal_code and not (len(postal_code) == 5 and postal_code.isdigit()):
+            raise forms.ValidationError("Un code postal compte 5 chiffres.")
+        return postal_code
+
+    def clean_seat_commune(self):
+        return resolve_commune(
+            self.cleaned_data["seat_commune"], self.cleaned_data.get("postal_code", "")
+        )
+
+    def clean_year_created(self):
+        year = self.cleaned_data["year_created"]
+        if year is not None and year > timezone.localdate().year:
+            raise forms.ValidationError("L'année de création ne peut pas être dans le futur.")
+        return year
+
+    def _post_clean(self):
+        # The domain function validates the instance (region derived from the seat commune);
+        # the ModelForm must not write the form's values into the instance it was given.
+        pass
+
+
+class PtceMemberForm(DsfrFormMixin, forms.ModelForm):
+    siret = SiretField(required=False, help_text="Facultatif : 14 chiffres, espaces acceptés.")
+
+    class Meta:
+        model = PtceMember
+        fields = ["name", "siret", "category"]
+        labels = {"name": "Raison sociale", "category": "Catégorie"}
+        help_texts = {
+            "category": "La loi ESS demande au moins une entreprise de l'ESS, une entreprise "
+            "hors ESS et un autre acteur (collectivité, recherche, formation…).",
+        }
+
+    def _post_clean(self):
+        pass  # validated and saved by candidatures.ptce.add_member
+
+
+class InvitationForm(DsfrFormMixin, forms.Form):
+    email = forms.EmailField(
+        label="Adresse électronique de la personne à inviter",
+        help_text="Elle reçoit un lien pour rejoindre l'équipe une fois connectée avec cette "
+        "adresse.",
+        error_messages={
+            "invalid": "Saisissez une adresse électronique valide, par exemple nom@exemple.fr."
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+
+
+def apply_validation_error(form, error) -> None:
+    """Show a domain ``ValidationError`` on the form (on its fields when it names them)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)

@@ -1,0 +1,288 @@
+"""The applicant's candidature: start, steps with autosave, completeness, submission, receipt,
+timeline and withdrawal. Views are thin: rules live in drafting, submission and workflow."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from ami.models import Call
+
+from .. import drafting, workflow
+from ..errors import TransitionRefused
+from ..models import Candidature, CandidatureState
+from ..step_forms import CofinancingLineForm, step_form_class
+from ..steps import FIRST_STEP, STEPS, get_step, neighbours
+from ..submission import budget_summary, completeness_problems
+from .common import member_ptce_or_404, own_candidature_or_404, visible_candidature_or_404
+
+
+def _step_url(candidature, slug):
+    return reverse("candidature_step", args=[candidature.pk, slug])
+
+
+def resume_url(candidature) -> str:
+    return _step_url(candidature, candidature.current_step or FIRST_STEP)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def candidature_start(request, pk, call_slug):
+    ptce = member_ptce_or_404(request.user, pk)
+    call = get_object_or_404(Call.objects.visible_to(request.user), slug=call_slug)
+    existing = Candidature.objects.filter(ptce=ptce, call=call).first()
+    if existing:
+        return redirect(resume_url(existing))
+    previous = list(Candidature.objects.filter(ptce=ptce).exclude(call=call).select_related("call"))
+    if request.method == "POST":
+        source = None
+        if request.POST.get("from"):
+            source = next((c for c in previous if str(c.pk) == request.POST["from"]), None)
+            if source is None:
+                raise Http404
+        try:
+            candidature = drafting.start_candidature(
+                ptce, call, request.user, from_candidature=source
+            )
+        except PermissionDenied as refusal:
+            messages.error(request, str(refusal))
+            return redirect("applicant_dashboard")
+        messages.success(request, f"Votre candidature à « {call.name} » est ouverte.")
+        return redirect(resume_url(candidature))
+    return render(
+        request, "candidatures/start.html", {"ptce": ptce, "call": call, "previous": previous}
+    )
+
+
+@login_required
+def candidature_detail(request, pk):
+    candidature = visible_candidature_or_404(request.user, pk)
+    events = candidature.events.select_related("actor")
+    return render(
+        request,
+        "candidatures/detail.html",
+        {
+            "candidature": candidature,
+            "events": events,
+            "is_applicant": candidature.ptce.memberships.filter(user=request.user).exists(),
+            "can_withdraw": CandidatureState.WITHDRAWN
+            in workflow.allowed_targets(candidature, request.user),
+            "resume_url": resume_url(candidature),
+        },
+    )
+
+
+def _step_context(candidature, step, user, *, form=None, errors=None):
+    editable_refusal = drafting.editing_refusal(candidature, user)
+    previous, following = neighbours(step.slug)
+    context = {
+        "candidature": candidature,
+        "step": step,
+        "steps": STEPS,
+        "step_number": [s.slug for s in STEPS].index(step.slug) + 1,
+        "previous_step": previous,
+        "next_step": following,
+        "editable": editable_refusal is None,
+        "refusal": editable_refusal,
+        "errors": errors or {},
+    }
+    if step.fields:
+        context["form"] = form or step_form_class(step.slug)(instance=candidature)
+    if step.slug == "budget":
+        lines = list(candidature.cofinancing_lines.all())
+        context["lines"] = [
+            (line, CofinancingLineForm(instance=line, prefix=drafting.line_prefix(line)))
+            for line in lines
+        ]
+        context["budget"] = budget_summary(candidature, lines)
+    if step.slug == "pieces":
+        documents = {d.document_type_id: d for d in candidature.documents.all()}
+        context["document_rows"] = [
+            (document_type, documents.get(document_type.pk))
+            for document_type in candidature.call.document_types.all()
+        ]
+        context["can_edit"] = editable_refusal is None
+    if step.slug == "recapitulatif":
+        context["problems"] = completeness_problems(candidature)
+        context["budget"] = budget_summary(candidature)
+        context["members"] = list(candidature.ptce.members.all())
+        context["answers"] = [
+            (Candidature._meta.get_field(name).verbose_name, getattr(candidature, name))
+            for s in STEPS
+            for name in s.fields
+            if name != "requested_amount"
+        ]
+        context["documents"] = list(candidature.documents.select_related("document_type"))
+    return context
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def candidature_step(request, pk, step):
+    candidature = own_candidature_or_404(request.user, pk)
+    current = get_step(step)
+    if current is None:
+        raise Http404
+    if request.method == "GET":
+        if candidature.state == CandidatureState.DRAFT and candidature.current_step != step:
+            Candidature.objects.filter(pk=candidature.pk).update(current_step=step)
+        return render(
+            request, "candidatures/step.html", _step_context(candidature, current, request.user)
+        )
+    try:
+        result = drafting.save_step(candidature, step, request.POST, request.user)
+        if "add_line" in request.POST:
+            drafting.add_line(candidature, request.user)
+            return redirect(_step_url(candidature, step) + "#cofinancements")
+        if request.POST.get("delete_line"):
+            drafting.delete_line(candidature, request.POST["delete_line"], request.user)
+            messages.success(request, "La ligne de cofinancement a été supprimée.")
+            return redirect(_step_url(candidature, step) + "#cofinancements")
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+        return redirect(_step_url(candidature, step))
+    if not result.ok:
+        form = None
+        if current.fields:
+            form = step_form_class(step)(data=request.POST, instance=candidature)
+            form.is_valid()
+        context = _step_context(candidature, current, request.user, form=form,
+                                errors=result.errors)  # fmt: skip
+        return render(request, "candidatures/step.html", context, status=422)
+    target = request.POST.get("go")
+    if target and get_step(target):
+        return redirect(_step_url(candidature, target))
+    messages.success(request, "Vos réponses sont enregistrées.")
+    return redirect(_step_url(candidature, step))
+
+
+@require_POST
+def candidature_autosave(request, pk, step):
+    """htmx autosave of a step's fields: answers with a small status fragment."""
+
+    def status(message, code, level):
+        html = render_to_string(
+            "candidatures/_autosave_status.html", {"message": message, "level": level}
+        )
+        return HttpResponse(html, status=code)
+
+    if not request.user.is_authenticated:
+        return status(
+            "Votre session a expiré : vos dernières saisies sont gardées sur cet appareil. "
+            "Reconnectez-vous dans un autre onglet, elles seront enregistrées ensuite.",
+            401,
+            "error",
+        )
+    candidature = own_candidature_or_404(request.user, pk)
+    if get_step(step) is None:
+        raise Http404
+    try:
+        result = drafting.save_step(candidature, step, request.POST, request.user)
+    except PermissionDenied as refusal:
+        return status(str(refusal), 403, "error")
+    html = render_to_string(
+        "candidatures/_autosave_status.html",
+        {"saved_at": result.saved_at, "errors": result.errors, "level": "saved"},
+    )
+    if step == "budget":  # keep the financing plan in step with what was just saved
+        html += render_to_string(
+            "candidatures/_budget_table.html",
+            {"candidature": candidature, "budget": budget_summary(candidature), "oob": True},
+        )
+    return HttpResponse(html)
+
+
+@login_required
+def candidature_completeness(request, pk):
+    candidature = own_candidature_or_404(request.user, pk)
+    return render(
+        request,
+        "candidatures/completeness.html",
+        {
+            "candidature": candidature,
+            "problems": completeness_problems(candidature),
+            "editable": drafting.editing_refusal(candidature, request.user) is None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def candidature_submit(request, pk):
+    candidature = own_candidature_or_404(request.user, pk)
+    try:
+        workflow.transition(candidature, CandidatureState.SUBMITTED, request.user)
+    except TransitionRefused as refusal:
+        if (
+            candidature.submitted_at
+            or Candidature.objects.filter(pk=candidature.pk, submitted_at__isnull=False).exists()
+        ):
+            messages.info(request, "Cette candidature est déjà déposée.")
+            return redirect("candidature_receipt", pk=candidature.pk)
+        messages.error(request, refusal.message)
+        return redirect("candidature_completeness", pk=candidature.pk)
+    messages.success(
+        request,
+        f"Votre candidature est déposée sous le numéro {candidature.receipt_number}. "
+        "Un accusé de réception vous a été envoyé par courriel.",
+    )
+    return redirect("candidature_receipt", pk=candidature.pk)
+
+
+def _submitted_own_candidature_or_404(user, pk):
+    candidature = own_candidature_or_404(user, pk)
+    if not candidature.submitted_at:
+        raise Http404
+    return candidature
+
+
+@login_required
+def candidature_receipt(request, pk):
+    candidature = _submitted_own_candidature_or_404(request.user, pk)
+    return render(
+        request,
+        "candidatures/receipt.html",
+        {"candidature": candidature, "snapshot": candidature.snapshot},
+    )
+
+
+@login_required
+def candidature_receipt_pdf(request, pk):
+    from ..receipt import receipt_pdf
+
+    candidature = _submitted_own_candidature_or_404(request.user, pk)
+    response = HttpResponse(receipt_pdf(candidature), content_type="application/pdf")
+    filename = f"attestation-de-depot-{candidature.receipt_number}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def candidature_withdraw(request, pk):
+    candidature = own_candidature_or_404(request.user, pk)
+    if CandidatureState.WITHDRAWN not in workflow.allowed_targets(candidature, request.user):
+        messages.error(request, "Cette candidature ne peut plus être retirée.")
+        return redirect("candidature_detail", pk=candidature.pk)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "oui":
+            messages.error(request, "Cochez la case de confirmation pour retirer la candidature.")
+            return redirect("candidature_withdraw", pk=candidature.pk)
+        try:
+            workflow.transition(
+                candidature,
+                CandidatureState.WITHDRAWN,
+                request.user,
+                comment=request.POST.get("reason", "").strip()[:2000],
+            )
+        except TransitionRefused as refusal:
+            messages.error(request, refusal.message)
+        else:
+            messages.success(request, "Votre candidature a été retirée.")
+        return redirect("candidature_detail", pk=candidature.pk)
+    return render(request, "candidatures/withdraw.html", {"candidature": candidature})

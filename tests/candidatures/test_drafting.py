@@ -1,0 +1,212 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from ami.models import Phase
+from candidatures.models import Candidature, CandidatureState, CofinancingLine
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft():
+    membership = f.PtceMembershipFactory()
+    candidature = f.CandidatureFactory(ptce=membership.ptce, requested_amount=None)
+    return candidature, membership.user
+
+
+def _autosave(client, candidature, step, data):
+    return client.post(
+        reverse("candidature_autosave", args=[candidature.pk, step]), data, HTTP_HX_REQUEST="true"
+    )
+
+
+def test_autosave_of_a_field_then_reload_shows_it(client, draft):
+    candidature, user = draft
+    client.force_login(user)
+    response = _autosave(client, candidature, "presentation", {"title": "Tiers-lieu nourricier"})
+    assert response.status_code == 200
+    assert "Enregistré à" in response.content.decode()
+    page = client.get(reverse("candidature_step", args=[candidature.pk, "presentation"]))
+    assert 'value="Tiers-lieu nourricier"' in page.content.decode()
+    # A field that was not sent is left alone.
+    _autosave(client, candidature, "presentation", {"summary": "Résumé"})
+    candidature.refresh_from_db()
+    assert (candidature.title, candidature.summary) == ("Tiers-lieu nourricier", "Résumé")
+
+
+def test_autosave_keeps_valid_fields_and_reports_invalid_ones(client, draft):
+    candidature, user = draft
+    client.force_login(user)
+    response = _autosave(
+        client, candidature, "budget", {"requested_amount": "cinquante", "budget_comment": "ok"}
+    )
+    html = response.content.decode()
+    assert "sauf 1 champ à corriger" in html and "Saisissez un nombre." in html
+    candidature.refresh_from_db()
+    assert candidature.budget_comment == "ok"
+    assert candidature.requested_amount is None
+
+
+def test_autosave_when_the_session_has_expired_says_so(client, draft):
+    candidature, _ = draft
+    response = _autosave(client, candidature, "presentation", {"title": "x"})
+    assert response.status_code == 401
+    assert "session a expiré" in response.content.decode()
+    assert Candidature.objects.get(pk=candidature.pk).title == ""
+
+
+def test_autosave_by_another_applicant_is_404(client, draft):
+    candidature, _ = draft
+    client.force_login(f.PtceMembershipFactory().user)
+    assert _autosave(client, candidature, "presentation", {"title": "x"}).status_code == 404
+
+
+def test_autosave_after_the_deadline_is_refused(client, draft):
+    candidature, user = draft
+    Candidature.objects.filter(pk=candidature.pk)
+    call = candidature.call
+    call.closes_at = timezone.now() - timedelta(seconds=1)
+    call.opens_at = call.closes_at - timedelta(days=1)
+    call.save()
+    client.force_login(user)
+    response = _autosave(client, candidature, "presentation", {"title": "x"})
+    assert response.status_code == 403
+    assert "clos" in response.content.decode()
+
+
+def test_leaving_a_step_saves_it_and_the_next_visit_resumes_there(client, draft):
+    candidature, user = draft
+    client.force_login(user)
+    response = client.post(
+        reverse("candidature_step", args=[candidature.pk, "presentation"]),
+        {"title": "Titre", "summary": "Résumé", "go": "territoire"},
+    )
+    assert response["Location"] == reverse("candidature_step", args=[candidature.pk, "territoire"])
+    client.get(response["Location"])
+    candidature.refresh_from_db()
+    assert candidature.title == "Titre"
+    assert candidature.current_step == "territoire"
+    # After logging out and in again, the dashboard resumes at the same step.
+    client.logout()
+    client.force_login(user)
+    dashboard = client.get(reverse("applicant_dashboard")).content.decode()
+    assert reverse("candidature_step", args=[candidature.pk, "territoire"]) in dashboard
+
+
+def test_invalid_value_on_leaving_stays_on_the_step_with_the_error(client, draft):
+    candidature, user = draft
+    client.force_login(user)
+    response = client.post(
+        reverse("candidature_step", args=[candidature.pk, "budget"]),
+        {"requested_amount": "abc", "budget_comment": "note", "go": "pieces"},
+    )
+    assert response.status_code == 422
+    assert "Saisissez un nombre." in response.content.decode()
+    candidature.refresh_from_db()
+    assert candidature.budget_comment == "note"
+
+
+def test_cofinancing_lines_and_shares(client, draft):
+    candidature, user = draft
+    client.force_login(user)
+    url = reverse("candidature_step", args=[candidature.pk, "budget"])
+    client.post(url, {"requested_amount": "60000", "add_line": "1"})
+    line = CofinancingLine.objects.get(candidature=candidature)
+    _autosave(
+        client,
+        candidature,
+        "budget",
+        {f"line-{line.pk}-funder": "Région", f"line-{line.pk}-status": "acquired",
+         f"line-{line.pk}-amount": "40000"},
+    )  # fmt: skip
+    line.refresh_from_db()
+    assert (line.funder, line.status, line.amount) == ("Région", "acquired", Decimal("40000"))
+    html = client.get(url).content.decode()
+    assert "100\u202f000\u00a0€" in html  # total
+    assert "60,0 %" in html and "40,0 %" in html
+    client.post(url, {"delete_line": str(line.pk)})
+    assert not CofinancingLine.objects.filter(candidature=candidature).exists()
+
+
+def test_start_from_previous_edition_copies_answers(client):
+    membership = f.PtceMembershipFactory()
+    old_call = f.CallFactory(phase=Phase.PUBLISHED, year=2025)
+    old = f.CandidatureFactory(
+        ptce=membership.ptce, call=old_call, title="Ancien titre", lever_research="Labo"
+    )
+    CofinancingLine.objects.create(candidature=old, funder="Département", amount=Decimal("5000"))
+    call = f.CallFactory()
+    client.force_login(membership.user)
+    url = reverse("candidature_start", args=[membership.ptce.pk, call.slug])
+    assert "Reprendre les réponses" in client.get(url).content.decode()
+    response = client.post(url, {"from": str(old.pk)})
+    new = Candidature.objects.get(ptce=membership.ptce, call=call)
+    assert response["Location"] == reverse("candidature_step", args=[new.pk, "presentation"])
+    assert (new.title, new.lever_research, new.cloned_from) == ("Ancien titre", "Labo", old)
+    assert new.requested_amount is None
+    assert new.cofinancing_lines.get().funder == "Département"
+    # Starting again opens the same draft: one candidature per PTCE and call.
+    client.post(url)
+    assert Candidature.objects.filter(ptce=membership.ptce, call=call).count() == 1
+
+
+def test_cannot_start_from_another_ptces_candidature(client):
+    membership = f.PtceMembershipFactory()
+    foreign = f.CandidatureFactory(call=f.CallFactory(phase=Phase.PUBLISHED))
+    call = f.CallFactory()
+    client.force_login(membership.user)
+    url = reverse("candidature_start", args=[membership.ptce.pk, call.slug])
+    assert client.post(url, {"from": str(foreign.pk)}).status_code == 404
+
+
+@pytest.mark.parametrize("step", ["presentation", "territoire", "projet", "budget", "pieces",
+                                  "recapitulatif"])  # fmt: skip
+def test_every_step_renders_for_the_team_and_is_404_for_others(client, draft, step):
+    candidature, user = draft
+    url = reverse("candidature_step", args=[candidature.pk, step])
+    client.force_login(user)
+    assert client.get(url).status_code == 200
+    client.force_login(f.PtceMembershipFactory().user)
+    assert client.get(url).status_code == 404
+
+
+def test_submitted_candidature_is_read_only(client, draft):
+    candidature, user = draft
+    Candidature.objects.filter(pk=candidature.pk).update(
+        state=CandidatureState.SUBMITTED, submitted_at=timezone.now()
+    )
+    client.force_login(user)
+    html = client.get(reverse("candidature_step", args=[candidature.pk, "projet"])).content.decode()
+    assert "ne peut plus être modifiée" in html
+    assert "data-autosave" not in html
+
+
+def _dashboard_queries(client, user):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("applicant_dashboard")).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_dashboard_query_count_is_the_same_for_2_and_30_candidatures(client):
+    def applicant_with(n):
+        user = f.UserFactory()
+        for _ in range(n):
+            ptce = f.PtceMembershipFactory(user=user).ptce
+            f.CandidatureFactory(ptce=ptce)
+        return user
+
+    few, many = applicant_with(2), applicant_with(30)
+    client.force_login(few)
+    count_few = _dashboard_queries(client, few)
+    client.force_login(many)
+    count_many = _dashboard_queries(client, many)
+    assert count_few == count_many
+    html = client.get(reverse("applicant_dashboard")).content.decode()
+    assert html.count("Reprendre") == 30
