@@ -23,6 +23,19 @@ class SaveResult:
     def ok(self) -> bool:
         return not self.errors
 
+    def labelled_errors(self) -> list[tuple[str, list[str]]]:
+        """The errors with the label the user sees next to each field."""
+        return [(field_label(name), messages) for name, messages in self.errors.items()]
+
+
+def field_label(name: str) -> str:
+    if name.startswith("line-"):
+        _line, _pk, part = name.split("-", 2)
+        return {"funder": "Financeur", "status": "Statut", "amount": "Montant"}.get(
+            part, part
+        ) + " d'un cofinancement"
+    return str(Candidature._meta.get_field(name).verbose_name).capitalize()
+
 
 def editing_refusal(candidature, user) -> str | None:
     """Why the user may not edit this candidature now, in French, or None."""

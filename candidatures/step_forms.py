@@ -9,6 +9,36 @@ from .steps import get_step
 TEXTAREA_ROWS = 8
 
 
+class AmountField(forms.DecimalField):
+    """Euros as French users type them: « 50 000 », « 50000,50 », « 50 000 € » or « 50000.50 »;
+    shown back without thousands separators and with a decimal comma (« 50000 », « 50000,50 »)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", 0)
+        super().__init__(**kwargs)
+        self.widget = forms.TextInput(attrs={"inputmode": "decimal"})
+        self.error_messages["invalid"] = (
+            "Saisissez un montant en euros, par exemple 50 000 ou 12 500,50."
+        )
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = "".join(value.replace("€", "").split()).replace(",", ".")
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if value in (None, ""):
+            return ""
+        if isinstance(value, str):
+            return value  # what the user typed, shown back with its error
+        text = f"{value:f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text.replace(".", ",")
+
+
 class StepForm(forms.ModelForm):
     class Meta:
         model = Candidature
@@ -39,9 +69,14 @@ def step_form_class(slug: str):
         "lever_engineering": "Plan d'action, moyens, résultats attendus et indicateurs.",
         "lever_research": "Liens avec la recherche, innovations sociales ou techniques.",
         "lever_viability": "Modèle économique, perspectives d'autonomie financière.",
-        "requested_amount": "En euros, dans la fourchette de l'appel.",
+        "requested_amount": "En euros, dans la fourchette de l'appel (par exemple 50 000).",
         "budget_comment": "Facultatif : précisions sur le budget et les cofinancements.",
     }
+    attrs = {}
+    if "requested_amount" in step.fields:
+        attrs["requested_amount"] = AmountField(
+            label="Montant demandé", required=False, help_text=help_texts["requested_amount"]
+        )
     meta = type(
         "Meta",
         (),
@@ -52,11 +87,12 @@ def step_form_class(slug: str):
             "help_texts": {name: help_texts[name] for name in step.fields if name in help_texts},
         },
     )
-    return type(f"{slug.title()}StepForm", (StepForm,), {"Meta": meta})
+    return type(f"{slug.title()}StepForm", (StepForm,), {"Meta": meta, **attrs})
 
 
 class CofinancingLineForm(forms.ModelForm):
     status = forms.ChoiceField(label="Statut", choices=FundingStatus.choices, required=False)
+    amount = AmountField(label="Montant (€)", required=False)
 
     class Meta:
         model = CofinancingLine

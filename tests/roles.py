@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import NationalRole, RegionalRole
 from candidatures.models import CandidatureState
+from candidatures.submission import freeze
 
 from . import factories as f
 
@@ -61,6 +62,9 @@ def build_world() -> World:
     candidature_a = f.CandidatureFactory(ptce=ptce_a, call=call, **submitted)
     candidature_b = f.CandidatureFactory(ptce=ptce_b, call=call, **submitted)
     draft_a = f.CandidatureFactory(ptce=ptce_c, call=call)
+    for candidature in (candidature_a, candidature_b):
+        freeze(candidature, None, "", now)  # snapshot and receipt number, as a real submission
+        candidature.save()
 
     cell_a = f.RegionalCellFactory(call=call, region=region_a)
     cell_b = f.RegionalCellFactory(call=call, region=region_b)

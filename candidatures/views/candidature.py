@@ -186,7 +186,7 @@ def candidature_autosave(request, pk, step):
         return status(str(refusal), 403, "error")
     html = render_to_string(
         "candidatures/_autosave_status.html",
-        {"saved_at": result.saved_at, "errors": result.errors, "level": "saved"},
+        {"saved_at": result.saved_at, "errors": result.labelled_errors(), "level": "saved"},
     )
     if step == "budget":  # keep the financing plan in step with what was just saved
         html += render_to_string(

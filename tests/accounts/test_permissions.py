@@ -6,11 +6,36 @@ from django.urls import reverse
 
 from candidatures.models import Candidature, Ptce
 from candidatures.permissions import can_view_candidature
-from tests.roles import ADMIN_LOGIN, LOGIN, OK, ROLES, assert_outcome, client_as
+from tests.roles import (
+    ADMIN_LOGIN,
+    LOGIN,
+    NOT_FOUND,
+    OK,
+    ROLES,
+    assert_outcome,
+    client_as,
+)
 
 ALL_OK = dict.fromkeys(ROLES, OK)
 SIGNED_IN = {role: (LOGIN if role == "anonymous" else OK) for role in ROLES}
 STAFF_ONLY_ADMIN = {role: (OK if role == "staff" else ADMIN_LOGIN) for role in ROLES}
+
+APPLICANT_ONLY = {
+    role: (LOGIN if role == "anonymous" else OK if role == "applicant" else NOT_FOUND)
+    for role in ROLES
+}
+# A submitted candidature of region A: its team, region A's cell, the CNA and staff.
+CANDIDATURE_A = {
+    "anonymous": LOGIN,
+    "applicant": OK,
+    "other_applicant": NOT_FOUND,
+    "cra_evaluator": OK,
+    "cra_coordinator": OK,
+    "other_region_evaluator": NOT_FOUND,
+    "cna_member": OK,
+    "cna_admin": OK,
+    "staff": OK,
+}
 
 SCREENS = [
     ("home", lambda w: reverse("home"), ALL_OK),
@@ -22,6 +47,32 @@ SCREENS = [
     ("email", lambda w: reverse("account_email"), SIGNED_IN),
     ("password_change", lambda w: reverse("account_change_password"), SIGNED_IN),
     ("admin", lambda w: reverse("admin:index"), STAFF_ONLY_ADMIN),
+    ("applicant_dashboard", lambda w: reverse("applicant_dashboard"), SIGNED_IN),
+    ("ptce_create", lambda w: reverse("ptce_create"), SIGNED_IN),
+    ("ptce_detail", lambda w: reverse("ptce_detail", args=[w.ptce_a.pk]), APPLICANT_ONLY),
+    ("ptce_edit", lambda w: reverse("ptce_edit", args=[w.ptce_a.pk]), APPLICANT_ONLY),
+    ("ptce_members", lambda w: reverse("ptce_members", args=[w.ptce_a.pk]), APPLICANT_ONLY),
+    ("ptce_team", lambda w: reverse("ptce_team", args=[w.ptce_a.pk]), APPLICANT_ONLY),
+    (
+        "candidature_detail",
+        lambda w: reverse("candidature_detail", args=[w.candidature_a.pk]),
+        CANDIDATURE_A,
+    ),
+    (
+        "candidature_step",
+        lambda w: reverse("candidature_step", args=[w.candidature_a.pk, "presentation"]),
+        APPLICANT_ONLY,
+    ),
+    (
+        "candidature_completeness",
+        lambda w: reverse("candidature_completeness", args=[w.candidature_a.pk]),
+        APPLICANT_ONLY,
+    ),
+    (
+        "candidature_receipt",
+        lambda w: reverse("candidature_receipt", args=[w.candidature_a.pk]),
+        APPLICANT_ONLY,
+    ),
     (
         "admin_call",
         lambda w: reverse("admin:ami_call_change", args=[w.call.pk]),

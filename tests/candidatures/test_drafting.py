@@ -48,7 +48,8 @@ def test_autosave_keeps_valid_fields_and_reports_invalid_ones(client, draft):
         client, candidature, "budget", {"requested_amount": "cinquante", "budget_comment": "ok"}
     )
     html = response.content.decode()
-    assert "sauf 1 champ à corriger" in html and "Saisissez un nombre." in html
+    assert "sauf 1 champ à corriger" in html
+    assert "Montant demandé : Saisissez un montant en euros" in html
     candidature.refresh_from_db()
     assert candidature.budget_comment == "ok"
     assert candidature.requested_amount is None
@@ -108,7 +109,7 @@ def test_invalid_value_on_leaving_stays_on_the_step_with_the_error(client, draft
         {"requested_amount": "abc", "budget_comment": "note", "go": "pieces"},
     )
     assert response.status_code == 422
-    assert "Saisissez un nombre." in response.content.decode()
+    assert "Saisissez un montant en euros" in response.content.decode()
     candidature.refresh_from_db()
     assert candidature.budget_comment == "note"
 
@@ -210,3 +211,28 @@ def test_dashboard_query_count_is_the_same_for_2_and_30_candidatures(client):
     assert count_few == count_many
     html = client.get(reverse("applicant_dashboard")).content.decode()
     assert html.count("Reprendre") == 30
+
+
+@pytest.mark.parametrize(
+    ("typed", "saved", "shown"),
+    [
+        ("50 000", Decimal("50000"), 'value="50000"'),
+        ("50\u202f000,50 €", Decimal("50000.50"), 'value="50000,5"'),
+        ("50000.25", Decimal("50000.25"), 'value="50000,25"'),
+    ],
+)
+def test_amounts_typed_the_french_way_are_accepted_and_shown_back(
+    client, draft, typed, saved, shown
+):
+    candidature, user = draft
+    client.force_login(user)
+    response = _autosave(client, candidature, "budget", {"requested_amount": typed})
+    assert "sauf" not in response.content.decode()
+    candidature.refresh_from_db()
+    assert candidature.requested_amount == saved
+    page = client.get(reverse("candidature_step", args=[candidature.pk, "budget"]))
+    assert shown in page.content.decode()
+    # Saving the page as shown keeps the amount (no « 50000,00 » refused on the way back).
+    _autosave(client, candidature, "budget", {"requested_amount": shown[7:-1]})
+    candidature.refresh_from_db()
+    assert candidature.requested_amount == saved

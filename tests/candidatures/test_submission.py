@@ -217,3 +217,21 @@ def test_only_the_team_may_submit():
 
     with pytest.raises(PermissionDenied):
         workflow.transition(candidature, CandidatureState.SUBMITTED, f.UserFactory())
+
+
+def test_staff_admin_pages_for_candidatures(client):
+    candidature, user = submittable()
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    client.force_login(f.UserFactory(is_staff=True, is_superuser=True))
+    for url in (
+        reverse("admin:candidatures_candidature_changelist"),
+        reverse("admin:candidatures_candidature_change", args=[candidature.pk]),
+        reverse("admin:candidatures_ptce_change", args=[candidature.ptce.pk]),
+        reverse("admin:candidatures_candidatureevent_changelist"),
+    ):
+        assert client.get(url).status_code == 200, url
+    html = client.get(
+        reverse("admin:candidatures_candidature_change", args=[candidature.pk])
+    ).content.decode()
+    document = candidature.documents.get()
+    assert reverse("document_download", args=[candidature.pk, document.pk]) in html
