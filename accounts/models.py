@@ -33,6 +33,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("adresse électronique", unique=True)
     first_name = models.CharField("prénom", max_length=150, blank=True)
     last_name = models.CharField("nom", max_length=150, blank=True)
+    organisation = models.CharField(
+        "organisation",
+        max_length=200,
+        blank=True,
+        help_text="Pour les membres des cellules : l'organisme auquel la personne appartient.",
+    )
+    organisation_siren = models.CharField(
+        "SIREN de l'organisation",
+        max_length=9,
+        blank=True,
+        help_text="Sert à signaler les conflits d'intérêts probables.",
+    )
     is_staff = models.BooleanField(
         "équipe Coorace",
         default=False,

@@ -87,6 +87,10 @@ class Call(models.Model):
         decimal_places=2,
         default=Decimal("20"),
     )
+    reviews_visible_before_submit = models.BooleanField(
+        "les évaluateurs voient les autres évaluations avant d'avoir rendu la leur",
+        default=False,
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 

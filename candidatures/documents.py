@@ -23,6 +23,7 @@ from django.utils import timezone
 from ami.models import FileFormat
 from ami.templatetags.ami_format import format_filesize
 
+from .complements import editable_scope
 from .drafting import editing_refusal
 from .models import Candidature, Document
 
@@ -188,10 +189,16 @@ def _with_extension(name: str, file_format: str) -> str:
 # --- Storing and deleting ------------------------------------------------------------------
 
 
-def _check_can_edit(candidature, actor):
+def _check_can_edit(candidature, actor, document_type=None):
     refusal = editing_refusal(candidature, actor)
     if refusal:
         raise PermissionDenied(refusal)
+    _fields, types_in_scope = editable_scope(candidature)
+    if document_type is not None and types_in_scope is not None:
+        if document_type.pk not in types_in_scope:
+            raise PermissionDenied(
+                f"La pièce « {document_type.label} » ne fait pas partie des compléments demandés."
+            )
 
 
 def _storage():
@@ -245,7 +252,7 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
     """Check an uploaded file and attach it to the candidature as its document of that type,
     replacing the previous one. Raises PermissionDenied (the actor may not edit the candidature)
     or ValidationError (French message saying what to do)."""
-    _check_can_edit(candidature, actor)
+    _check_can_edit(candidature, actor, document_type)
     if document_type.call_id != candidature.call_id:
         raise ValidationError(
             "Ce type de pièce n'est pas demandé par l'appel de cette candidature."
@@ -276,7 +283,7 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
                 .select_related("call", "ptce")
                 .get(pk=candidature.pk)
             )
-            _check_can_edit(locked, actor)  # the state may have changed since the first check
+            _check_can_edit(locked, actor, document_type)  # the state may have changed since
             document = Document.objects.filter(
                 candidature=locked, document_type=document_type
             ).first() or Document(candidature=locked, document_type=document_type)
@@ -302,7 +309,7 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
 
 def delete_document(document, actor) -> None:
     """Remove a document of a draft candidature; its file leaves the storage after commit."""
-    _check_can_edit(document.candidature, actor)
+    _check_can_edit(document.candidature, actor, document.document_type)
     storage = _storage()
     with transaction.atomic():
         locked = (
@@ -310,7 +317,7 @@ def delete_document(document, actor) -> None:
             .select_related("call", "ptce")
             .get(pk=document.candidature_id)
         )
-        _check_can_edit(locked, actor)
+        _check_can_edit(locked, actor, document.document_type)
         name = document.file.name
         Document.objects.filter(pk=document.pk).delete()
         if name:

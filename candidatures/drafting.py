@@ -8,8 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from .complements import editable_scope, request_refusal
 from .models import Candidature, CofinancingLine
-from .permissions import can_edit_candidature
+from .permissions import can_edit_candidature, is_ptce_member
 from .step_forms import CofinancingLineForm, step_form_class
 from .steps import get_step
 
@@ -41,6 +42,8 @@ def editing_refusal(candidature, user) -> str | None:
     """Why the user may not edit this candidature now, in French, or None."""
     if can_edit_candidature(user, candidature):
         return None
+    if candidature.state == "complements_requested" and is_ptce_member(user, candidature.ptce):
+        return request_refusal(candidature)
     if candidature.state != "draft":
         return (
             f"La candidature est « {candidature.get_state_display()} » : elle ne peut plus être "
@@ -62,6 +65,7 @@ def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
         raise PermissionDenied(refusal)
     step = get_step(slug)
     errors = {}
+    fields_in_scope, _documents = editable_scope(candidature)
     with transaction.atomic():
         locked = Candidature.objects.select_for_update().get(pk=candidature.pk)
         update_fields = ["current_step", "updated_at"]
@@ -71,12 +75,14 @@ def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
             for name in step.fields:
                 if name not in data:
                     continue  # only what was sent: never blank a field the page didn't show
+                if fields_in_scope is not None and name not in fields_in_scope:
+                    continue  # complements: only what the cell asked for
                 if name in form.errors:
                     errors[name] = list(form.errors[name])
                 else:
                     setattr(locked, name, form.cleaned_data[name])
                     update_fields.append(name)
-        if slug == "budget":
+        if slug == "budget" and (fields_in_scope is None or "cofinancing" in fields_in_scope):
             errors.update(_save_lines(locked, data))
         locked.current_step = slug
         locked.save(update_fields=update_fields)
@@ -100,17 +106,22 @@ def _save_lines(candidature, data) -> dict:
     return errors
 
 
-def add_line(candidature, actor) -> CofinancingLine:
+def _check_lines_editable(candidature, actor):
     refusal = editing_refusal(candidature, actor)
     if refusal:
         raise PermissionDenied(refusal)
+    fields_in_scope, _documents = editable_scope(candidature)
+    if fields_in_scope is not None and "cofinancing" not in fields_in_scope:
+        raise PermissionDenied("Les cofinancements ne font pas partie des compléments demandés.")
+
+
+def add_line(candidature, actor) -> CofinancingLine:
+    _check_lines_editable(candidature, actor)
     return CofinancingLine.objects.create(candidature=candidature)
 
 
 def delete_line(candidature, line_pk, actor) -> None:
-    refusal = editing_refusal(candidature, actor)
-    if refusal:
-        raise PermissionDenied(refusal)
+    _check_lines_editable(candidature, actor)
     CofinancingLine.objects.filter(candidature=candidature, pk=line_pk).delete()
 
 

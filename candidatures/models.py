@@ -5,7 +5,9 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -221,7 +223,15 @@ class CandidatureQuerySet(models.QuerySet):
             NationalCellMembership.objects.filter(user=user, cell__call=OuterRef("call"))
         )
         submitted = Q(submitted_at__isnull=False)
-        return self.filter(own | (submitted & (regional | national)))
+        # A conflict of interest hides the candidature from that cell member (DESIGN §3). The
+        # model lives higher up (evaluation), hence the string reference.
+        conflict_model = apps.get_model("evaluation", "ConflictOfInterest")
+        conflicted = Exists(
+            conflict_model.objects.filter(candidature=OuterRef("pk"), evaluator=user).exclude(
+                status="dismissed"
+            )
+        )
+        return self.filter(own | (submitted & (regional | national) & ~conflicted))
 
     def of_applicant(self, user):
         """Candidatures of the PTCEs the user is in the team of (the applicant's own)."""
@@ -399,3 +409,75 @@ class CandidatureEvent(models.Model):
 
     def __str__(self):
         return f"{self.candidature} : {self.from_state} → {self.to_state}"
+
+
+class ComplementRequest(models.Model):
+    """A request for complements: the candidature goes back to the applicant, who may change
+    only what is listed, until the due date (DESIGN §4)."""
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="complement_requests"
+    )
+    message = models.TextField("message au porteur")
+    fields = ArrayField(
+        models.CharField(max_length=40),
+        verbose_name="rubriques concernées",
+        default=list,
+        blank=True,
+    )
+    document_types = models.ManyToManyField(
+        "ami.DocumentType", verbose_name="pièces concernées", blank=True, related_name="+"
+    )
+    due_at = models.DateTimeField("à rendre avant le")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="demandé par",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField("demandé le", default=timezone.now)
+    answered_at = models.DateTimeField("complété le", null=True, blank=True)
+    changes = models.JSONField("modifications apportées", null=True, blank=True)
+    reminder_sent_at = models.DateTimeField("relance envoyée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "demande de compléments"
+        verbose_name_plural = "demandes de compléments"
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidature"],
+                condition=Q(answered_at__isnull=True),
+                name="one_open_complement_request",
+            )
+        ]
+
+    def __str__(self):
+        return f"Compléments – {self.candidature}"
+
+
+class RegionMove(models.Model):
+    """A candidature moved to another region's cell by a CNA administrator (logged)."""
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="region_moves"
+    )
+    from_region = models.ForeignKey(
+        "ami.Region", verbose_name="de", on_delete=models.PROTECT, related_name="+"
+    )
+    to_region = models.ForeignKey(
+        "ami.Region", verbose_name="vers", on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField("motif")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="auteur", on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField("date", default=timezone.now)
+
+    class Meta:
+        verbose_name = "changement de région"
+        verbose_name_plural = "changements de région"
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.candidature} : {self.from_region_id} → {self.to_region_id}"

@@ -27,9 +27,15 @@ def is_ptce_referent(user, ptce) -> bool:
 
 
 def can_edit_candidature(user, candidature, at=None) -> bool:
-    """Applicants edit their draft while the call accepts submissions."""
-    return (
-        candidature.state == CandidatureState.DRAFT
-        and candidature.call.accepts_submissions(at or timezone.now())
-        and is_ptce_member(user, candidature.ptce)
-    )
+    """Applicants edit their draft while the call accepts submissions, and what a request for
+    complements lists until its due date."""
+    from .complements import request_refusal
+
+    at = at or timezone.now()
+    if candidature.state == CandidatureState.DRAFT:
+        editable = candidature.call.accepts_submissions(at)
+    elif candidature.state == CandidatureState.COMPLEMENTS_REQUESTED:
+        editable = request_refusal(candidature, at) is None
+    else:
+        editable = False
+    return editable and is_ptce_member(user, candidature.ptce)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.permissions import is_national_administrator, is_regional_coordinator
 
-from . import submission
+from . import admissibility, complements, submission
 from .errors import TransitionRefused
 from .models import Candidature, CandidatureEvent
 from .models import CandidatureState as S
@@ -62,16 +62,45 @@ TRANSITIONS = [
         "retirer",
         notify=submission.notify_withdrawn,
     ),
-    Transition((S.SUBMITTED,), S.ADMISSIBLE, _coordinator, "déclarer recevable"),
-    Transition((S.SUBMITTED,), S.INADMISSIBLE, _coordinator, "déclarer irrecevable"),
+    Transition(
+        (S.SUBMITTED,),
+        S.ADMISSIBLE,
+        _coordinator,
+        "déclarer recevable",
+        notify=admissibility.notify_admissible,
+    ),
+    Transition(
+        (S.SUBMITTED,),
+        S.INADMISSIBLE,
+        _coordinator,
+        "déclarer irrecevable",
+        check=admissibility.check_motivation,
+        notify=admissibility.notify_inadmissible,
+    ),
     Transition(
         (S.SUBMITTED, S.ADMISSIBLE),
         S.COMPLEMENTS_REQUESTED,
         _coordinator,
         "demander des compléments",
+        check=complements.check_requested,
+        notify=complements.notify_requested,
     ),
-    Transition((S.COMPLEMENTS_REQUESTED,), S.SUBMITTED, _applicant, "redéposer"),
-    Transition((S.ADMISSIBLE,), S.REGIONAL_REVIEW_DONE, _coordinator, "transmettre à la CNA"),
+    Transition(
+        (S.COMPLEMENTS_REQUESTED,),
+        S.SUBMITTED,
+        _applicant,
+        "redéposer",
+        check=complements.check_resubmission,
+        effect=complements.apply_resubmission,
+        notify=complements.notify_resubmitted,
+    ),
+    Transition(
+        (S.ADMISSIBLE,),
+        S.REGIONAL_REVIEW_DONE,
+        _coordinator,
+        "transmettre à la CNA",
+        check=admissibility.check_regional_opinion,
+    ),
     Transition((S.REGIONAL_REVIEW_DONE,), S.LAUREATE, _national_administrator, "retenir"),
     Transition(
         (S.REGIONAL_REVIEW_DONE,), S.NOT_SELECTED, _national_administrator, "ne pas retenir"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ami.models import Call
 
 from .. import drafting, workflow
+from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
 from ..step_forms import CofinancingLineForm, step_form_class
@@ -90,14 +91,29 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
         "refusal": editable_refusal,
         "errors": errors or {},
     }
+    fields_in_scope, types_in_scope = editable_scope(candidature)
+    context["complement_request"] = request = open_request(candidature)
+    if request:
+        labels = dict(field_choices())
+        context["request_labels"] = [labels.get(name, name) for name in request.fields]
     if step.fields:
         context["form"] = form or step_form_class(step.slug)(instance=candidature)
+        if fields_in_scope is not None:
+            for name, field in context["form"].fields.items():
+                field.disabled = name not in fields_in_scope
     if step.slug == "budget":
         lines = list(candidature.cofinancing_lines.all())
         context["lines"] = [
             (line, CofinancingLineForm(instance=line, prefix=drafting.line_prefix(line)))
             for line in lines
         ]
+        context["lines_editable"] = editable_refusal is None and (
+            fields_in_scope is None or "cofinancing" in fields_in_scope
+        )
+        if not context["lines_editable"]:
+            for _line, line_form in context["lines"]:
+                for field in line_form.fields.values():
+                    field.disabled = True
         context["budget"] = budget_summary(candidature, lines)
     if step.slug == "pieces":
         documents = {d.document_type_id: d for d in candidature.documents.all()}
@@ -106,6 +122,7 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
             for document_type in candidature.call.document_types.all()
         ]
         context["can_edit"] = editable_refusal is None
+        context["editable_type_ids"] = sorted(types_in_scope or [])
     if step.slug == "recapitulatif":
         context["problems"] = completeness_problems(candidature)
         context["budget"] = budget_summary(candidature)
@@ -213,18 +230,23 @@ def candidature_completeness(request, pk):
 @login_required
 @require_POST
 def candidature_submit(request, pk):
+    """Submit a draft, or send the complements back (same target state)."""
     candidature = own_candidature_or_404(request.user, pk)
+    answering_complements = candidature.state == CandidatureState.COMPLEMENTS_REQUESTED
     try:
         workflow.transition(candidature, CandidatureState.SUBMITTED, request.user)
     except TransitionRefused as refusal:
-        if (
-            candidature.submitted_at
-            or Candidature.objects.filter(pk=candidature.pk, submitted_at__isnull=False).exists()
-        ):
+        state = Candidature.objects.filter(pk=candidature.pk).values_list("state", flat=True)[0]
+        if state not in (CandidatureState.DRAFT, CandidatureState.COMPLEMENTS_REQUESTED):
             messages.info(request, "Cette candidature est déjà déposée.")
             return redirect("candidature_receipt", pk=candidature.pk)
         messages.error(request, refusal.message)
+        if state == CandidatureState.COMPLEMENTS_REQUESTED:
+            return redirect(_step_url(candidature, "recapitulatif"))
         return redirect("candidature_completeness", pk=candidature.pk)
+    if answering_complements:
+        messages.success(request, "Vos compléments sont transmis à la cellule régionale. Merci.")
+        return redirect("candidature_detail", pk=candidature.pk)
     messages.success(
         request,
         f"Votre candidature est déposée sous le numéro {candidature.receipt_number}. "

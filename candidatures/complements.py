@@ -1,0 +1,218 @@
+"""Requests for complements (DESIGN §4): the coordinator sends the candidature back with a
+message, the fields and documents concerned and a due date; the applicant changes only those
+and resubmits before the due date; the coordinator sees exactly what changed."""
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from ami.outbox import queue_templated_email
+
+from .errors import TransitionRefused
+from .models import Candidature, CandidatureState, ComplementRequest
+from .steps import STEPS
+
+# The answers an applicant may be asked to complete, by field name, and the budget lines.
+COMPLEMENT_FIELDS = {name: step.slug for step in STEPS for name in step.fields}
+COMPLEMENT_FIELDS["cofinancing"] = "budget"
+REMINDER_BEFORE = timedelta(days=2)
+
+
+def field_choices():
+    choices = [
+        (name, str(Candidature._meta.get_field(name).verbose_name).capitalize())
+        for step in STEPS
+        for name in step.fields
+    ]
+    return [*choices, ("cofinancing", "Cofinancements")]
+
+
+def open_request(candidature) -> ComplementRequest | None:
+    return candidature.complement_requests.filter(answered_at__isnull=True).first()
+
+
+def request_complements(candidature, actor, *, message, fields, document_types, due_at):
+    """Create the request and send the candidature back to the applicant (one transition)."""
+    from . import workflow
+
+    message = (message or "").strip()
+    fields = [name for name in fields if name in COMPLEMENT_FIELDS]
+    document_types = list(document_types)
+    errors = {}
+    if not message:
+        errors["message"] = "Écrivez au porteur ce qui est attendu."
+    if not fields and not document_types:
+        errors["fields"] = "Indiquez au moins une rubrique ou une pièce à compléter."
+    if due_at is None or due_at <= timezone.now():
+        errors["due_at"] = "La date limite doit être dans le futur."
+    if any(d.call_id != candidature.call_id for d in document_types):
+        errors["document_types"] = "Ces pièces ne sont pas celles de l'appel."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        request = ComplementRequest.objects.create(
+            candidature=candidature,
+            message=message,
+            fields=fields,
+            due_at=due_at,
+            requested_by=actor,
+        )
+        request.document_types.set(document_types)
+        workflow.transition(
+            candidature, CandidatureState.COMPLEMENTS_REQUESTED, actor, comment=message
+        )
+    return request
+
+
+def editable_scope(candidature) -> tuple[set[str] | None, set[int] | None]:
+    """(fields, document type ids) the applicant may change now; None means « all »."""
+    if candidature.state == CandidatureState.COMPLEMENTS_REQUESTED:
+        request = open_request(candidature)
+        if request is None:
+            return set(), set()
+        return set(request.fields), set(request.document_types.values_list("pk", flat=True))
+    return None, None
+
+
+def request_refusal(candidature, at=None) -> str | None:
+    """Why complements cannot be given now, or None."""
+    request = open_request(candidature)
+    if request is None:
+        return "Aucune demande de compléments n'est en cours pour cette candidature."
+    if (at or timezone.now()) >= request.due_at:
+        due = date_format(timezone.localtime(request.due_at), "d/m/Y à H\\hi")
+        return (
+            f"La date limite des compléments ({due}, heure de Paris) est passée : contactez la "
+            "cellule régionale."
+        )
+    return None
+
+
+# --- Rules of the transitions (used by the table in ``workflow``) -----------------------------
+
+
+def check_requested(candidature, actor, comment, at):
+    if open_request(candidature) is None:
+        raise TransitionRefused(
+            "Une demande de compléments doit préciser un message, les éléments concernés et une "
+            "date limite.",
+            code="no_request",
+        )
+
+
+def check_resubmission(candidature, actor, comment, at):
+    refusal = request_refusal(candidature, at)
+    if refusal:
+        raise TransitionRefused(refusal, code="complements")
+
+
+def diff_snapshots(before: dict, after: dict) -> dict:
+    """What changed between two snapshots: answers, amount, co-financing, documents."""
+    changes = {}
+    for name, value in after["answers"].items():
+        if before.get("answers", {}).get(name) != value:
+            changes[name] = {"before": before.get("answers", {}).get(name, ""), "after": value}
+    for key in ("requested_amount", "cofinancing"):
+        if before.get(key) != after.get(key):
+            changes[key] = {"before": before.get(key), "after": after.get(key)}
+    old_docs = {d["type"]: d for d in before.get("documents", [])}
+    for document in after.get("documents", []):
+        previous = old_docs.get(document["type"])
+        if previous is None or previous["sha256"] != document["sha256"]:
+            changes[f"document:{document['type']}"] = {
+                "before": previous["name"] if previous else None,
+                "after": document["name"],
+                "sha256": document["sha256"],
+            }
+    return changes
+
+
+def apply_resubmission(candidature, actor, comment, at):
+    from .submission import build_snapshot
+
+    request = open_request(candidature)
+    after = build_snapshot(candidature)
+    request.changes = diff_snapshots(candidature.snapshot or {}, after)
+    request.answered_at = at
+    request.save(update_fields=["changes", "answered_at"])
+    candidature.snapshot = after
+
+
+def _team(candidature):
+    return list(candidature.ptce.users.filter(is_active=True).values_list("email", flat=True))
+
+
+def _coordinators(candidature):
+    from accounts.models import RegionalCellMembership, RegionalRole
+
+    return list(
+        RegionalCellMembership.objects.filter(
+            cell__call=candidature.call_id,
+            cell__region=candidature.region_id,
+            role=RegionalRole.COORDINATOR,
+            user__is_active=True,
+        ).values_list("user__email", flat=True)
+    )
+
+
+def notify_requested(candidature, actor, event):
+    request = open_request(candidature)
+    for email in _team(candidature):
+        queue_templated_email(
+            to=email,
+            template="complements_requested",
+            context={"candidature": candidature, "request": request},
+            event="candidature.complements_requested",
+            related=candidature,
+            call=candidature.call,
+        )
+
+
+def notify_resubmitted(candidature, actor, event):
+    request = candidature.complement_requests.order_by("-answered_at").first()
+    for email in _team(candidature) + _coordinators(candidature):
+        queue_templated_email(
+            to=email,
+            template="complements_received",
+            context={"candidature": candidature, "request": request},
+            event="candidature.complements_received",
+            related=candidature,
+            call=candidature.call,
+        )
+
+
+def send_due_reminders(now=None) -> int:
+    """Remind applicants whose complements are due within ``REMINDER_BEFORE``. Idempotent: a
+    conditional update claims each request once, whatever the number of runs or workers."""
+    now = now or timezone.now()
+    due = ComplementRequest.objects.filter(
+        answered_at__isnull=True,
+        reminder_sent_at__isnull=True,
+        due_at__gt=now,
+        due_at__lte=now + REMINDER_BEFORE,
+        candidature__state=CandidatureState.COMPLEMENTS_REQUESTED,
+    ).values_list("pk", flat=True)
+    sent = 0
+    for pk in list(due):
+        with transaction.atomic():
+            claimed = ComplementRequest.objects.filter(pk=pk, reminder_sent_at__isnull=True).update(
+                reminder_sent_at=now
+            )
+            if not claimed:
+                continue
+            request = ComplementRequest.objects.select_related("candidature__ptce").get(pk=pk)
+            candidature = request.candidature
+            for email in _team(candidature):
+                queue_templated_email(
+                    to=email,
+                    template="complements_reminder",
+                    context={"candidature": candidature, "request": request},
+                    event="candidature.complements_reminder",
+                    related=candidature,
+                    call=candidature.call,
+                )
+            sent += 1
+    return sent
