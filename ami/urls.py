@@ -17,6 +17,7 @@ urlpatterns = [
     path("donnees-personnelles/", views.page, {"template": "personal_data"}, name="personal_data"),
     path("mon-espace/", account_views.dashboard, name="dashboard"),
     path("candidatures/", include("candidatures.urls")),
+    path("instruction/", include("evaluation.urls")),
     path("compte/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

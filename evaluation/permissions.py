@@ -1,0 +1,69 @@
+"""Predicates of the regional review. Seeing a candidature is always
+``Candidature.objects.visible_to`` (which already hides conflicted ones); these add the role
+and the state of the review."""
+
+from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
+from accounts.permissions import is_national_member, is_regional_coordinator, is_regional_member
+
+from .models import (
+    BLOCKING_CONFLICT,
+    Assignment,
+    ConflictOfInterest,
+    RegionHandover,
+    Review,
+    ReviewState,
+)
+
+
+def has_blocking_conflict(user, candidature) -> bool:
+    return ConflictOfInterest.objects.filter(
+        BLOCKING_CONFLICT, candidature=candidature, evaluator=user
+    ).exists()
+
+
+def region_handed_over(call, region) -> bool:
+    return RegionHandover.objects.filter(cell__call=call, cell__region=region).exists()
+
+
+def is_cell_coordinator(user, cell: RegionalCell) -> bool:
+    return (
+        user.is_authenticated
+        and RegionalCellMembership.objects.filter(
+            cell=cell, user=user, role=RegionalRole.COORDINATOR
+        ).exists()
+    )
+
+
+def can_coordinate(user, candidature) -> bool:
+    """Coordinator of the candidature's cell, without a conflict on it."""
+    return is_regional_coordinator(
+        user, candidature.call, candidature.region
+    ) and not has_blocking_conflict(user, candidature)
+
+
+def can_review(user, candidature) -> bool:
+    """Assigned to it, still a member of the cell, no conflict, region not handed over."""
+    return (
+        Assignment.objects.filter(candidature=candidature, evaluator=user).exists()
+        and is_regional_member(user, candidature.call, candidature.region)
+        and not has_blocking_conflict(user, candidature)
+        and not region_handed_over(candidature.call, candidature.region)
+    )
+
+
+def can_see_reviews(user, candidature) -> bool:
+    """Other people's reviews: coordinators and the CNA always (unless conflicted); an
+    evaluator once their own review is submitted, or at once if the call allows it."""
+    if has_blocking_conflict(user, candidature):
+        return False
+    if is_regional_coordinator(user, candidature.call, candidature.region):
+        return True
+    if is_national_member(user, candidature.call):
+        return True
+    if not is_regional_member(user, candidature.call, candidature.region):
+        return False
+    if candidature.call.reviews_visible_before_submit:
+        return True
+    return Review.objects.filter(
+        candidature=candidature, evaluator=user, state=ReviewState.SUBMITTED
+    ).exists()

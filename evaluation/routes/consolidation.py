@@ -1,0 +1,3 @@
+"""Routes of the consolidation screens."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Routes of the coordinator screens."""
+
+urlpatterns = []

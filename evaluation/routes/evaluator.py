@@ -1,0 +1,3 @@
+"""Routes of the evaluator screens."""
+
+urlpatterns = []

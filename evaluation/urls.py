@@ -1,0 +1,7 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("evaluation.routes.evaluator")),
+    path("", include("evaluation.routes.coordinator")),
+    path("", include("evaluation.routes.consolidation")),
+]
