@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from .models import NationalCellMembership, RegionalCellMembership
+from .models import NationalCellMembership, RegionalCellMembership, RegionalRole
 
 
 def navigation_for(user) -> list[dict]:
@@ -11,6 +11,18 @@ def navigation_for(user) -> list[dict]:
         return items
     items.append({"label": "Mon espace", "url": reverse("dashboard")})
     items.append({"label": "Mes candidatures", "url": reverse("applicant_dashboard")})
+    if user.regional_memberships.exists():
+        items.append({"label": "Mes évaluations", "url": reverse("evaluator_worklist")})
+    coordinated = (
+        RegionalCellMembership.objects.filter(user=user, role=RegionalRole.COORDINATOR)
+        .order_by("-cell__call__year", "cell__region__name", "cell_id")
+        .values_list("cell_id", flat=True)
+        .first()
+    )
+    if coordinated:
+        items.append(
+            {"label": "Cellule régionale", "url": reverse("cell_home", args=[coordinated])}
+        )
     if user.is_staff:
         items.append({"label": "Administration", "url": reverse("admin:index")})
     return items

@@ -1,0 +1,10 @@
+"""Celery wrappers of the evaluation app: they load what they need and call the domain code."""
+
+from celery import shared_task
+
+from candidatures.complements import send_due_reminders
+
+
+@shared_task(name="evaluation.send_complement_reminders")
+def send_complement_reminders() -> int:
+    return send_due_reminders()

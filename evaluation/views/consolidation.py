@@ -1,0 +1,425 @@
+"""Regional consolidation screens: the region's list, the reviews side by side with the collegial
+opinion, the ranking, the hand-over to the CNA and the exports. Thin views over
+``evaluation.consolidation`` and ``evaluation.exports``; anything out of the user's scope is a
+404 (never a 403 that would confirm it exists)."""
+
+import io
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.models import RegionalCell
+from accounts.permissions import is_national_member, is_regional_member
+from candidatures.models import Candidature, CandidatureState
+
+from .. import consolidation, exports
+from ..filters import ConsolidationFilter
+from ..models import Opinion
+from ..permissions import can_coordinate, is_cell_coordinator
+
+PAGE_SIZE = 50
+
+# Columns of the consolidation list: label, sort key of ``ConsolidationFilter.tri`` (or None),
+# and whether the first click sorts from the highest value.
+COLUMNS = (
+    ("PTCE", "nom", False),
+    ("État", None, False),
+    ("Montant demandé", None, False),
+    ("Évaluations", "evaluations", True),
+    ("Moyenne", "moyenne", True),
+    ("Médiane", "mediane", True),
+    ("Min.", None, False),
+    ("Max.", None, False),
+    ("Écart", "ecart", True),
+    ("Désaccord", None, False),
+    ("Avis collégial", None, False),
+    ("Note consolidée", None, False),
+    ("Rang", "rang", False),
+)
+
+
+def _no_store(response):
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _cell_or_404(user, cell_pk) -> RegionalCell:
+    cell = get_object_or_404(RegionalCell.objects.select_related("call", "region"), pk=cell_pk)
+    if not consolidation.can_view_cell(user, cell):
+        raise Http404
+    return cell
+
+
+def _region_candidature_or_404(user, pk):
+    """A candidature of the consolidation (past submission, visible to the user) and its cell."""
+    candidature = get_object_or_404(
+        Candidature.objects.visible_to(user)
+        .exclude(state__in=consolidation.HIDDEN_STATES)
+        .select_related("call", "ptce", "region"),
+        pk=pk,
+    )
+    cell = consolidation.cell_of(candidature)
+    if cell is None or not consolidation.can_view_cell(user, cell):
+        raise Http404
+    return candidature, cell
+
+
+def _query(params, **changes) -> str:
+    query = params.copy()
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+def _headers(params) -> list[dict]:
+    current = params.get("tri", "")
+    headers = []
+    for label, key, descending_first in COLUMNS:
+        header = {"label": label, "url": None, "sort": None, "next": ""}
+        if key:
+            if current == key:
+                header["sort"], target = "ascending", f"-{key}"
+            elif current == f"-{key}":
+                header["sort"], target = "descending", key
+            else:
+                target = f"-{key}" if descending_first else key
+            header["url"] = _query(params, tri=target, page=None)
+            header["next"] = "décroissant" if target.startswith("-") else "croissant"
+        headers.append(header)
+    return headers
+
+
+def _page_links(page, params) -> list[dict]:
+    """Links of the DSFR pagination, with the filters and the sort kept."""
+    if page.paginator.num_pages <= 1:
+        return []
+    links = []
+    for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
+        if number == page.paginator.ELLIPSIS:
+            links.append({"number": None, "url": None, "current": False})
+        else:
+            links.append(
+                {
+                    "number": number,
+                    "url": _query(params, page=str(number)),
+                    "current": number == page.number,
+                }
+            )
+    return links
+
+
+def _with_labels(rows):
+    for row in rows:
+        row.collegial_opinion_label = consolidation.opinion_label(row.collegial_opinion)
+    return rows
+
+
+@login_required
+@require_GET
+def consolidation_list(request, cell_pk):
+    cell = _cell_or_404(request.user, cell_pk)
+    filterset = ConsolidationFilter(
+        request.GET, queryset=consolidation.consolidation_rows(cell, request.user)
+    )
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    return render(
+        request,
+        "evaluation/consolidation/list.html",
+        {
+            "cell": cell,
+            "filterset": filterset,
+            "form": filterset.form,
+            "page": page,
+            "rows": _with_labels(list(page.object_list)),
+            "headers": _headers(params),
+            "current_sort": params.get("tri", ""),
+            "export_query": _query(params, page=None),
+            "handover": consolidation.handover_of(cell),
+            "can_edit": consolidation.can_edit_cell(request.user, cell),
+            "pages": _page_links(page, params),
+        },
+    )
+
+
+# --- The reviews side by side and the collegial opinion ---------------------------------------
+
+
+class OpinionForm(forms.Form):
+    score = forms.DecimalField(
+        label="Note consolidée (sur 100)",
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        localize=True,
+        error_messages={
+            "required": "Indiquez la note consolidée, sur 100.",
+            "invalid": "Saisissez un nombre, par exemple 72,5.",
+        },
+    )
+    justification = forms.CharField(
+        label="Justification de la note",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Obligatoire quand la note diffère de la moyenne des évaluations.",
+    )
+    opinion = forms.ChoiceField(
+        label="Avis collégial",
+        choices=[("", "Choisir un avis"), *Opinion.choices],
+        error_messages={"required": "Choisissez l'avis collégial."},
+    )
+    motivation = forms.CharField(
+        label="Motivation",
+        widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={"required": "La motivation de l'avis est obligatoire."},
+    )
+
+
+def _add_errors(form, error: ValidationError):
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def regional_opinion(request, pk):
+    candidature, cell = _region_candidature_or_404(request.user, pk)
+    handover = consolidation.handover_of(cell)
+    can_edit = (
+        handover is None
+        and candidature.state == CandidatureState.ADMISSIBLE
+        and can_coordinate(request.user, candidature)
+    )
+    context = consolidation.side_by_side(candidature)
+    existing = context["opinion"]
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("L'avis collégial ne peut pas être modifié.")
+        form = OpinionForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                consolidation.save_opinion(
+                    candidature,
+                    request.user,
+                    data["score"],
+                    data["justification"],
+                    data["opinion"],
+                    data["motivation"],
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(
+                    request, f"L'avis collégial sur « {candidature.ptce.name} » est enregistré."
+                )
+                return redirect("regional_opinion", pk=candidature.pk)
+    elif existing is not None:
+        form = OpinionForm(
+            initial={
+                "score": existing.consolidated_score,
+                "justification": existing.score_justification,
+                "opinion": existing.opinion,
+                "motivation": existing.motivation,
+            }
+        )
+    else:
+        form = OpinionForm(initial={"score": context["proposed_score"]})
+    return render(
+        request,
+        "evaluation/consolidation/opinion.html",
+        {
+            **context,
+            "candidature": candidature,
+            "cell": cell,
+            "handover": handover,
+            "can_edit": can_edit,
+            "form": form,
+            "non_field_errors": form.errors.get(NON_FIELD_ERRORS, []),
+            "opinion_label": consolidation.opinion_label(existing.opinion) if existing else "",
+            "proposed_score_fr": consolidation.score_fr(context["proposed_score"]),
+        },
+    )
+
+
+# --- Ranking ----------------------------------------------------------------------------------
+
+
+def _ranking_rows(cell, user):
+    rows = consolidation.with_consolidation(
+        consolidation.region_candidatures(cell, user).filter(
+            state=CandidatureState.ADMISSIBLE, regional_opinion__isnull=False
+        )
+    ).order_by(
+        "collegial_rank",  # ascending puts unranked rows (NULL) last in PostgreSQL
+        "-collegial_score",
+        "-score_mean",
+        "ptce__name",
+        "pk",
+    )
+    return _with_labels(list(rows))
+
+
+def _typed_ranks(post, rows) -> tuple[dict[int, int], list[str]]:
+    entered, errors = {}, []
+    for row in rows:
+        raw = (post.get(f"rang-{row.pk}") or "").strip()
+        if not raw:
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            errors.append(f"Le rang de « {row.ptce.name} » doit être un nombre entier positif.")
+        else:
+            entered[row.pk] = value
+    return entered, errors
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def regional_ranking(request, cell_pk):
+    cell = _cell_or_404(request.user, cell_pk)
+    rows = _ranking_rows(cell, request.user)
+    can_edit = consolidation.can_edit_cell(request.user, cell)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Le classement ne peut pas être modifié.")
+        try:
+            if request.POST.get("action") == "par-note":
+                consolidation.rank_by_score(cell, request.user)
+                messages.success(request, "Les candidatures sont classées par note consolidée.")
+            else:
+                entered, errors = _typed_ranks(request.POST, rows)
+                if errors:
+                    raise ValidationError(errors)
+                order = consolidation.ranking_from_inputs([row.pk for row in rows], entered)
+                consolidation.set_ranking(cell, request.user, order)
+                messages.success(request, "Le classement est enregistré.")
+        except (ValidationError, PermissionDenied) as error:
+            for message in getattr(error, "messages", None) or [str(error)]:
+                messages.error(request, message)
+        return redirect("regional_ranking", cell_pk=cell.pk)
+    unranked_count = sum(1 for row in rows if row.collegial_rank is None)
+    without_opinion = list(
+        consolidation.region_candidatures(cell, request.user)
+        .filter(state=CandidatureState.ADMISSIBLE, regional_opinion__isnull=True)
+        .select_related("ptce")
+        .order_by("ptce__name", "pk")
+    )
+    return render(
+        request,
+        "evaluation/consolidation/ranking.html",
+        {
+            "cell": cell,
+            "rows": rows,
+            "can_edit": can_edit,
+            "unranked_count": unranked_count,
+            "without_opinion": without_opinion,
+            "handover": consolidation.handover_of(cell),
+        },
+    )
+
+
+# --- Hand-over --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def region_handover(request, cell_pk):
+    cell = _cell_or_404(request.user, cell_pk)
+    handover = consolidation.handover_of(cell)
+    can_edit = handover is None and is_cell_coordinator(request.user, cell)
+    if request.method == "POST":
+        if not is_cell_coordinator(request.user, cell):
+            raise PermissionDenied("Seul un coordinateur de la cellule transmet la région.")
+        try:
+            consolidation.hand_over(cell, request.user, request.POST.get("comment", ""))
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect("region_handover", cell_pk=cell.pk)
+        messages.success(
+            request,
+            f"La région {cell.region.name} est transmise à la CNA ; la cellule nationale est "
+            "prévenue.",
+        )
+        return redirect("consolidation_list", cell_pk=cell.pk)
+    problems = consolidation.handover_problems(cell) if handover is None else []
+    return render(
+        request,
+        "evaluation/consolidation/handover.html",
+        {
+            "cell": cell,
+            "handover": handover,
+            "can_edit": can_edit,
+            "problems": problems,
+            "ready_count": consolidation.rankable(cell).count() if handover is None else 0,
+        },
+    )
+
+
+# --- Exports ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def consolidation_export(request, cell_pk):
+    cell = _cell_or_404(request.user, cell_pk)
+    filterset = ConsolidationFilter(
+        request.GET, queryset=consolidation.consolidation_rows(cell, request.user, texts=True)
+    )
+    rows = list(exports.export_rows(filterset.qs))
+    output = io.BytesIO()
+    exports.write_workbook(cell, rows, output)
+    response = HttpResponse(output.getvalue(), content_type=exports.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(cell)}"'
+    return _no_store(response)
+
+
+def _instructing(user, candidature) -> bool:
+    """People instructing the candidature (not its applicants): the region's cell, the CNA,
+    the staff."""
+    return (
+        user.is_staff
+        or is_regional_member(user, candidature.call, candidature.region)
+        or is_national_member(user, candidature.call)
+    )
+
+
+@login_required
+@require_GET
+def documents_zip(request, pk):
+    candidature = get_object_or_404(
+        Candidature.objects.visible_to(request.user).select_related("call", "region"), pk=pk
+    )
+    if not _instructing(request.user, candidature):
+        raise Http404
+    try:
+        archive = exports.documents_zip(candidature, request.user)
+    except PermissionDenied:
+        raise Http404 from None
+    response = FileResponse(
+        archive,
+        as_attachment=True,
+        filename=exports.zip_filename(candidature),
+        content_type="application/zip",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return _no_store(response)
