@@ -1,8 +1,9 @@
 """The header navigation, by role."""
 
+from django.db.models import Prefetch
 from django.urls import reverse
 
-from .models import NationalCellMembership, RegionalCellMembership, RegionalRole
+from .models import NationalCellMembership, RegionalCell, RegionalCellMembership, RegionalRole
 
 
 def navigation_for(user) -> list[dict]:
@@ -40,6 +41,12 @@ def roles_of(user) -> dict:
         "national": list(
             NationalCellMembership.objects.filter(user=user)
             .select_related("cell__call")
+            .prefetch_related(
+                Prefetch(
+                    "cell__call__regional_cells",
+                    queryset=RegionalCell.objects.select_related("region").order_by("region__name"),
+                )
+            )
             .order_by("-cell__call__year")
         ),
     }

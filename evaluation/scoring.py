@@ -17,6 +17,7 @@ from django.db.models import (
     Min,
     Q,
 )
+from django.db.models.functions import Cast
 
 from .models import Review, ReviewState
 
@@ -86,7 +87,12 @@ def with_review_stats(queryset):
     return queryset.annotate(
         review_count=Count("reviews", filter=submitted),
         score_mean=Avg("reviews__total", filter=submitted, output_field=money),
-        score_median=Median("reviews__total", filter=submitted),
+        # percentile_cont answers in double precision: back to numeric. Three decimals: the
+        # median of an even count is the mean of two totals in cents (e.g. 67.085).
+        score_median=Cast(
+            Median("reviews__total", filter=submitted),
+            output_field=DecimalField(max_digits=7, decimal_places=3),
+        ),
         score_min=Min("reviews__total", filter=submitted),
         score_max=Max("reviews__total", filter=submitted),
     ).annotate(

@@ -228,6 +228,8 @@ def seed_demo() -> SeedResult:
     result.logins.append(("Porteur de PTCE", applicant.email))
     _cells(current, result.logins)
     from candidatures.demo import seed_candidatures  # the seed is wiring: it knows every app
+    from evaluation.demo import seed_regional_review
 
     seed_candidatures(current, applicant, _user)
+    seed_regional_review(current, _user)
     return result

@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.permissions import is_national_administrator, is_regional_coordinator
 from ami.models import Call
 
 from .. import drafting, workflow
@@ -73,6 +74,10 @@ def candidature_detail(request, pk):
             "can_withdraw": CandidatureState.WITHDRAWN
             in workflow.allowed_targets(candidature, request.user),
             "resume_url": resume_url(candidature),
+            "is_coordinator": is_regional_coordinator(
+                request.user, candidature.call, candidature.region
+            ),
+            "is_national_administrator": is_national_administrator(request.user, candidature.call),
         },
     )
 

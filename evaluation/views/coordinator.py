@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
@@ -23,7 +23,7 @@ from ami.templatetags.ami_format import euros
 from candidatures.complements import field_choices, open_request
 from candidatures.models import Candidature, CandidatureState, FundingStatus
 
-from .. import admission, assignment, cells
+from .. import admission, assignment, cells, conflicts
 from ..models import AdmissibilityCheck, Assignment, ConflictOfInterest, Review, ReviewState
 from ..permissions import can_coordinate, region_handed_over
 
@@ -442,6 +442,22 @@ def _assignment_post(request, cell):
         assignment.unassign(row, request.user)
         messages.success(request, f"L'attribution à {row.evaluator} est retirée.")
         return
+    if action in ("confirm_conflict", "dismiss_conflict"):
+        conflict = get_object_or_404(
+            ConflictOfInterest.objects.select_related("evaluator", "candidature__ptce"),
+            pk=_posted_pk(request, "conflict"),
+            candidature__call=cell.call_id,
+            candidature__region=cell.region_id,
+        )
+        coordinated_candidature_or_404(request.user, conflict.candidature_id)
+        confirm = action == "confirm_conflict"
+        conflicts.settle_conflict(conflict, request.user, confirm=confirm)
+        messages.success(
+            request,
+            f"Conflit d'intérêts de {conflict.evaluator} sur « {conflict.candidature.ptce.name} » "
+            + ("confirmé : la candidature lui est retirée." if confirm else "écarté."),
+        )
+        return
     raise Http404
 
 
@@ -454,6 +470,8 @@ def cell_assignments(request, cell_pk):
             _assignment_post(request, cell)
         except ValidationError as error:
             _flash(request, error)
+        except PermissionDenied as refusal:
+            messages.error(request, str(refusal))
         return redirect("cell_assignments", cell_pk=cell.pk)
 
     wanted = cell.call.reviews_per_candidature

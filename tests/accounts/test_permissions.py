@@ -37,6 +37,29 @@ CANDIDATURE_A = {
     "staff": OK,
 }
 
+COORDINATOR_ONLY = {
+    role: (LOGIN if role == "anonymous" else OK if role == "cra_coordinator" else NOT_FOUND)
+    for role in ROLES
+}
+# The region's consolidation: its coordinators, the CNA (read-only) and staff (read-only).
+CONSOLIDATION_A = {
+    **COORDINATOR_ONLY,
+    "cna_member": OK,
+    "cna_admin": OK,
+    "staff": OK,
+}
+CNA_ADMIN_ONLY = {
+    role: (LOGIN if role == "anonymous" else OK if role == "cna_admin" else NOT_FOUND)
+    for role in ROLES
+}
+
+
+def cell_a(w):
+    from accounts.models import RegionalCell
+
+    return RegionalCell.objects.get(call=w.call, region=w.region_a).pk
+
+
 SCREENS = [
     ("home", lambda w: reverse("home"), ALL_OK),
     ("call", lambda w: reverse("call_detail", args=[w.call.slug]), ALL_OK),
@@ -73,6 +96,40 @@ SCREENS = [
         lambda w: reverse("candidature_receipt", args=[w.candidature_a.pk]),
         APPLICANT_ONLY,
     ),
+    ("evaluator_worklist", lambda w: reverse("evaluator_worklist"), SIGNED_IN),
+    ("cell_home", lambda w: reverse("cell_home", args=[cell_a(w)]), COORDINATOR_ONLY),
+    ("cell_members", lambda w: reverse("cell_members", args=[cell_a(w)]), COORDINATOR_ONLY),
+    (
+        "cell_assignments",
+        lambda w: reverse("cell_assignments", args=[cell_a(w)]),
+        COORDINATOR_ONLY,
+    ),
+    (
+        "admissibility",
+        lambda w: reverse("admissibility", args=[w.candidature_a.pk]),
+        COORDINATOR_ONLY,
+    ),
+    (
+        "complements_request",
+        lambda w: reverse("complements_request", args=[w.candidature_a.pk]),
+        COORDINATOR_ONLY,
+    ),
+    (
+        "consolidation_list",
+        lambda w: reverse("consolidation_list", args=[cell_a(w)]),
+        CONSOLIDATION_A,
+    ),
+    (
+        "regional_opinion",
+        lambda w: reverse("regional_opinion", args=[w.candidature_a.pk]),
+        CONSOLIDATION_A,
+    ),
+    (
+        "consolidation_export",
+        lambda w: reverse("consolidation_export", args=[cell_a(w)]),
+        CONSOLIDATION_A,
+    ),
+    ("region_move", lambda w: reverse("region_move", args=[w.candidature_a.pk]), CNA_ADMIN_ONLY),
     (
         "admin_call",
         lambda w: reverse("admin:ami_call_change", args=[w.call.pk]),

@@ -1,12 +1,24 @@
 from io import StringIO
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
+from django.db.models import Avg
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
-from ami.models import Call, Criterion, DocumentType, Phase, Region
-from candidatures.models import Candidature, CandidatureState
+from ami.models import Call, Criterion, DocumentType, OutboxMessage, OutboxState, Phase, Region
+from candidatures.models import Candidature, CandidatureEvent, CandidatureState
 from candidatures.submission import completeness_problems
+from evaluation import demo
+from evaluation.models import (
+    AdmissibilityCheck,
+    Assignment,
+    RegionalOpinion,
+    RegionHandover,
+    Review,
+    ReviewScore,
+    ReviewState,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +34,37 @@ def _counts():
             NationalCell,
             User,
             RegionalCellMembership,
+            AdmissibilityCheck,
+            Assignment,
+            Review,
+            ReviewScore,
+            RegionalOpinion,
+            RegionHandover,
+            OutboxMessage,
         )
     }
+
+
+def _review_state():
+    """What a second run must not change, even without adding rows."""
+    return (
+        list(Review.objects.order_by("pk").values_list("pk", "state", "total", "updated_at")),
+        list(
+            RegionalOpinion.objects.order_by("pk").values_list(
+                "pk", "consolidated_score", "rank", "updated_at"
+            )
+        ),
+        list(Candidature.objects.order_by("pk").values_list("pk", "state")),
+    )
 
 
 def test_seed_demo_is_idempotent_and_prints_the_logins():
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    first = _counts()
+    first, reviewed = _counts(), _review_state()
     call_command("seed_demo", stdout=StringIO())
     assert _counts() == first
+    assert _review_state() == reviewed
 
     text = out.getvalue()
     assert "demo-ami-ptce-2025" in text
@@ -43,8 +76,8 @@ def test_seed_demo_is_idempotent_and_prints_the_logins():
     assert current.phase == Phase.OPEN and current.accepts_submissions()
     assert RegionalCell.objects.filter(call=current).count() == 18
     assert NationalCell.objects.filter(call=current).count() == 1
-    # Every cell has a coordinator and an evaluator who can log in (verified email).
-    assert RegionalCellMembership.objects.filter(cell__call=current).count() == 36
+    # Every cell has a coordinator and three evaluators who can log in (verified email).
+    assert RegionalCellMembership.objects.filter(cell__call=current).count() == 18 * 4
     assert User.objects.get(email="coorace@demo.ami-ptce.fr").is_staff
     # About 80 PTCEs and candidatures over every region, drafts and submitted ones.
     candidatures = Candidature.objects.filter(call=current)
@@ -70,3 +103,57 @@ def test_demo_user_can_log_in(client):
     )
     assert response.status_code == 302
     assert response["Location"] == "/mon-espace/"
+
+
+def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    current = Call.objects.current()
+    candidatures = Candidature.objects.filter(call=current)
+    submitted = Review.objects.filter(candidature__call=current, state=ReviewState.SUBMITTED)
+    # Submitted reviews in most regions, some left in draft, nothing handed over to the CNA.
+    assert submitted.values("candidature__region").distinct().count() >= 12
+    assert Review.objects.filter(candidature__call=current, state=ReviewState.DRAFT).exists()
+    assert not RegionHandover.objects.exists()
+    # Regions kept for their coordinator: admissibility still to decide.
+    for code in demo.NOT_STARTED:
+        assert not AdmissibilityCheck.objects.filter(candidature__region=code).exists()
+        assert candidatures.filter(region=code, state=CandidatureState.SUBMITTED).exists()
+    # A couple of inadmissible candidatures, with the motivation sent to the applicant.
+    inadmissible = candidatures.filter(state=CandidatureState.INADMISSIBLE)
+    assert set(inadmissible.values_list("region", flat=True)) == demo.WITH_INADMISSIBLE
+    assert CandidatureEvent.objects.get(
+        candidature__in=inadmissible[:1], to_state=CandidatureState.INADMISSIBLE
+    ).comment
+
+    # Île-de-France: every admissible candidature fully reviewed, no collegial opinion yet.
+    idf = candidatures.filter(region="11", state=CandidatureState.ADMISSIBLE)
+    assert idf.exists()
+    for candidature in idf:
+        assert (
+            candidature.reviews.filter(state=ReviewState.SUBMITTED).count()
+            == current.reviews_per_candidature
+        )
+    assert not RegionalOpinion.objects.filter(candidature__region="11").exists()
+
+    # About half of the regions wrote their opinions and ranked them 1…n.
+    opinions = RegionalOpinion.objects.filter(candidature__call=current)
+    regions = set(opinions.values_list("candidature__region", flat=True))
+    assert regions == demo.WITH_OPINIONS
+    for code in regions:
+        ranks = sorted(opinions.filter(candidature__region=code).values_list("rank", flat=True))
+        assert ranks == list(range(1, len(ranks) + 1))
+    assert opinions.exclude(score_justification="").exists()
+
+    # Some cells score systematically higher than others: normalisation has work to do.
+    def mean(codes):
+        return submitted.filter(candidature__region__in=codes).aggregate(m=Avg("total"))["m"]
+
+    lenient = [code for code, bias in demo.SEVERITY.items() if bias > 0]
+    strict = [code for code, bias in demo.SEVERITY.items() if bias < 0]
+    assert mean(lenient) > mean(strict) + 15
+
+    # The notifications are in the outbox, none sent nor left to send.
+    assert OutboxMessage.objects.filter(last_error=demo.NOT_SENT).exists()
+    assert not OutboxMessage.objects.filter(state=OutboxState.QUEUED).exists()
+    assert mail.outbox == []
