@@ -12,8 +12,13 @@ from .test_assignment import admissible, conflict, make_cell
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize(("action", "status"), [("confirm_conflict", ConflictStatus.CONFIRMED),
-                                                ("dismiss_conflict", ConflictStatus.DISMISSED)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [
+        ("confirm_conflict", ConflictStatus.CONFIRMED),
+        ("dismiss_conflict", ConflictStatus.DISMISSED),
+    ],
+)
 def test_coordinator_settles_a_detected_conflict_on_the_assignments_page(client, action, status):
     cell, coordinator, people = make_cell()
     (candidature,) = admissible(cell)
