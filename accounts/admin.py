@@ -15,11 +15,12 @@ class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "first_name", "last_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_active", "is_superuser"]
-    search_fields = ["email", "first_name", "last_name"]
+    search_fields = ["email", "first_name", "last_name", "organisation", "organisation_siren"]
     readonly_fields = ["date_joined", "last_login"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Identité", {"fields": ["first_name", "last_name"]}),
+        ("Organisation", {"fields": ["organisation", "organisation_siren"]}),
         (
             "Droits",
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

@@ -13,3 +13,33 @@ class SignupForm(forms.Form):
         user.first_name = self.cleaned_data["first_name"]
         user.last_name = self.cleaned_data["last_name"]
         user.save(update_fields=["first_name", "last_name"])
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+class OrganisationForm(forms.Form):
+    """The organisation of a cell member, used to flag likely conflicts of interest."""
+
+    organisation = forms.CharField(label="Organisation", max_length=200, required=False)
+    organisation_siren = forms.CharField(
+        label="SIREN de l'organisation",
+        max_length=11,
+        required=False,
+        help_text="9 chiffres. Sert à repérer les candidatures dont votre organisation est "
+        "membre, pour éviter les conflits d'intérêts.",
+    )
+
+    def clean_organisation_siren(self):
+        siren = "".join(self.cleaned_data["organisation_siren"].split())
+        if siren and not (len(siren) == 9 and siren.isdigit() and _luhn_ok(siren)):
+            raise forms.ValidationError(
+                "Ce SIREN n'est pas valide : il compte 9 chiffres et sa clé de contrôle doit "
+                "correspondre."
+            )
+        return siren

@@ -16,6 +16,7 @@ urlpatterns = [
     path("mentions-legales/", views.page, {"template": "legal"}, name="legal"),
     path("donnees-personnelles/", views.page, {"template": "personal_data"}, name="personal_data"),
     path("mon-espace/", account_views.dashboard, name="dashboard"),
+    path("mon-espace/organisation/", account_views.organisation_edit, name="organisation_edit"),
     path("candidatures/", include("candidatures.urls")),
     path("instruction/", include("evaluation.urls")),
     path("compte/", include("allauth.urls")),

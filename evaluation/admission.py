@@ -16,6 +16,7 @@ from candidatures.complements import request_complements
 from candidatures.models import Candidature, CandidatureState, RegionMove
 from candidatures.submission import completeness_problems
 
+from .conflicts import detect_conflicts
 from .models import AdmissibilityCheck, Assignment, Review, ReviewState
 from .permissions import can_coordinate, region_handed_over
 
@@ -134,6 +135,8 @@ def decide_admissibility(
             defaults={"answers": frozen, "checked_by": actor, "checked_at": timezone.now()},
         )
         workflow.transition(candidature, target, actor, comment=motivation)
+        if admissible:
+            detect_conflicts(candidature)  # flagged for the coordinator before assignment
     logger.info("%s declared candidature %s %s", actor, candidature.pk, target)
     return check
 

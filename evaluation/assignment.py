@@ -16,6 +16,7 @@ from ami.outbox import queue_templated_email
 from candidatures.models import Candidature, CandidatureState
 
 from .cells import worklist_url
+from .conflicts import detect_conflicts, detect_conflicts_for_call
 from .models import BLOCKING_CONFLICT, Assignment, ConflictOfInterest, Review, ReviewState
 from .permissions import can_coordinate, is_cell_coordinator, region_handed_over
 
@@ -69,6 +70,7 @@ def assign(candidature, evaluator, actor) -> Assignment:
             "Seul un coordinateur de la cellule régionale attribue les dossiers."
         )
     _check_open(candidature.call, candidature.region)
+    detect_conflicts(candidature)  # a likely conflict blocks until the coordinator settles it
     with transaction.atomic():
         cell = RegionalCell.objects.select_for_update().get(
             call=candidature.call_id, region=candidature.region_id
@@ -168,6 +170,7 @@ def auto_assign(cell: RegionalCell, actor) -> AutoAssignResult:
         )
     call = cell.call
     _check_open(call, cell.region)
+    detect_conflicts_for_call(call)  # flag likely conflicts before anyone is picked
     result = AutoAssignResult()
     with transaction.atomic():
         RegionalCell.objects.select_for_update().get(pk=cell.pk)

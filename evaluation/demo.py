@@ -17,10 +17,11 @@ started is left as it is, so a second run changes nothing, not even what a demo 
 
 Going through the domain functions queues notification emails (and logs each action). The rows
 are written by the domain functions as usual — the outbox of the demo shows them — but nothing is
-sent: while seeding, the dispatch after commit (``ami.outbox._enqueue_after_commit``) points at
-nothing, and the rows are then marked « envoyé » with the note ``NOT_SENT``, a final state that
-no task nor staff action sends again. The console backend of ``make run`` prints nothing, eager
-tasks or not, and the INFO logs of the domain functions are held back for the time of the seed."""
+sent: while seeding, the dispatch after commit (``ami.outbox._enqueue_after_commit``) only
+collects the ids of the rows, which are then marked « envoyé » with the note ``NOT_SENT``, a final
+state that no task nor staff action sends again. So the console backend of ``make run`` prints
+nothing and no task runs, eager or on a worker; the INFO logs of the domain functions are held
+back for the time of the seed."""
 
 import logging
 import random
@@ -30,7 +31,6 @@ from unittest import mock
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
 from ami import outbox
@@ -126,32 +126,31 @@ RAISED_SCORE_JUSTIFICATION = (
 def seed_regional_review(call, user_factory) -> None:
     """Give the regional cells of ``call`` demo material (see the module's docstring).
     ``user_factory(email, first, last)`` returns a verified demo user."""
-    with _quietly(), transaction.atomic():
-        last_message = OutboxMessage.objects.aggregate(last=Max("pk"))["last"] or 0
+    with _quietly() as held, transaction.atomic():
         cells = RegionalCell.objects.filter(call=call).select_related("region", "call")
         for cell in cells.order_by("region__code"):
             evaluators = _evaluators(cell, user_factory)
             if _left_alone(cell):
                 continue
             _instruct(cell, _coordinator(cell), evaluators)
-        # Not sent (see the module's docstring); only demo addresses, only this run's rows.
-        OutboxMessage.objects.filter(
-            pk__gt=last_message,
-            state=OutboxState.QUEUED,
-            recipient__iendswith=f"@{DEMO_DOMAIN}",
-        ).update(state=OutboxState.SENT, last_error=NOT_SENT)
+        OutboxMessage.objects.filter(pk__in=held, state=OutboxState.QUEUED).update(
+            state=OutboxState.SENT, last_error=NOT_SENT
+        )
 
 
 @contextmanager
 def _quietly():
-    """No email leaves and no INFO log is printed while seeding (see the module's docstring)."""
+    """While seeding, the outbox rows queued are not dispatched after commit (their ids are
+    collected in the list yielded) and no INFO log is printed (see the module's docstring).
+    Process-wide: fine for ``seed_demo``, a management command that runs alone."""
+    held = []
     loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.WARNING)
     try:
-        with mock.patch.object(outbox, "_enqueue_after_commit", lambda message_id: None):
-            yield
+        with mock.patch.object(outbox, "_enqueue_after_commit", held.append):
+            yield held
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
@@ -206,13 +205,13 @@ def _instruct(cell, coordinator, evaluators) -> None:
         .order_by("candidature__ptce__name", "evaluator__email")
     )
     everything = code == SHOWCASE or code in WITH_OPINIONS
+    leans = {user.pk: lean for user, lean in zip(evaluators, EVALUATOR_LEAN, strict=True)}
     seen = set()
     for index, assignment in enumerate(assignments):
         candidature, evaluator = assignment.candidature, assignment.evaluator
         rng = random.Random(f"demo-review:{candidature.ptce.name}:{evaluator.email}")  # noqa: S311
         fate = rng.random()
-        bias = SEVERITY.get(code, 0.0)
-        bias += EVALUATOR_LEAN[evaluators.index(evaluator) % len(EVALUATOR_LEAN)]
+        bias = SEVERITY.get(code, 0.0) + leans.get(evaluator.pk, 0.0)
         if _controversial(candidature):  # the first reviewer likes it, the next ones do not
             bias += -CONTROVERSY if candidature.pk in seen else CONTROVERSY
         seen.add(candidature.pk)

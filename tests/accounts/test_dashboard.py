@@ -48,3 +48,26 @@ def test_dashboard_lists_every_role(client):
     html = client.get("/mon-espace/").content.decode()
     assert "Cellules régionales" in html and "évaluateur" in html
     assert "Cellule nationale" in html and "membre" in html
+
+
+def test_cell_member_sets_their_organisation(client):
+    user = f.UserFactory()
+    _memberships(user, 1)
+    client.force_login(user)
+    assert "Mon organisation" in client.get("/mon-espace/").content.decode()
+    response = client.post(
+        "/mon-espace/organisation/",
+        {"organisation": "Coopérative X", "organisation_siren": "732 829 320"},
+        follow=True,
+    )
+    assert "Votre organisation est enregistrée." in response.content.decode()
+    user.refresh_from_db()
+    assert (user.organisation, user.organisation_siren) == ("Coopérative X", "732829320")
+    response = client.post(
+        "/mon-espace/organisation/",
+        {"organisation": "", "organisation_siren": "123456789"},
+        follow=True,
+    )
+    assert "clé de contrôle" in response.content.decode()
+    user.refresh_from_db()
+    assert user.organisation_siren == "732829320"

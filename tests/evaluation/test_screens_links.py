@@ -67,3 +67,27 @@ def test_candidature_page_links_to_the_review_screens_by_role(client):
     assert reverse("admissibility", args=[candidature.pk]) not in html
     dashboard = client.get(reverse("dashboard")).content.decode()
     assert reverse("consolidation_list", args=[cell.pk]) in dashboard
+
+
+def test_auto_assignment_flags_and_skips_an_evaluator_whose_organisation_is_a_member():
+    from candidatures.models import MemberCategory, PtceMember
+    from evaluation import assignment
+    from evaluation.models import Assignment, ConflictOfInterest
+
+    cell, coordinator, people = make_cell(evaluators=3, reviews=2)
+    (candidature,) = admissible(cell)
+    PtceMember.objects.create(
+        ptce=candidature.ptce,
+        name="Entreprise de l'évaluateur",
+        siret="73282932000074",
+        category=MemberCategory.NON_ESS_ENTERPRISE,
+    )
+    people[0].organisation_siren = "732829320"
+    people[0].save()
+    assignment.auto_assign(cell, coordinator)
+    flagged = ConflictOfInterest.objects.get(candidature=candidature, evaluator=people[0])
+    assert (flagged.source, flagged.status) == (ConflictSource.DETECTED, ConflictStatus.PENDING)
+    assigned = set(
+        Assignment.objects.filter(candidature=candidature).values_list("evaluator", flat=True)
+    )
+    assert assigned == {people[1].pk, people[2].pk}
