@@ -147,7 +147,17 @@ class QpvAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "recipient", "subject", "event", "state", "attempts", "sent_at"]
+    list_display = [
+        "created_at",
+        "recipient",
+        "subject",
+        "event",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "error_summary",
+    ]
     list_filter = ["state", "event", "call"]
     search_fields = ["recipient", "subject"]
     date_hierarchy = "created_at"
@@ -165,9 +175,15 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "last_error",
         "created_at",
         "sending_started_at",
+        "next_attempt_at",
         "sent_at",
     ]
     actions = ["resend"]
+
+    @admin.display(description="dernière erreur")
+    def error_summary(self, obj):
+        error = obj.last_error
+        return error if len(error) <= 120 else error[:119] + "…"
 
     def has_add_permission(self, request):
         return False

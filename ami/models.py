@@ -341,6 +341,12 @@ class OutboxMessage(models.Model):
     last_error = models.TextField("dernière erreur", blank=True)
     created_at = models.DateTimeField("créé le", default=timezone.now)
     sending_started_at = models.DateTimeField("envoi commencé le", null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        "prochaine tentative",
+        null=True,
+        blank=True,
+        help_text="Pas avant cette heure (nouvel essai après une erreur temporaire, débit limité).",
+    )
     sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
 
     class Meta:
@@ -350,6 +356,8 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"]),
             models.Index(fields=["related_type", "related_id"]),
+            # The shared rate limiter counts the claims of the last minute.
+            models.Index(fields=["sending_started_at"], name="ami_outbox_sending_idx"),
         ]
 
     def __str__(self):

@@ -180,6 +180,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0),  # every hour
     },
 }
+CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
+    "task": "ami.outbox_sweep",
+    "schedule": crontab(),  # every minute
+}
+
+# Email outbox delivery (ami.outbox, docs/operations.md « Email delivery »).
+# Attempts per email before a temporary failure (SMTP 4xx, server unreachable) becomes final.
+OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "8"))
+# Wait after the n-th failed attempt: base × 2^(n-1) seconds, at most the maximum.
+OUTBOX_RETRY_BASE_SECONDS = float(env("OUTBOX_RETRY_BASE_SECONDS", "30"))
+OUTBOX_RETRY_MAX_SECONDS = float(env("OUTBOX_RETRY_MAX_SECONDS", "1800"))
+# Emails handed to the SMTP server per minute, all workers together (0: no limit).
+OUTBOX_RATE_PER_MINUTE = int(env("OUTBOX_RATE_PER_MINUTE", "600"))
+# The sweep re-enqueues queued emails overdue by this long, and fails emails in sending for longer
+# than the timeout (a worker died mid-send) for staff to review.
+OUTBOX_SWEEP_GRACE_SECONDS = int(env("OUTBOX_SWEEP_GRACE_SECONDS", "300"))
+OUTBOX_SENDING_TIMEOUT_SECONDS = int(env("OUTBOX_SENDING_TIMEOUT_SECONDS", "900"))
 
 SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_COOKIE_HTTPONLY = True

@@ -71,7 +71,9 @@ def wait_for_autosave(page) -> None:
     page.wait_for_function(
         """() => {
             const form = document.querySelector("form[data-autosave]");
-            return !localStorage.getItem("ami-autosave:" + form.getAttribute("hx-post"));
+            const key = ["ami-autosave", form.getAttribute("data-autosave-user") || "",
+                         form.getAttribute("hx-post")].join(":");
+            return !localStorage.getItem(key);
         }""",
         timeout=WAIT,
     )

@@ -9,8 +9,10 @@
   "use strict";
   var RETRY_DELAY_MS = 10000;
 
+  // One key per user and form: people sharing a browser never get each other's values back.
   function storageKey(form) {
-    return "ami-autosave:" + form.getAttribute("hx-post");
+    return "ami-autosave:" + (form.getAttribute("data-autosave-user") || "") + ":" +
+      form.getAttribute("hx-post");
   }
 
   function values(form) {

@@ -1,0 +1,261 @@
+"""Delivery end to end: a real Celery worker (prefork, two processes competing for the tasks) on
+Redis sends the outbox through Django's SMTP backend to a real SMTP server (aiosmtpd) on the
+loopback. Every email is counted by its X-AMI-Outbox-Id header, so a duplicate would show."""
+
+import email
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import transaction
+
+from ami.models import OutboxMessage, OutboxState
+from ami.outbox import queue_email
+from tests.factories import CallFactory, CandidatureFactory
+from tests.integration.conftest import BASE_DIR, _reset_producers, database_url_of_test_db
+
+pytestmark = pytest.mark.integration
+
+COUNT = 200
+
+
+class Mailbox:
+    """aiosmtpd handler that keeps the outbox id of every message accepted."""
+
+    def __init__(self):
+        self.ids = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content)
+        with self._lock:
+            self.ids.append(message["X-AMI-Outbox-Id"])
+        return "250 Message accepted for delivery"
+
+    def counts(self) -> Counter:
+        with self._lock:
+            return Counter(self.ids)
+
+
+class SmtpServer:
+    """A real SMTP server on 127.0.0.1 that can be stopped and started again on the same port."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.mailbox = Mailbox()
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server():
+    # aiosmtpd logs every SMTP command at INFO: 200 emails of that slow the test down.
+    logger = logging.getLogger("mail.log")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    server = SmtpServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+        logger.setLevel(level)
+
+
+@pytest.fixture
+def smtp_worker(transactional_db, redis_url, smtp_server, tmp_path):
+    """Like ``celery_worker_process`` (conftest), but prefork with two processes, Django's SMTP
+    backend pointed at ``smtp_server``, and retries every second so the test is quick."""
+    from ami.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ami.settings.dev",
+        "DATABASE_URL": database_url_of_test_db(),
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_USE_TLS": "false",
+        "EMAIL_USE_SSL": "false",
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_TIMEOUT": "5",
+        "OUTBOX_RETRY_BASE_SECONDS": "1",
+        "OUTBOX_RETRY_MAX_SECONDS": "2",
+        "OUTBOX_MAX_ATTEMPTS": "50",
+        # High enough not to slow the test down, but the shared limiter (advisory lock and
+        # count) runs on every claim of both processes.
+        "OUTBOX_RATE_PER_MINUTE": "100000",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in teardown
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ami",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    saved = {
+        key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
+    }
+    app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
+    _reset_producers(app)
+
+    def read_log():
+        log.seek(0)
+        return log.read()
+
+    worker = type("Worker", (), {})()
+    worker.process, worker.queue, worker.read_log = process, queue, read_log
+    deadline = time.monotonic() + 60
+    while "ready." not in read_log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("Le worker Celery n'a pas démarré :\n" + read_log())
+        time.sleep(0.2)
+    try:
+        yield worker
+    finally:
+        app.conf.update(saved)
+        _reset_producers(app)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
+
+
+def _wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _publish_results(count: int) -> list[int]:
+    """Stand-in for results publication, which does not exist yet: one decision email per
+    candidature, all queued in the one transaction that publishes the results. Replace with the
+    real publication service when it lands."""
+    call = CallFactory()
+    candidatures = CandidatureFactory.create_batch(count, call=call)
+    with transaction.atomic():
+        messages = [
+            queue_email(
+                to=f"porteur-{candidature.pk}@example.org",
+                subject=f"Décision sur votre candidature n° {candidature.pk}",
+                text="Les résultats de l'appel à manifestation d'intérêt sont publiés.",
+                event="decision.published",
+                related=candidature,
+                call=call,
+            )
+            for candidature in candidatures
+        ]
+    return [message.pk for message in messages]
+
+
+def _all_sent(ids):
+    return lambda: OutboxMessage.objects.filter(pk__in=ids, state=OutboxState.SENT).count() == len(
+        ids
+    )
+
+
+def _assert_each_received_once(server: SmtpServer, ids: list[int], worker):
+    time.sleep(1.5)  # a duplicate would arrive now, not later: nothing is left to send
+    counts = server.mailbox.counts()
+    twice = {key: n for key, n in counts.items() if n > 1}
+    assert not twice, f"sent more than once: {twice}"
+    assert sorted(counts) == sorted(str(pk) for pk in ids), worker.read_log()[-5000:]
+    assert sum(counts.values()) == len(ids)
+    states = Counter(OutboxMessage.objects.filter(pk__in=ids).values_list("state", flat=True))
+    assert states == {OutboxState.SENT: len(ids)}
+
+
+def test_publishing_200_decisions_delivers_200_emails(smtp_server, smtp_worker):
+    smtp_server.start()
+    started = time.monotonic()
+    ids = _publish_results(COUNT)
+    print(f"queued in {time.monotonic() - started:.1f}s")
+    assert _wait_for(_all_sent(ids), timeout=60), smtp_worker.read_log()[-5000:]
+    elapsed = time.monotonic() - started
+    _assert_each_received_once(smtp_server, ids, smtp_worker)
+    assert set(OutboxMessage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+    print(f"{COUNT} emails delivered in {elapsed:.1f}s")
+
+
+def test_emails_queued_while_the_smtp_server_is_down_are_delivered_once_when_it_is_back(
+    smtp_server, smtp_worker
+):
+    started = time.monotonic()
+    ids = _publish_results(COUNT)  # the SMTP server is not running: connection refused
+
+    def all_failed_once():
+        rows = OutboxMessage.objects.filter(pk__in=ids)
+        return rows.filter(attempts__gte=1).count() == COUNT
+
+    assert _wait_for(all_failed_once, timeout=60), smtp_worker.read_log()[-5000:]
+    time.sleep(2)  # let them retry at least once more against the closed port
+    rows = OutboxMessage.objects.filter(pk__in=ids)
+    assert not rows.filter(state__in=[OutboxState.SENT, OutboxState.FAILED]).exists()
+    assert rows.filter(attempts__gte=2).exists()
+    assert "ConnectionRefusedError" in rows.exclude(last_error="").first().last_error
+    assert smtp_server.mailbox.counts() == Counter()
+
+    down_for = time.monotonic() - started
+    smtp_server.start()  # back, on the same port
+    assert _wait_for(_all_sent(ids), timeout=60), smtp_worker.read_log()[-5000:]
+    attempts = Counter(OutboxMessage.objects.filter(pk__in=ids).values_list("attempts", flat=True))
+    print(
+        f"SMTP down for {down_for:.1f}s, then {COUNT} delivered in "
+        f"{time.monotonic() - started - down_for:.1f}s; attempts per email: {sorted(attempts.items())}"
+    )
+    _assert_each_received_once(smtp_server, ids, smtp_worker)
+    assert not OutboxMessage.objects.filter(pk__in=ids).exclude(last_error="").exists()
