@@ -23,7 +23,7 @@ def check_regional_opinion(candidature, actor, comment, at):
 
 
 def _notify_team(candidature, template, event_name, event):
-    for email in candidature.ptce.users.filter(is_active=True).values_list("email", flat=True):
+    for email in candidature.ptce.team_emails():
         queue_templated_email(
             to=email,
             template=template,

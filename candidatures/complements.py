@@ -141,10 +141,6 @@ def apply_resubmission(candidature, actor, comment, at):
     candidature.snapshot = after
 
 
-def _team(candidature):
-    return list(candidature.ptce.users.filter(is_active=True).values_list("email", flat=True))
-
-
 def _coordinators(candidature):
     from accounts.models import RegionalCellMembership, RegionalRole
 
@@ -160,7 +156,7 @@ def _coordinators(candidature):
 
 def notify_requested(candidature, actor, event):
     request = open_request(candidature)
-    for email in _team(candidature):
+    for email in candidature.ptce.team_emails():
         queue_templated_email(
             to=email,
             template="complements_requested",
@@ -173,7 +169,7 @@ def notify_requested(candidature, actor, event):
 
 def notify_resubmitted(candidature, actor, event):
     request = candidature.complement_requests.order_by("-answered_at").first()
-    for email in _team(candidature) + _coordinators(candidature):
+    for email in candidature.ptce.team_emails() + _coordinators(candidature):
         queue_templated_email(
             to=email,
             template="complements_received",
@@ -205,7 +201,7 @@ def send_due_reminders(now=None) -> int:
                 continue
             request = ComplementRequest.objects.select_related("candidature__ptce").get(pk=pk)
             candidature = request.candidature
-            for email in _team(candidature):
+            for email in candidature.ptce.team_emails():
                 queue_templated_email(
                     to=email,
                     template="complements_reminder",

@@ -97,6 +97,10 @@ class Ptce(models.Model):
     def siren(self) -> str:
         return self.siret[:9] if self.siret else ""
 
+    def team_emails(self) -> list[str]:
+        """Where the PTCE's notifications go: every active person of its team."""
+        return list(self.users.filter(is_active=True).values_list("email", flat=True))
+
 
 class MemberCategory(models.TextChoices):
     ESS_ENTERPRISE = "ess_enterprise", "entreprise de l'économie sociale et solidaire"

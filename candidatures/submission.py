@@ -210,12 +210,8 @@ def freeze(candidature, actor, comment, at):
     candidature.snapshot = build_snapshot(candidature)
 
 
-def _team_emails(candidature):
-    return list(candidature.ptce.users.filter(is_active=True).values_list("email", flat=True))
-
-
 def notify_submitted(candidature, actor, event):
-    for email in _team_emails(candidature):
+    for email in candidature.ptce.team_emails():
         queue_templated_email(
             to=email,
             template="candidature_submitted",
@@ -227,7 +223,7 @@ def notify_submitted(candidature, actor, event):
 
 
 def notify_withdrawn(candidature, actor, event):
-    for email in _team_emails(candidature):
+    for email in candidature.ptce.team_emails():
         queue_templated_email(
             to=email,
             template="candidature_withdrawn",
