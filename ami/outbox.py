@@ -243,7 +243,11 @@ def _record_failure(message: OutboxMessage, error: BaseException) -> None:
         return
     reason = "temporary, attempts exhausted" if is_temporary(error) else "permanent"
     logger.error(
-        "Outbox message %s failed (%s, attempt %s): %s", message.pk, reason, message.attempts, described
+        "Outbox message %s failed (%s, attempt %s): %s",
+        message.pk,
+        reason,
+        message.attempts,
+        described,
     )
     rows.update(state=OutboxState.FAILED, last_error=described, next_attempt_at=None)
 

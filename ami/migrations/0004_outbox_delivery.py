@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ami', '0003_call_reviews_visible_before_submit'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("ami", "0003_call_reviews_visible_before_submit"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboxmessage',
-            name='next_attempt_at',
-            field=models.DateTimeField(blank=True, help_text='Pas avant cette heure (nouvel essai après une erreur temporaire, débit limité).', null=True, verbose_name='prochaine tentative'),
+            model_name="outboxmessage",
+            name="next_attempt_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Pas avant cette heure (nouvel essai après une erreur temporaire, débit limité).",
+                null=True,
+                verbose_name="prochaine tentative",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['sending_started_at'], name='ami_outbox_sending_idx'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["sending_started_at"], name="ami_outbox_sending_idx"),
         ),
     ]

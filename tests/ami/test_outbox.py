@@ -153,7 +153,7 @@ def broker(monkeypatch):
     [
         ConnectionRefusedError(111, "Connection refused"),
         TimeoutError("timed out"),
-        socket.timeout("timed out"),
+        socket.timeout("timed out"),  # noqa: UP041 - what smtplib raises, by its old name
         OSError(101, "Network is unreachable"),
         smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
         smtplib.SMTPResponseException(421, b"Service not available"),
@@ -282,7 +282,9 @@ def test_success_after_retries_clears_the_error(smtp_error, monkeypatch):
 
 
 def _age(message, **delta):
-    OutboxMessage.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(**delta))
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        created_at=timezone.now() - timedelta(**delta)
+    )
 
 
 def test_sweep_reenqueues_lost_queued_rows_and_is_idempotent(
