@@ -6,7 +6,9 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote, urlparse
 
 import pytest
@@ -56,69 +58,48 @@ def _reset_producers(app):
     app.__dict__.pop("amqp", None)
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, redis_url, tmp_path):
-    """Start ``celery -A ami worker`` on a queue of its own, pointed at the test database, and
-    switch the test process's Celery app from eager mode to that broker."""
+@contextmanager
+def running_worker(redis_url, log_path, env, *worker_args):
+    """Run ``celery -A ami worker`` on a queue of its own, pointed at the test database, with
+    ``env`` added to the environment; meanwhile the test process's Celery app sends to it
+    instead of running tasks eagerly. Yields an object with ``process``, ``queue`` and
+    ``read_log()``."""
+    import redis
+
     from ami.celery import app
 
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    email_dir = tmp_path / "emails"
-    env = {
+    full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ami.settings.dev",
         "DATABASE_URL": database_url_of_test_db(),
         "CELERY_BROKER_URL": redis_url,
         "CELERY_QUEUE": queue,
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(email_dir),
+        **env,
     }
-    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in teardown
+    log = open(log_path, "w+")  # noqa: SIM115 - closed below
+    command = [sys.executable, "-m", "celery", "-A", "ami", "worker", *worker_args,
+               "--without-gossip", "--without-mingle", "--without-heartbeat",
+               "-Q", queue, "-n", f"{queue}@%h", "--loglevel", "INFO"]  # fmt: skip
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ami",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        command, cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT
     )
-    saved = {
-        key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
-    }
+    keys = ("task_always_eager", "broker_url", "task_default_queue")
+    saved = {key: app.conf[key] for key in keys}
     app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
     _reset_producers(app)
-    worker = type("Worker", (), {})()
-    worker.process, worker.queue, worker.email_dir = process, queue, email_dir
 
     def read_log():
         log.seek(0)
         return log.read()
 
-    worker.read_log = read_log
-    deadline = time.monotonic() + 60
-    while "ready." not in read_log():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("Le worker Celery n'a pas démarré :\n" + read_log())
-        time.sleep(0.2)
+    worker = SimpleNamespace(process=process, queue=queue, read_log=read_log)
     try:
+        deadline = time.monotonic() + 60
+        while "ready." not in read_log():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("Le worker Celery n'a pas démarré :\n" + read_log())
+            time.sleep(0.2)
         yield worker
     finally:
         app.conf.update(saved)
@@ -129,8 +110,19 @@ def celery_worker_process(transactional_db, redis_url, tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-        import redis
-
         client = redis.Redis.from_url(redis_url)
         client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
         client.close()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, redis_url, tmp_path):
+    """A solo worker whose emails go to files in ``email_dir``."""
+    email_dir = tmp_path / "emails"
+    env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(email_dir),
+    }
+    with running_worker(redis_url, tmp_path / "worker.log", env, "--pool", "solo") as worker:
+        worker.email_dir = email_dir
+        yield worker

@@ -4,13 +4,9 @@ loopback. Every email is counted by its X-AMI-Outbox-Id header, so a duplicate w
 
 import email
 import logging
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -21,7 +17,7 @@ from ami.models import OutboxMessage, OutboxState
 from ami.outbox import queue_email
 from ami.tasks import send_outbox_message
 from tests.factories import CallFactory, CandidatureFactory
-from tests.integration.conftest import BASE_DIR, _reset_producers, database_url_of_test_db
+from tests.integration.conftest import running_worker
 
 pytestmark = pytest.mark.integration
 
@@ -82,17 +78,9 @@ def smtp_server():
 
 @pytest.fixture
 def smtp_worker(transactional_db, redis_url, smtp_server, tmp_path):
-    """Like ``celery_worker_process`` (conftest), but prefork with two processes, Django's SMTP
-    backend pointed at ``smtp_server``, and retries every second so the test is quick."""
-    from ami.celery import app
-
-    queue = f"test-{uuid.uuid4().hex[:10]}"
+    """Two prefork processes competing for the rows, Django's SMTP backend pointed at
+    ``smtp_server``, and retries every second so the test is quick."""
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ami.settings.dev",
-        "DATABASE_URL": database_url_of_test_db(),
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_QUEUE": queue,
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_server.port),
@@ -109,68 +97,9 @@ def smtp_worker(transactional_db, redis_url, smtp_server, tmp_path):
         "OUTBOX_RATE_PER_MINUTE": "100000",
         "LOG_LEVEL": "WARNING",
     }
-    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed in teardown
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ami",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    saved = {
-        key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
-    }
-    app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
-    _reset_producers(app)
-
-    def read_log():
-        log.seek(0)
-        return log.read()
-
-    worker = type("Worker", (), {})()
-    worker.process, worker.queue, worker.read_log = process, queue, read_log
-    deadline = time.monotonic() + 60
-    while "ready." not in read_log():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("Le worker Celery n'a pas démarré :\n" + read_log())
-        time.sleep(0.2)
-    try:
+    args = ("--pool", "prefork", "--concurrency", "2")
+    with running_worker(redis_url, tmp_path / "worker.log", env, *args) as worker:
         yield worker
-    finally:
-        app.conf.update(saved)
-        _reset_producers(app)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        client.close()
 
 
 def _wait_for(predicate, timeout):
