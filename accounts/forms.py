@@ -43,3 +43,19 @@ class OrganisationForm(forms.Form):
                 "correspondre."
             )
         return siren
+
+
+class EmailPreferencesForm(forms.Form):
+    """The optional emails; decisions, receipts and account emails are always sent."""
+
+    wants_reminders = forms.BooleanField(
+        label="Recevoir les rappels",
+        required=False,
+        help_text="Rappels avant une échéance : candidature encore en brouillon à l'approche de "
+        "la clôture de l'appel, évaluations à rendre avant la fin de l'instruction régionale.",
+    )
+    wants_digests = forms.BooleanField(
+        label="Recevoir les récapitulatifs quotidiens",
+        required=False,
+        help_text="Récapitulatif des changements dans votre région (coordinateurs de cellule).",
+    )

@@ -45,6 +45,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text="Sert à signaler les conflits d'intérêts probables.",
     )
+    wants_reminders = models.BooleanField(
+        "recevoir les rappels",
+        default=True,
+        help_text="Rappels avant la clôture des dépôts et avant la fin des évaluations.",
+    )
+    wants_digests = models.BooleanField(
+        "recevoir les récapitulatifs quotidiens",
+        default=True,
+        help_text="Récapitulatif des changements dans la région (coordinateurs).",
+    )
     is_staff = models.BooleanField(
         "équipe Coorace",
         default=False,

@@ -1,9 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .forms import OrganisationForm
+from . import preferences
+from .forms import EmailPreferencesForm, OrganisationForm
+from .models import User
 from .navigation import roles_of
 
 
@@ -30,3 +35,77 @@ def organisation_edit(request):
             for error in errors:
                 messages.error(request, error)
     return redirect("dashboard")
+
+
+@login_required
+def email_preferences(request):
+    user = request.user
+    if request.method == "POST":
+        form = EmailPreferencesForm(request.POST)
+        if form.is_valid():
+            for field in form.fields:
+                setattr(user, field, form.cleaned_data[field])
+            user.save(update_fields=list(form.fields))
+            messages.success(request, "Vos préférences de courriel sont enregistrées.")
+            return redirect("email_preferences")
+    else:
+        form = EmailPreferencesForm(
+            initial={"wants_reminders": user.wants_reminders, "wants_digests": user.wants_digests}
+        )
+    return render(request, "accounts/email_preferences.html", {"form": form})
+
+
+KIND_DESCRIPTIONS = {
+    preferences.REMINDER: "les rappels avant une échéance (candidature encore en brouillon, "
+    "évaluations à rendre)",
+    preferences.DIGEST: "les récapitulatifs quotidiens des changements dans votre région",
+}
+
+
+def mask_email(email: str) -> str:
+    """``camille.martin@example.org`` → ``c••••••••••••n@example.org``: enough to recognise one's
+    own address, not enough to learn someone else's from a forwarded link."""
+    local, _, domain = email.partition("@")
+    if len(local) <= 2:
+        masked = local[:1] + "•" * max(len(local) - 1, 1)
+    else:
+        masked = local[0] + "•" * (len(local) - 2) + local[-1]
+    return f"{masked}@{domain}"
+
+
+def _read_unsubscribe_token(token: str):
+    """(user, kind) of a valid token, without changing anything; None when it is bad, expired,
+    of an unknown kind or for a deleted account."""
+    try:
+        return preferences.read_token(token)
+    except (signing.BadSignature, User.DoesNotExist):
+        return None
+
+
+def _unsubscribe_invalid(request):
+    return render(request, "accounts/unsubscribe_invalid.html", status=400)
+
+
+@csrf_exempt  # the signed token is the credential; lets mail clients do RFC 8058 one-click
+def unsubscribe(request, token):
+    """One-click unsubscribe from a non-essential email, logged in or not. GET only shows a
+    confirmation (link scanners open links), POST turns the emails off."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    found = _read_unsubscribe_token(token)
+    if found is None:
+        return _unsubscribe_invalid(request)
+    user, kind = found
+    context = {
+        "token": token,
+        "kind": kind,
+        "kind_description": KIND_DESCRIPTIONS[kind],
+        "masked_email": mask_email(user.email),
+    }
+    if request.method == "POST":
+        try:
+            preferences.unsubscribe(token)
+        except (signing.BadSignature, User.DoesNotExist):
+            return _unsubscribe_invalid(request)
+        return render(request, "accounts/unsubscribe_done.html", context)
+    return render(request, "accounts/unsubscribe.html", context)

@@ -8,7 +8,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -362,3 +362,66 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.subject} → {self.recipient}"
+
+
+# --- Scheduled reminders ---------------------------------------------------------------------
+
+
+class ReminderKind(models.TextChoices):
+    DRAFT = "draft", "candidature en brouillon avant la clôture"
+    REVIEW = "review", "évaluation à rendre avant la fin de l'instruction régionale"
+
+
+class ReminderSent(models.Model):
+    """One reminder of one milestone to one person about one object (a candidature, a call).
+
+    The unique constraint is what makes the scheduled jobs idempotent: the row is inserted in the
+    transaction that queues the email, so a second run (or a second worker) cannot insert it
+    again and sends nothing."""
+
+    kind = models.CharField("type", max_length=20, choices=ReminderKind)
+    milestone = models.CharField("échéance", max_length=10, help_text="Par exemple « J-7 ».")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="destinataire",
+        on_delete=models.CASCADE,
+        related_name="reminders_sent",
+    )
+    related_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    related_id = models.CharField(max_length=64)
+    related = GenericForeignKey("related_type", "related_id")
+    sent_at = models.DateTimeField("envoyé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "rappel envoyé"
+        verbose_name_plural = "rappels envoyés"
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "milestone", "recipient", "related_type", "related_id"],
+                name="one_reminder_per_milestone",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.milestone} → {self.recipient}"
+
+    @classmethod
+    def claim(cls, *, kind: str, milestone: str, recipient, related, now=None) -> bool:
+        """Record the reminder, or return False when it was already recorded (by an earlier
+        run, or by a concurrent one: the insert then waits for the other transaction and fails
+        on the constraint). Call it inside the transaction that queues the email; the savepoint
+        keeps that transaction usable after a conflict."""
+        try:
+            with transaction.atomic():
+                cls.objects.create(
+                    kind=kind,
+                    milestone=milestone,
+                    recipient=recipient,
+                    related_type=ContentType.objects.get_for_model(related),
+                    related_id=str(related.pk),
+                    sent_at=now or timezone.now(),
+                )
+        except IntegrityError:
+            return False
+        return True

@@ -19,6 +19,8 @@ urlpatterns = [
     path("mon-espace/organisation/", account_views.organisation_edit, name="organisation_edit"),
     path("candidatures/", include("candidatures.urls")),
     path("instruction/", include("evaluation.urls")),
+    path("compte/preferences/", account_views.email_preferences, name="email_preferences"),
+    path("compte/desabonnement/<str:token>/", account_views.unsubscribe, name="unsubscribe"),
     path("compte/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

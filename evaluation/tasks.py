@@ -8,3 +8,10 @@ from candidatures.complements import send_due_reminders
 @shared_task(name="evaluation.send_complement_reminders")
 def send_complement_reminders() -> int:
     return send_due_reminders()
+
+
+@shared_task(name="evaluation.send_review_reminders")
+def send_review_reminders() -> int:
+    from .reminders import send_review_reminders as send
+
+    return send()

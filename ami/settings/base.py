@@ -184,6 +184,16 @@ CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
     "task": "ami.outbox_sweep",
     "schedule": crontab(),  # every minute
 }
+# Deadline reminders (candidatures.reminders, evaluation.reminders): daily at 9:00, Paris time
+# (CELERY_TIMEZONE). Idempotent, so a missed or repeated run is harmless.
+CELERY_BEAT_SCHEDULE["send-draft-reminders"] = {
+    "task": "candidatures.send_draft_reminders",
+    "schedule": crontab(minute=0, hour=9),
+}
+CELERY_BEAT_SCHEDULE["send-review-reminders"] = {
+    "task": "evaluation.send_review_reminders",
+    "schedule": crontab(minute=0, hour=9),
+}
 
 # Email outbox delivery (ami.outbox, docs/operations.md « Email delivery »).
 # Attempts per email before a temporary failure (SMTP 4xx, server unreachable) becomes final.

@@ -60,6 +60,12 @@ def cell_a(w):
     return RegionalCell.objects.get(call=w.call, region=w.region_a).pk
 
 
+def unsubscribe_link(w):
+    from accounts.preferences import REMINDER, unsubscribe_token
+
+    return unsubscribe_token(w.user("applicant"), REMINDER)
+
+
 SCREENS = [
     ("home", lambda w: reverse("home"), ALL_OK),
     ("call", lambda w: reverse("call_detail", args=[w.call.slug]), ALL_OK),
@@ -69,6 +75,9 @@ SCREENS = [
     ("dashboard", lambda w: reverse("dashboard"), SIGNED_IN),
     ("email", lambda w: reverse("account_email"), SIGNED_IN),
     ("password_change", lambda w: reverse("account_change_password"), SIGNED_IN),
+    ("email_preferences", lambda w: reverse("email_preferences"), SIGNED_IN),
+    # The link of an email: the signed token is the credential, whoever opens it.
+    ("unsubscribe", lambda w: reverse("unsubscribe", args=[unsubscribe_link(w)]), ALL_OK),
     ("admin", lambda w: reverse("admin:index"), STAFF_ONLY_ADMIN),
     ("applicant_dashboard", lambda w: reverse("applicant_dashboard"), SIGNED_IN),
     ("ptce_create", lambda w: reverse("ptce_create"), SIGNED_IN),
@@ -130,6 +139,18 @@ SCREENS = [
         CONSOLIDATION_A,
     ),
     ("region_move", lambda w: reverse("region_move", args=[w.candidature_a.pk]), CNA_ADMIN_ONLY),
+    (
+        "admin_email_catalogue",
+        lambda w: reverse("admin:ami_outboxmessage_catalogue"),
+        STAFF_ONLY_ADMIN,
+    ),
+    (
+        "admin_email_preview",
+        lambda w: reverse(
+            "admin:ami_outboxmessage_catalogue_preview", args=["candidature.submitted"]
+        ),
+        STAFF_ONLY_ADMIN,
+    ),
     (
         "admin_call",
         lambda w: reverse("admin:ami_call_change", args=[w.call.pk]),

@@ -1,0 +1,15 @@
+"""Remind evaluators of their pending reviews before the end of the regional review (J-7, J-2).
+Idempotent: one reminder per evaluator, call and milestone, however often this runs (daily by
+Celery beat, or by hand)."""
+
+from django.core.management.base import BaseCommand
+
+from evaluation.reminders import send_review_reminders
+
+
+class Command(BaseCommand):
+    help = "Envoie aux évaluateurs les rappels des évaluations à rendre (J-7, J-2 ; idempotent)."
+
+    def handle(self, *args, **options):
+        sent = send_review_reminders()
+        self.stdout.write(f"{sent} rappel(s) d'évaluation envoyé(s).")
