@@ -254,6 +254,28 @@ def _sample_review_reminder():
     }
 
 
+def _sample_coordinator_digest():
+    # As evaluation.digest.send_coordinator_digests.
+    from evaluation.digest import CONFLICT, RESUBMITTED, REVIEWED, SUBMITTED, Line, counts
+
+    other = _candidature(43, "PTCE Bocage en commun")
+    lines = [
+        Line(SUBMITTED, _at(12, 9, 5), _candidature()),
+        Line(RESUBMITTED, _at(12, 11, 40), other),
+        Line(REVIEWED, _at(12, 15, 20), _candidature(), "Alex Durand"),
+        Line(CONFLICT, _at(12, 17, 0), other, "déclaré par l'évaluateur – Alex Durand"),
+    ]
+    return {
+        "cell": SimpleNamespace(pk=5, region=_region()),
+        "day": _at(12).date(),
+        "counts": counts(lines),
+        "lines": lines,
+        "cell_url": settings.SITE_URL + reverse("cell_home", args=[5]),
+        "consolidation_url": settings.SITE_URL + reverse("consolidation_list", args=[5]),
+        **_unsubscribe(DIGEST),
+    }
+
+
 # --- allauth (account emails) -------------------------------------------------------------------
 
 
@@ -441,6 +463,17 @@ CATALOGUE: list[EmailEntry] = [
         "Tâche planifiée, 7 jours puis 2 jours avant l'échéance des évaluations régionales",
         _sample_review_reminder,
         kind=REMINDER,
+    ),
+    EmailEntry(
+        "evaluation.coordinator_digest",
+        "coordinator_digest",
+        INSTRUCTION,
+        "Récapitulatif de la veille dans la région : dépôts, redépôts, retraits, évaluations "
+        "rendues, conflits d'intérêts.",
+        "Les coordinateurs de la cellule régionale",
+        "Tâche planifiée, chaque jour à 7 h, seulement si quelque chose a changé la veille",
+        _sample_coordinator_digest,
+        kind=DIGEST,
     ),
     EmailEntry(
         "cell.candidature_moved",

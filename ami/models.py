@@ -370,6 +370,7 @@ class OutboxMessage(models.Model):
 class ReminderKind(models.TextChoices):
     DRAFT = "draft", "candidature en brouillon avant la clôture"
     REVIEW = "review", "évaluation à rendre avant la fin de l'instruction régionale"
+    DIGEST = "digest", "récapitulatif quotidien des coordinateurs"
 
 
 class ReminderSent(models.Model):

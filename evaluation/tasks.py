@@ -15,3 +15,10 @@ def send_review_reminders() -> int:
     from .reminders import send_review_reminders as send
 
     return send()
+
+
+@shared_task(name="evaluation.send_coordinator_digests")
+def send_coordinator_digests() -> int:
+    from .digest import send_coordinator_digests as send
+
+    return send()

@@ -194,6 +194,12 @@ CELERY_BEAT_SCHEDULE["send-review-reminders"] = {
     "task": "evaluation.send_review_reminders",
     "schedule": crontab(minute=0, hour=9),
 }
+# Coordinators' daily digest of the day before (evaluation.digest): daily at 7:00, Paris time.
+# Idempotent (one per coordinator, cell and day).
+CELERY_BEAT_SCHEDULE["send-coordinator-digests"] = {
+    "task": "evaluation.send_coordinator_digests",
+    "schedule": crontab(minute=0, hour=7),
+}
 
 # Email outbox delivery (ami.outbox, docs/operations.md « Email delivery »).
 # Attempts per email before a temporary failure (SMTP 4xx, server unreachable) becomes final.
