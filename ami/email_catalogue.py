@@ -13,6 +13,7 @@ Adding an email: add its templates, then an entry here, then a row in docs/notif
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -131,6 +132,27 @@ def _sample_withdrawn():
 
 def _sample_admissible():
     return {"candidature": _candidature(), "event": _status_event()}
+
+
+def _sample_laureate():
+    return {
+        "candidature": _candidature(),
+        "decision": SimpleNamespace(
+            granted_amount=Decimal("62500"),
+            motivation="Projet solide, fort ancrage rural, cofinancements acquis.",
+        ),
+    }
+
+
+def _sample_not_selected():
+    return {
+        "candidature": _candidature(),
+        "decision": SimpleNamespace(
+            granted_amount=None,
+            motivation="Le modèle économique reste à consolider ; l'enveloppe ne permet pas de "
+            "retenir toutes les candidatures favorables.",
+        ),
+    }
 
 
 def _sample_inadmissible():
@@ -349,6 +371,24 @@ CATALOGUE: list[EmailEntry] = [
         TEAM,
         "À la décision de la cellule régionale",
         _sample_admissible,
+    ),
+    EmailEntry(
+        "decision.laureate",
+        "decision_laureate",
+        CANDIDATURE,
+        "Décision : candidature retenue, avec le montant accordé et les prochaines étapes.",
+        TEAM,
+        "À la publication des résultats par l'administrateur de la CNA",
+        _sample_laureate,
+    ),
+    EmailEntry(
+        "decision.not_selected",
+        "decision_not_selected",
+        CANDIDATURE,
+        "Décision : candidature non retenue, avec sa motivation.",
+        TEAM,
+        "À la publication des résultats par l'administrateur de la CNA",
+        _sample_not_selected,
     ),
     EmailEntry(
         "candidature.inadmissible",
