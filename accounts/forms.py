@@ -1,5 +1,7 @@
 from django import forms
 
+from ami.identifiers import is_valid_siren
+
 
 class SignupForm(forms.Form):
     """Extra fields of allauth's sign-up form."""
@@ -13,14 +15,6 @@ class SignupForm(forms.Form):
         user.first_name = self.cleaned_data["first_name"]
         user.last_name = self.cleaned_data["last_name"]
         user.save(update_fields=["first_name", "last_name"])
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if index % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
 
 
 class OrganisationForm(forms.Form):
@@ -37,7 +31,7 @@ class OrganisationForm(forms.Form):
 
     def clean_organisation_siren(self):
         siren = "".join(self.cleaned_data["organisation_siren"].split())
-        if siren and not (len(siren) == 9 and siren.isdigit() and _luhn_ok(siren)):
+        if siren and not is_valid_siren(siren):
             raise forms.ValidationError(
                 "Ce SIREN n'est pas valide : il compte 9 chiffres et sa clé de contrôle doit "
                 "correspondre."

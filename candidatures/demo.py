@@ -8,11 +8,12 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from ami.identifiers import luhn_ok
 from ami.models import Commune, Region
 
+from . import workflow
 from .models import (
     Candidature,
-    CandidatureEvent,
     CandidatureState,
     CofinancingLine,
     Document,
@@ -21,7 +22,6 @@ from .models import (
     PtceMember,
     PtceMembership,
 )
-from .submission import freeze
 
 THEMES = [
     "alimentaire", "du réemploi", "des mobilités douces", "du numérique solidaire",
@@ -71,15 +71,7 @@ def _luhn_siret(rng) -> str:
     """A random SIRET with valid check digits (demo data only)."""
 
     def complete(digits):
-        for last in "0123456789":
-            candidate = digits + last
-            total = 0
-            for index, char in enumerate(reversed(candidate)):
-                value = int(char) * (2 if index % 2 else 1)
-                total += value - 9 if value > 9 else value
-            if total % 10 == 0:
-                return candidate
-        raise AssertionError
+        return next(digits + last for last in "0123456789" if luhn_ok(digits + last))
 
     siren = complete("".join(rng.choice("0123456789") for _ in range(8)))
     return complete(siren + "".join(rng.choice("0123456789") for _ in range(4)))
@@ -181,15 +173,7 @@ def seed_candidatures(call, applicant, user_factory) -> int:
                 document.file.save("demo", ContentFile(content), save=False)
                 document.save()
             if rng.random() < 0.65:
-                # Submitted through the same freezing rule as the real submission; the demo
-                # sends no receipt emails.
                 at = call.opens_at + (call.closes_at - call.opens_at) * rng.uniform(0.05, 0.3)
-                candidature.state = CandidatureState.SUBMITTED
-                freeze(candidature, owner, "", at)
-                candidature.save()
-                CandidatureEvent.objects.create(
-                    candidature=candidature, actor=owner, at=at,
-                    from_state=CandidatureState.DRAFT, to_state=CandidatureState.SUBMITTED,
-                )  # fmt: skip
+                workflow.transition(candidature, CandidatureState.SUBMITTED, owner, at=at)
             created += 1
     return created

@@ -2,19 +2,9 @@
 
 from django.core.exceptions import ValidationError
 
+from ami.identifiers import luhn_ok
+
 LA_POSTE_SIREN = "356000000"
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def normalize_siret(value: str) -> str:
@@ -27,7 +17,7 @@ def is_valid_siret(value: str) -> bool:
         return False
     if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_SIREN + "00001":
         return sum(int(c) for c in siret) % 5 == 0
-    return _luhn_ok(siret) and _luhn_ok(siret[:9])
+    return luhn_ok(siret) and luhn_ok(siret[:9])
 
 
 def validate_siret(value: str) -> None:

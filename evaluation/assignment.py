@@ -23,12 +23,6 @@ from .permissions import can_coordinate, is_cell_coordinator, region_handed_over
 logger = logging.getLogger(__name__)
 
 
-def cell_of(candidature) -> RegionalCell | None:
-    return RegionalCell.objects.filter(
-        call=candidature.call_id, region=candidature.region_id
-    ).first()
-
-
 def loads(call, user_ids) -> Counter:
     """Number of assignments of each user on the call's candidatures (all regions)."""
     rows = (

@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import NationalCellMembership, RegionalCell
-from accounts.permissions import is_national_member
 from ami.outbox import queue_templated_email
 from candidatures import workflow
 from candidatures.models import Candidature, CandidatureState
@@ -47,28 +46,8 @@ HANDOVER_COMMENT = "Transmission de la région à la CNA."
 # --- Who may do what -------------------------------------------------------------------------
 
 
-def can_view_cell(user, cell: RegionalCell) -> bool:
-    """The cell's coordinators, the CNA of the call and the staff (the last two read-only)."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    return user.is_staff or is_cell_coordinator(user, cell) or is_national_member(user, cell.call)
-
-
 def handover_of(cell: RegionalCell) -> RegionHandover | None:
     return RegionHandover.objects.filter(cell=cell).select_related("handed_over_by").first()
-
-
-def can_edit_cell(user, cell: RegionalCell) -> bool:
-    """Opinions and ranking are written by a coordinator until the region is handed over."""
-    return is_cell_coordinator(user, cell) and not RegionHandover.objects.filter(cell=cell).exists()
-
-
-def cell_of(candidature) -> RegionalCell | None:
-    return (
-        RegionalCell.objects.select_related("call", "region")
-        .filter(call_id=candidature.call_id, region_id=candidature.region_id)
-        .first()
-    )
 
 
 def _paris(value) -> str:

@@ -15,27 +15,17 @@ member have something to look at.
 Deterministic (seeded ``random.Random``) and idempotent: a region whose admissibility has
 started is left as it is, so a second run changes nothing, not even what a demo user did.
 
-Going through the domain functions queues notification emails (and logs each action). The rows
-are written by the domain functions as usual — the outbox of the demo shows them — but nothing is
-sent: while seeding, the dispatch after commit (``ami.outbox._enqueue_after_commit``) only
-collects the ids of the rows, which are then marked « envoyé » with the note ``NOT_SENT``, a final
-state that no task nor staff action sends again. So the console backend of ``make run`` prints
-nothing and no task runs, eager or on a worker; the INFO logs of the domain functions are held
-back for the time of the seed."""
+Going through the domain functions queues notification emails: ``ami.demo.seed.quiet_outbox``
+keeps them from being sent (see there)."""
 
-import logging
 import random
-from contextlib import contextmanager
 from decimal import Decimal
-from unittest import mock
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
-from ami import outbox
 from ami.demo.seed import DEMO_DOMAIN
-from ami.models import OutboxMessage, OutboxState
 from candidatures.models import Candidature, CandidatureState
 
 from .admission import MANUAL_ITEMS, decide_admissibility
@@ -87,8 +77,6 @@ WITH_RAISED_SCORE = {"44"}
 # is not started).
 SUBMITTED_SHARE = 0.6
 DRAFT_SHARE = 0.25
-NOT_SENT = "données de démonstration : non envoyé"
-QUIET_LOGGERS = ("evaluation", "candidatures", "ami.outbox")
 
 SCORE_COMMENTS = {
     0: "Point non traité dans le dossier.",
@@ -126,34 +114,13 @@ RAISED_SCORE_JUSTIFICATION = (
 def seed_regional_review(call, user_factory) -> None:
     """Give the regional cells of ``call`` demo material (see the module's docstring).
     ``user_factory(email, first, last)`` returns a verified demo user."""
-    with _quietly() as held, transaction.atomic():
+    with transaction.atomic():
         cells = RegionalCell.objects.filter(call=call).select_related("region", "call")
         for cell in cells.order_by("region__code"):
             evaluators = _evaluators(cell, user_factory)
             if _left_alone(cell):
                 continue
             _instruct(cell, _coordinator(cell), evaluators)
-        OutboxMessage.objects.filter(pk__in=held, state=OutboxState.QUEUED).update(
-            state=OutboxState.SENT, last_error=NOT_SENT
-        )
-
-
-@contextmanager
-def _quietly():
-    """While seeding, the outbox rows queued are not dispatched after commit (their ids are
-    collected in the list yielded) and no INFO log is printed (see the module's docstring).
-    Process-wide: fine for ``seed_demo``, a management command that runs alone."""
-    held = []
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        with mock.patch.object(outbox, "_enqueue_after_commit", held.append):
-            yield held
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
 
 
 def _evaluators(cell, user_factory) -> list:

@@ -25,6 +25,28 @@ def region_handed_over(call, region) -> bool:
     return RegionHandover.objects.filter(cell__call=call, cell__region=region).exists()
 
 
+def cell_of(candidature) -> RegionalCell | None:
+    """The regional cell that instructs the candidature (its call and current region)."""
+    return (
+        RegionalCell.objects.select_related("call", "region")
+        .filter(call_id=candidature.call_id, region_id=candidature.region_id)
+        .first()
+    )
+
+
+def can_view_cell(user, cell: RegionalCell) -> bool:
+    """The cell's consolidation: its coordinators, the CNA of the call and the staff (the last
+    two read-only)."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_staff or is_cell_coordinator(user, cell) or is_national_member(user, cell.call)
+
+
+def can_edit_cell(user, cell: RegionalCell) -> bool:
+    """Opinions and ranking are written by a coordinator until the region is handed over."""
+    return is_cell_coordinator(user, cell) and not region_handed_over(cell.call_id, cell.region_id)
+
+
 def is_cell_coordinator(user, cell: RegionalCell) -> bool:
     return (
         user.is_authenticated

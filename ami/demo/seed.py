@@ -1,9 +1,12 @@
 """The demo dataset. Later issues extend ``seed_demo`` with candidatures, reviews, decisions."""
 
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.hashers import make_password
@@ -19,8 +22,18 @@ from accounts.models import (
     RegionalRole,
     User,
 )
+from ami import outbox
 from ami.calls import clone_call
-from ami.models import Call, Criterion, DocumentType, FileFormat, Phase, Region
+from ami.models import (
+    Call,
+    Criterion,
+    DocumentType,
+    FileFormat,
+    OutboxMessage,
+    OutboxState,
+    Phase,
+    Region,
+)
 
 DEMO_PASSWORD = "demo-ami-ptce-2025"  # noqa: S105 - published demo credential, demo data only
 DEMO_DOMAIN = "demo.ami-ptce.fr"
@@ -211,6 +224,34 @@ def _cells(call: Call, logins: list) -> None:
     logins.append(("CRA des autres régions", f"cra-<code région>-coordination@{DEMO_DOMAIN}"))
 
 
+NOT_SENT = "données de démonstration : non envoyé"
+QUIET_LOGGERS = ("evaluation", "candidatures", "ami.outbox")
+
+
+@contextmanager
+def quiet_outbox():
+    """Seeding goes through the domain functions, which queue notification emails and log each
+    action. The outbox rows are written as usual (the demo's outbox shows them) but nothing is
+    sent: the dispatch after commit only collects their ids, and the rows are then marked
+    « envoyé » with the note ``NOT_SENT``, a final state that no task nor staff action sends
+    again. INFO logs are held back meanwhile. Process-wide: fine for ``seed_demo``, a management
+    command that runs alone."""
+    held = []
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with mock.patch.object(outbox, "_enqueue_after_commit", held.append):
+            yield
+        OutboxMessage.objects.filter(pk__in=held, state=OutboxState.QUEUED).update(
+            state=OutboxState.SENT, last_error=NOT_SENT
+        )
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 @transaction.atomic
 def seed_demo() -> SeedResult:
     try:
@@ -230,6 +271,7 @@ def seed_demo() -> SeedResult:
     from candidatures.demo import seed_candidatures  # the seed is wiring: it knows every app
     from evaluation.demo import seed_regional_review
 
-    seed_candidatures(current, applicant, _user)
-    seed_regional_review(current, _user)
+    with quiet_outbox():
+        seed_candidatures(current, applicant, _user)
+        seed_regional_review(current, _user)
     return result

@@ -21,7 +21,13 @@ from candidatures.models import Candidature, CandidatureState
 from .. import consolidation, exports
 from ..filters import ConsolidationFilter
 from ..models import Opinion
-from ..permissions import can_coordinate, is_cell_coordinator
+from ..permissions import (
+    can_coordinate,
+    can_edit_cell,
+    can_view_cell,
+    cell_of,
+    is_cell_coordinator,
+)
 
 PAGE_SIZE = 50
 
@@ -52,7 +58,7 @@ def _no_store(response):
 
 def _cell_or_404(user, cell_pk) -> RegionalCell:
     cell = get_object_or_404(RegionalCell.objects.select_related("call", "region"), pk=cell_pk)
-    if not consolidation.can_view_cell(user, cell):
+    if not can_view_cell(user, cell):
         raise Http404
     return cell
 
@@ -65,8 +71,8 @@ def _region_candidature_or_404(user, pk):
         .select_related("call", "ptce", "region"),
         pk=pk,
     )
-    cell = consolidation.cell_of(candidature)
-    if cell is None or not consolidation.can_view_cell(user, cell):
+    cell = cell_of(candidature)
+    if cell is None or not can_view_cell(user, cell):
         raise Http404
     return candidature, cell
 
@@ -147,7 +153,7 @@ def consolidation_list(request, cell_pk):
             "current_sort": params.get("tri", ""),
             "export_query": _query(params, page=None),
             "handover": consolidation.handover_of(cell),
-            "can_edit": consolidation.can_edit_cell(request.user, cell),
+            "can_edit": can_edit_cell(request.user, cell),
             "pages": _page_links(page, params),
         },
     )
@@ -297,7 +303,7 @@ def _typed_ranks(post, rows) -> tuple[dict[int, int], list[str]]:
 def regional_ranking(request, cell_pk):
     cell = _cell_or_404(request.user, cell_pk)
     rows = _ranking_rows(cell, request.user)
-    can_edit = consolidation.can_edit_cell(request.user, cell)
+    can_edit = can_edit_cell(request.user, cell)
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("Le classement ne peut pas être modifié.")

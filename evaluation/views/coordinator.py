@@ -25,7 +25,7 @@ from candidatures.models import Candidature, CandidatureState, FundingStatus
 
 from .. import admission, assignment, cells, conflicts
 from ..models import AdmissibilityCheck, Assignment, ConflictOfInterest, Review, ReviewState
-from ..permissions import can_coordinate, region_handed_over
+from ..permissions import can_coordinate, cell_of, region_handed_over
 
 PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 50
@@ -52,12 +52,6 @@ def coordinated_candidature_or_404(user, pk) -> Candidature:
     if not candidature.submitted_at or not can_coordinate(user, candidature):
         raise Http404
     return candidature
-
-
-def _cell_of_candidature(candidature) -> RegionalCell:
-    return RegionalCell.objects.select_related("call", "region").get(
-        call=candidature.call_id, region=candidature.region_id
-    )
 
 
 def _posted_pk(request, name) -> int:
@@ -238,7 +232,7 @@ def admissibility(request, pk):
         "evaluation/coordinator/admissibility.html",
         {
             "candidature": candidature,
-            "cell": _cell_of_candidature(candidature),
+            "cell": cell_of(candidature),
             "items": admission.admissibility_checklist(candidature),
             "check": check,
             "frozen": list(check.answers.values()) if check else [],
@@ -384,7 +378,7 @@ def complements_request(request, pk):
         "evaluation/coordinator/complements.html",
         {
             "candidature": candidature,
-            "cell": _cell_of_candidature(candidature),
+            "cell": cell_of(candidature),
             "field_choices": field_choices(),
             "document_types": document_types,
             "history": history,

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.db.models import Avg
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
+from ami.demo.seed import NOT_SENT
 from ami.models import Call, Criterion, DocumentType, OutboxMessage, OutboxState, Phase, Region
 from candidatures.models import Candidature, CandidatureEvent, CandidatureState
 from candidatures.submission import completeness_problems
@@ -155,7 +156,7 @@ def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_ca
     assert mean(lenient) > mean(strict) + 15
 
     # The notifications are in the outbox, none dispatched, sent nor left to send.
-    assert OutboxMessage.objects.filter(last_error=demo.NOT_SENT).exists()
+    assert OutboxMessage.objects.filter(last_error=NOT_SENT).exists()
     assert not OutboxMessage.objects.filter(state=OutboxState.QUEUED).exists()
     assert not [callback for callback in callbacks if callback.__module__ == "ami.outbox"]
     assert mail.outbox == []

@@ -26,6 +26,7 @@ from evaluation.models import (
     Review,
     ReviewState,
 )
+from evaluation.permissions import can_edit_cell
 from tests import factories as f
 from tests.evaluation.test_scoring import NA, make_grid, make_review
 from tests.roles import LOGIN, NOT_FOUND, OK, ROLES, assert_outcome, client_as
@@ -651,7 +652,7 @@ def test_nothing_changes_after_the_hand_over(world, cell, coordinator, ready):
         consolidation.set_ranking(cell, coordinator, [])
     with pytest.raises(ValidationError, match="transmise à la CNA"):
         consolidation.rank_by_score(cell, coordinator)
-    assert consolidation.can_edit_cell(coordinator, cell) is False
+    assert can_edit_cell(coordinator, cell) is False
 
 
 @pytest.mark.parametrize("role", ["cra_evaluator", "cna_admin", "staff"])
