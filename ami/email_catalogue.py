@@ -25,6 +25,7 @@ from django.urls import reverse
 from accounts.models import RegionalCellMembership, RegionalRole, User
 from accounts.preferences import DIGEST, REMINDER
 from ami.models import Call
+from ami.outbox import render_templated_email
 
 KIND_LABELS = {
     None: "essentiel",
@@ -141,6 +142,23 @@ def _sample_laureate():
             granted_amount=Decimal("62500"),
             motivation="Projet solide, fort ancrage rural, cofinancements acquis.",
         ),
+    }
+
+
+def _sample_results_region():
+    laureate = SimpleNamespace(
+        candidature=_candidature(), outcome="laureate", granted_amount=Decimal("62500")
+    )
+    other = SimpleNamespace(
+        candidature=_candidature(43, "PTCE Les Communs du Bocage"),
+        outcome="not_selected",
+        granted_amount=None,
+    )
+    return {
+        "region": _region(),
+        "laureates": [laureate],
+        "not_selected": [other],
+        "granted": Decimal("62500"),
     }
 
 
@@ -525,6 +543,15 @@ CATALOGUE: list[EmailEntry] = [
         _sample_cell_candidature_moved,
     ),
     EmailEntry(
+        "results.region",
+        "results_region",
+        INSTRUCTION,
+        "Publication des résultats : lauréats et candidatures non retenues de la région.",
+        "Les coordinateurs de chaque cellule régionale",
+        "À la publication des résultats par l'administrateur de la CNA",
+        _sample_results_region,
+    ),
+    EmailEntry(
         "region.handed_over",
         "region_handover",
         INSTRUCTION,
@@ -614,11 +641,7 @@ def render_sample(entry: EmailEntry) -> tuple[str, str, str]:
     if entry.allauth:
         return _render_allauth(entry)
     call = sample_call() if entry.with_call else None
-    context = {"site_url": settings.SITE_URL, "call": call, **entry.sample()}
-    subject = " ".join(render_to_string(f"emails/{entry.template}_subject.txt", context).split())
-    text = render_to_string(f"emails/{entry.template}.txt", context)
-    html = render_to_string(f"emails/{entry.template}.html", context)
-    return subject, text, html
+    return render_templated_email(entry.template, entry.sample(), call=call)
 
 
 def _render_allauth(entry: EmailEntry) -> tuple[str, str, str]:

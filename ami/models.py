@@ -12,6 +12,8 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ami.identifiers import validate_siret
+
 # --- The call -------------------------------------------------------------------------------
 
 
@@ -90,6 +92,15 @@ class Call(models.Model):
     reviews_visible_before_submit = models.BooleanField(
         "les évaluateurs voient les autres évaluations avant d'avoir rendu la leur",
         default=False,
+    )
+    granting_body_name = models.CharField(
+        "nom de l'attribuant",
+        max_length=200,
+        blank=True,
+        help_text="Publié dans les données ouvertes des subventions (SCDL).",
+    )
+    granting_body_siret = models.CharField(
+        "SIRET de l'attribuant", max_length=14, blank=True, validators=[validate_siret]
     )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)

@@ -69,13 +69,20 @@ def queue_templated_email(
     *, to: str, template: str, context: dict, event: str, related=None, call=None
 ) -> OutboxMessage:
     """Render ``emails/<template>_subject.txt``, ``.txt`` and ``.html`` and queue the result."""
+    subject, text, html = render_templated_email(template, context, call=call)
+    return queue_email(
+        to=to, subject=subject, text=text, html=html, event=event, related=related, call=call
+    )
+
+
+def render_templated_email(template: str, context: dict, *, call=None) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of ``emails/<template>*`` — what is queued, and what staff
+    preview before sending."""
     context = {"site_url": settings.SITE_URL, "call": call, **context}
     subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
     text = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
-    return queue_email(
-        to=to, subject=subject, text=text, html=html, event=event, related=related, call=call
-    )
+    return subject, text, html
 
 
 def _enqueue_after_commit(message_id: int) -> None:

@@ -12,6 +12,7 @@ admin.site.index_title = "Tableau de bord de l'équipe Coorace"
 urlpatterns = [
     path("", views.home, name="home"),
     path("appels/<slug:slug>/", views.call_detail, name="call_detail"),
+    path("appels/<slug:slug>/laureats/", include("evaluation.routes.public")),
     path("accessibilite/", views.page, {"template": "accessibility"}, name="accessibility"),
     path("mentions-legales/", views.page, {"template": "legal"}, name="legal"),
     path("donnees-personnelles/", views.page, {"template": "personal_data"}, name="personal_data"),

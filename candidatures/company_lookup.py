@@ -14,9 +14,8 @@ from urllib.request import Request, urlopen
 from django.conf import settings
 from django.core.cache import cache
 
+from ami.identifiers import is_valid_siret, normalize_siret
 from ami.models import Commune
-
-from .siret import is_valid_siret, normalize_siret
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from ami.identifiers import normalize_siret, validate_siret
 from ami.models import Commune
 from ami.territory import normalize_commune_code
 
 from .models import Ptce, PtceMember
-from .siret import normalize_siret, validate_siret
 
 COMMUNE_CODE_IN_TEXT = re.compile(r"\b(\d{5}|2[AB]\d{3})\b", re.IGNORECASE)
 MAX_TERRITORY_COMMUNES = 1000

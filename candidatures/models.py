@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from .siret import validate_siret
+from ami.identifiers import validate_siret
 
 
 class PtceQuerySet(models.QuerySet):
@@ -298,6 +298,10 @@ class Candidature(models.Model):
         "numéro de dépôt", max_length=40, unique=True, null=True, blank=True
     )
     snapshot = models.JSONField("instantané au dépôt", null=True, blank=True, editable=False)
+    # Territory flags frozen at submission (``submission.territory_flags``), for the call's
+    # priorities: the national dashboard filters on them and the selection assistant uses them.
+    is_rural = models.BooleanField("territoire rural", default=False)
+    in_qpv = models.BooleanField("quartier prioritaire (QPV)", default=False)
     created_at = models.DateTimeField("créée le", default=timezone.now)
     updated_at = models.DateTimeField("modifiée le", auto_now=True)
     submitted_at = models.DateTimeField("déposée le", null=True, blank=True)

@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from ami.identifiers import normalize_siret
 from ami.models import Commune
 from ami.outbox import queue_templated_email
 
 from .models import Ptce, PtceInvitation, PtceMember, PtceMembership
 from .permissions import is_ptce_member, is_ptce_referent
-from .siret import normalize_siret
 
 PROFILE_FIELDS = frozenset(
     {

@@ -201,12 +201,28 @@ def build_snapshot(candidature: Candidature) -> dict:
     }
 
 
+def territory_flags(ptce) -> tuple[bool, bool]:
+    """The call's territorial priorities, read on the PTCE's territory (its communes and the
+    commune of its seat): *rural* when at least half of those communes are « peu denses » or
+    « très peu denses » on INSEE's density grid; *QPV* when one of them holds a quartier
+    prioritaire. Frozen on the candidature at submission."""
+    communes = {c.pk: c for c in ptce.territory_communes.prefetch_related("qpvs")}
+    if ptce.seat_commune_id and ptce.seat_commune_id not in communes:
+        communes[ptce.seat_commune_id] = ptce.seat_commune
+    if not communes:
+        return False, False
+    rural = sum(1 for c in communes.values() if c.is_rural) * 2 >= len(communes)
+    qpv = any(c.qpvs.exists() for c in communes.values())
+    return rural, qpv
+
+
 def freeze(candidature, actor, comment, at):
     candidature.submitted_at = candidature.submitted_at or at
     candidature.receipt_number = candidature.receipt_number or (
         f"PTCE-{candidature.call.year}-{candidature.pk:06d}"
     )
     candidature.region_id = candidature.ptce.region_id
+    candidature.is_rural, candidature.in_qpv = territory_flags(candidature.ptce)
     candidature.snapshot = build_snapshot(candidature)
 
 

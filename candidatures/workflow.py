@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.permissions import is_national_administrator, is_regional_coordinator
 
-from . import admissibility, complements, submission
+from . import admissibility, complements, decisions, submission
 from .errors import TransitionRefused
 from .models import Candidature, CandidatureEvent
 from .models import CandidatureState as S
@@ -101,9 +101,22 @@ TRANSITIONS = [
         "transmettre à la CNA",
         check=admissibility.check_regional_opinion,
     ),
-    Transition((S.REGIONAL_REVIEW_DONE,), S.LAUREATE, _national_administrator, "retenir"),
+    # Decisions: made pending by the CNA's deliberation, performed at publication.
     Transition(
-        (S.REGIONAL_REVIEW_DONE,), S.NOT_SELECTED, _national_administrator, "ne pas retenir"
+        (S.REGIONAL_REVIEW_DONE,),
+        S.LAUREATE,
+        _national_administrator,
+        "retenir",
+        check=decisions.check_decision_is(S.LAUREATE),
+        notify=decisions.notify_decision,
+    ),
+    Transition(
+        (S.REGIONAL_REVIEW_DONE,),
+        S.NOT_SELECTED,
+        _national_administrator,
+        "ne pas retenir",
+        check=decisions.check_decision_is(S.NOT_SELECTED),
+        notify=decisions.notify_decision,
     ),
 ]
 

@@ -2,7 +2,7 @@
 reviews on the call's grid, the collegial regional opinion and the hand-over to the CNA."""
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -220,3 +220,257 @@ class RegionHandover(models.Model):
 
     def __str__(self):
         return f"{self.cell} transmise"
+
+
+# --- National review, selection, deliberation, decisions (DESIGN §4–5) -------------------------
+
+
+class NationalReview(models.Model):
+    """A CNA member's second-level analysis of a candidature, visible to the whole CNA."""
+
+    candidature = models.ForeignKey(
+        "candidatures.Candidature", on_delete=models.CASCADE, related_name="national_reviews"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="national_reviews"
+    )
+    score = models.DecimalField(
+        "note globale sur 100",
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    opinion = models.CharField("avis", max_length=12, choices=Opinion)
+    comment = models.TextField("analyse")
+    created_at = models.DateTimeField("rédigée le", default=timezone.now)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    class Meta:
+        verbose_name = "analyse nationale"
+        verbose_name_plural = "analyses nationales"
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "reviewer"], name="one_national_review"),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=100), name="national_review_score_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Analyse de {self.reviewer} – {self.candidature}"
+
+
+class ScoreBasis(models.TextChoices):
+    RAW = "raw", "note consolidée régionale (brute)"
+    NORMALISED = "normalised", "note normalisée dans la région"
+
+
+class SelectionScenario(models.Model):
+    """A named run of the selection assistant: its parameters and the proposal, line by line."""
+
+    call = models.ForeignKey("ami.Call", on_delete=models.CASCADE, related_name="scenarios")
+    name = models.CharField("nom", max_length=120)
+    parameters = models.JSONField("paramètres", default=dict)
+    feasible = models.BooleanField("contraintes tenues", default=True)
+    message = models.TextField("diagnostic", blank=True)
+    total_score = models.DecimalField(
+        "score total", max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    total_granted = models.DecimalField(
+        "total accordé", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    solve_seconds = models.FloatField("durée de résolution (s)", default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("créé le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "scénario de sélection"
+        verbose_name_plural = "scénarios de sélection"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["call", "name"], name="one_scenario_name_per_call")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ScenarioLine(models.Model):
+    scenario = models.ForeignKey(SelectionScenario, on_delete=models.CASCADE, related_name="lines")
+    candidature = models.ForeignKey(
+        "candidatures.Candidature", on_delete=models.CASCADE, related_name="+"
+    )
+    selected = models.BooleanField("retenue")
+    amount = models.DecimalField(
+        "montant proposé", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    score = models.DecimalField("note retenue", max_digits=7, decimal_places=2)
+    rank = models.PositiveIntegerField("rang")
+    explanation = models.TextField("explication")
+
+    class Meta:
+        verbose_name = "ligne de scénario"
+        verbose_name_plural = "lignes de scénario"
+        ordering = ["rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scenario", "candidature"], name="one_line_per_scenario"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.scenario} – {self.candidature_id}"
+
+
+class Deliberation(models.Model):
+    """The CNA session that fixes the list of laureates of a call."""
+
+    call = models.OneToOneField("ami.Call", on_delete=models.CASCADE, related_name="deliberation")
+    held_on = models.DateField("date de la séance")
+    members_present = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name="membres présents", related_name="+", blank=True
+    )
+    scenario = models.ForeignKey(
+        SelectionScenario,
+        verbose_name="scénario de départ",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    notes = models.TextField("observations de la séance", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("ouverte le", default=timezone.now)
+    fixed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    fixed_at = models.DateTimeField("liste arrêtée le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "délibération"
+        verbose_name_plural = "délibérations"
+
+    def __str__(self):
+        return f"Délibération – {self.call}"
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.fixed_at is not None
+
+
+class DeliberationLine(models.Model):
+    """One candidature in the deliberation: what the scenario proposed and what the CNA decides.
+    A line that departs from the proposal carries a written justification."""
+
+    deliberation = models.ForeignKey(Deliberation, on_delete=models.CASCADE, related_name="lines")
+    candidature = models.ForeignKey(
+        "candidatures.Candidature", on_delete=models.CASCADE, related_name="deliberation_lines"
+    )
+    proposed_selected = models.BooleanField("proposée", null=True, blank=True)
+    proposed_amount = models.DecimalField(
+        "montant proposé", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    selected = models.BooleanField("retenue", default=False)
+    amount = models.DecimalField(
+        "montant accordé", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    justification = models.TextField("justification", blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    class Meta:
+        verbose_name = "ligne de délibération"
+        verbose_name_plural = "lignes de délibération"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deliberation", "candidature"], name="one_line_per_deliberation"
+            ),
+            models.CheckConstraint(
+                condition=Q(selected=False, amount__isnull=True)
+                | Q(selected=True, amount__isnull=False),
+                name="deliberation_line_amount_iff_selected",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.deliberation} – {self.candidature_id}"
+
+    @property
+    def overridden(self) -> bool:
+        return self.proposed_selected is not None and (
+            self.selected != self.proposed_selected or self.amount != self.proposed_amount
+        )
+
+
+class DeliberationOverride(models.Model):
+    """Append-only record of each change the CNA made to a line, with its justification."""
+
+    line = models.ForeignKey(DeliberationLine, on_delete=models.CASCADE, related_name="overrides")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField("le", default=timezone.now)
+    selected = models.BooleanField("retenue")
+    amount = models.DecimalField("montant", max_digits=12, decimal_places=2, null=True, blank=True)
+    justification = models.TextField("justification")
+
+    class Meta:
+        verbose_name = "modification de ligne"
+        verbose_name_plural = "modifications de lignes"
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.line} – {self.at:%d/%m/%Y %H:%M}"
+
+
+class DecisionOutcome(models.TextChoices):
+    LAUREATE = "laureate", "lauréate"
+    NOT_SELECTED = "not_selected", "non retenue"
+
+
+class Decision(models.Model):
+    """The CNA's decision on a candidature: pending until the administrator publishes the results
+    of the call; only then visible to the applicant and notified."""
+
+    candidature = models.OneToOneField(
+        "candidatures.Candidature", on_delete=models.CASCADE, related_name="decision"
+    )
+    deliberation = models.ForeignKey(
+        Deliberation, on_delete=models.CASCADE, related_name="decisions"
+    )
+    outcome = models.CharField("décision", max_length=15, choices=DecisionOutcome)
+    granted_amount = models.DecimalField(
+        "montant accordé", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    motivation = models.TextField("motivation")
+    created_at = models.DateTimeField("créée le", default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+    published_at = models.DateTimeField("publiée le", null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "décision"
+        verbose_name_plural = "décisions"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome="laureate", granted_amount__isnull=False)
+                | Q(outcome="not_selected", granted_amount__isnull=True),
+                name="decision_amount_iff_laureate",
+            ),
+        ]
+        indexes = [models.Index(fields=["deliberation", "outcome"])]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()} – {self.candidature}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None

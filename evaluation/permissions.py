@@ -1,9 +1,16 @@
-"""Predicates of the regional review. Seeing a candidature is always
+"""Predicates of the regional and national review. Seeing a candidature is always
 ``Candidature.objects.visible_to`` (which already hides conflicted ones); these add the role
 and the state of the review."""
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
-from accounts.permissions import is_national_member, is_regional_coordinator, is_regional_member
+from accounts.permissions import (
+    is_national_administrator,
+    is_national_member,
+    is_regional_coordinator,
+    is_regional_member,
+)
+from ami.models import Phase
+from candidatures.models import CandidatureState
 
 from .models import (
     BLOCKING_CONFLICT,
@@ -89,3 +96,34 @@ def can_see_reviews(user, candidature) -> bool:
     return Review.objects.filter(
         candidature=candidature, evaluator=user, state=ReviewState.SUBMITTED
     ).exists()
+
+
+# --- National review (CNA) -----------------------------------------------------------------------
+
+
+def can_view_national(user, call) -> bool:
+    """The national screens of a call: its CNA (members and administrators) and the staff
+    (read-only)."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_staff or is_national_member(user, call)
+
+
+def can_review_nationally(user, candidature) -> bool:
+    """A CNA member writes their analysis of a candidature handed over by its region, until the
+    results are published. Seeing it is ``visible_to`` (which hides conflicted ones)."""
+    return (
+        is_national_member(user, candidature.call)
+        and candidature.state == CandidatureState.REGIONAL_REVIEW_DONE
+        and not has_blocking_conflict(user, candidature)
+    )
+
+
+def can_deliberate(user, call) -> bool:
+    """Any CNA member records the session and its lines while the list is not fixed."""
+    return is_national_member(user, call) and call.phase == Phase.NATIONAL_REVIEW
+
+
+def can_administer_national(user, call) -> bool:
+    """Fix or reopen the list, edit pending decisions, publish: CNA administrators."""
+    return is_national_administrator(user, call)

@@ -8,8 +8,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+import ami.identifiers
 import candidatures.models
-import candidatures.siret
 
 
 class Migration(migrations.Migration):
@@ -304,7 +304,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         blank=True,
                         max_length=14,
-                        validators=[candidatures.siret.validate_siret],
+                        validators=[ami.identifiers.validate_siret],
                         verbose_name="SIRET de la structure porteuse",
                     ),
                 ),
@@ -476,7 +476,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         blank=True,
                         max_length=14,
-                        validators=[candidatures.siret.validate_siret],
+                        validators=[ami.identifiers.validate_siret],
                         verbose_name="SIRET",
                     ),
                 ),

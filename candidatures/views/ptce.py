@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ami.identifiers import normalize_siret, validate_siret
 from ami.models import Qpv
 from ami.territory import lookup_commune
 
@@ -17,7 +18,6 @@ from ..company_lookup import UNAVAILABLE_MESSAGE, CompanyLookupUnavailable, look
 from ..forms import InvitationForm, PtceForm, PtceMemberForm, apply_validation_error
 from ..models import MemberCategory, PtceInvitation
 from ..permissions import is_ptce_member, is_ptce_referent
-from ..siret import normalize_siret, validate_siret
 from .common import member_ptce_or_404
 
 FORM_TEMPLATE = "candidatures/ptce/form.html"

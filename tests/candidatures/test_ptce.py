@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from ami.identifiers import validate_siret
 from ami.models import Commune, Density, OutboxMessage, Qpv
 from candidatures import company_lookup
 from candidatures import ptce as domain
@@ -30,7 +31,6 @@ from candidatures.company_lookup import (
 )
 from candidatures.forms import PtceMemberForm, resolve_commune
 from candidatures.models import MemberCategory, Ptce, PtceInvitation, PtceMember, PtceMembership
-from candidatures.siret import validate_siret
 from tests import factories as f
 from tests.roles import LOGIN, NOT_FOUND, OK, ROLES, assert_outcome, client_as
 

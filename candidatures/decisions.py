@@ -1,0 +1,47 @@
+"""Rules of the decision transitions (used by ``workflow``): a candidature becomes laureate or
+not selected only when the CNA's pending decision says so, at publication; the letter goes to
+the PTCE's team in the same transaction. The decision itself lives in ``evaluation`` (reached
+through the ``candidature.decision`` relation, never imported: DESIGN §6)."""
+
+from ami.outbox import queue_templated_email
+
+from .errors import TransitionRefused
+from .models import CandidatureState
+
+TEMPLATES = {
+    CandidatureState.LAUREATE: ("decision_laureate", "decision.laureate"),
+    CandidatureState.NOT_SELECTED: ("decision_not_selected", "decision.not_selected"),
+}
+
+
+def _decision(candidature):
+    return getattr(candidature, "decision", None)
+
+
+def check_decision_is(outcome):
+    """The check of the transition to ``outcome``: it must follow the recorded decision."""
+
+    def check(candidature, actor, comment, at):
+        decision = _decision(candidature)
+        if decision is None or decision.outcome != outcome:
+            raise TransitionRefused(
+                "Aucune décision de la CNA ne correspond à ce changement : arrêtez d'abord la "
+                "liste en délibération.",
+                code="decision",
+            )
+
+    return check
+
+
+def notify_decision(candidature, actor, event):
+    template, event_name = TEMPLATES[candidature.state]
+    decision = _decision(candidature)
+    for email in candidature.ptce.team_emails():
+        queue_templated_email(
+            to=email,
+            template=template,
+            context={"candidature": candidature, "decision": decision},
+            event=event_name,
+            related=candidature,
+            call=candidature.call,
+        )

@@ -1,0 +1,437 @@
+"""The CNA's deliberation (DESIGN §4–5): the session (date, members present), its lines — one per
+candidature handed over by its region —, started from a scenario of the selection assistant or
+by hand, overridden line by line with a written justification that is kept, the running total
+against the envelope, and fixing the list, which creates the *pending* decisions.
+
+Plain functions over model instances and the acting user: views, admin and commands share them.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from ami.calls import set_phase
+from ami.models import Phase
+from candidatures.models import Candidature, CandidatureState
+
+from .models import (
+    Decision,
+    DecisionOutcome,
+    Deliberation,
+    DeliberationLine,
+    DeliberationOverride,
+    NationalReview,
+    Opinion,
+    RegionalOpinion,
+    SelectionScenario,
+)
+from .permissions import can_administer_national, can_deliberate
+
+ZERO = Decimal("0")
+
+
+def _euros(value: Decimal) -> str:
+    from ami.templatetags.ami_format import euros
+
+    return euros(value)
+
+
+# --- The session ---------------------------------------------------------------------------------
+
+
+def handed_over(call):
+    """The candidatures the CNA decides on: handed over by their region."""
+    return Candidature.objects.filter(call=call, state=CandidatureState.REGIONAL_REVIEW_DONE)
+
+
+def deliberation_of(call) -> Deliberation | None:
+    return Deliberation.objects.filter(call=call).select_related("scenario", "fixed_by").first()
+
+
+def _check_can_deliberate(actor, call):
+    if not can_deliberate(actor, call):
+        if call.phase != Phase.NATIONAL_REVIEW:
+            raise PermissionDenied(
+                "La délibération n'est possible qu'en phase d'instruction nationale "
+                f"(l'appel est en phase « {call.get_phase_display()} »)."
+            )
+        raise PermissionDenied("Seuls les membres de la CNA de l'appel délibèrent.")
+
+
+def _check_members(call, members):
+    from accounts.models import NationalCellMembership
+
+    members = list(members)
+    allowed = set(
+        NationalCellMembership.objects.filter(cell__call=call).values_list("user_id", flat=True)
+    )
+    if any(member.pk not in allowed for member in members):
+        raise ValidationError(
+            {"members_present": "Seuls les membres de la CNA de l'appel peuvent être présents."}
+        )
+    if not members:
+        raise ValidationError(
+            {"members_present": "Indiquez les membres de la CNA présents à la séance."}
+        )
+    return members
+
+
+def open_deliberation(
+    call, actor, *, held_on, members_present, scenario: SelectionScenario | None = None, notes=""
+) -> Deliberation:
+    """Record the session and create its lines, proposed by ``scenario`` or empty (by hand)."""
+    _check_can_deliberate(actor, call)
+    members = _check_members(call, members_present)
+    if scenario is not None and scenario.call_id != call.pk:
+        raise ValidationError({"scenario": "Ce scénario appartient à un autre appel."})
+    if scenario is not None and not scenario.feasible:
+        raise ValidationError(
+            {"scenario": "Ce scénario ne tient pas les contraintes : il ne propose aucune liste."}
+        )
+    with transaction.atomic():
+        if Deliberation.objects.select_for_update().filter(call=call).exists():
+            raise ValidationError("La séance de délibération de cet appel est déjà ouverte.")
+        deliberation = Deliberation.objects.create(
+            call=call, held_on=held_on, scenario=scenario, notes=notes.strip(), created_by=actor
+        )
+        deliberation.members_present.set(members)
+        _reset_lines(deliberation, scenario)
+    return deliberation
+
+
+def update_session(deliberation, actor, *, held_on, members_present, notes="") -> Deliberation:
+    _check_open(deliberation, actor)
+    members = _check_members(deliberation.call, members_present)
+    deliberation.held_on = held_on
+    deliberation.notes = notes.strip()
+    deliberation.save(update_fields=["held_on", "notes"])
+    deliberation.members_present.set(members)
+    return deliberation
+
+
+def apply_scenario(deliberation, actor, scenario: SelectionScenario) -> Deliberation:
+    """Start again from another scenario: every line takes its proposal (changes made so far
+    stay in the record of overrides)."""
+    _check_open(deliberation, actor)
+    if scenario.call_id != deliberation.call_id or not scenario.feasible:
+        raise ValidationError("Ce scénario ne peut pas servir de point de départ.")
+    with transaction.atomic():
+        deliberation.scenario = scenario
+        deliberation.save(update_fields=["scenario"])
+        _reset_lines(deliberation, scenario)
+    return deliberation
+
+
+def _reset_lines(deliberation, scenario):
+    proposals = {}
+    if scenario is not None:
+        proposals = {
+            line.candidature_id: line
+            for line in scenario.lines.only("candidature_id", "selected", "amount")
+        }
+    DeliberationLine.objects.filter(deliberation=deliberation).delete()
+    lines = []
+    for candidature_id in handed_over(deliberation.call).values_list("pk", flat=True):
+        proposal = proposals.get(candidature_id)
+        selected = bool(proposal and proposal.selected)
+        amount = proposal.amount if selected else None
+        lines.append(
+            DeliberationLine(
+                deliberation=deliberation,
+                candidature_id=candidature_id,
+                proposed_selected=None if scenario is None else selected,
+                proposed_amount=amount,
+                selected=selected,
+                amount=amount,
+            )
+        )
+    DeliberationLine.objects.bulk_create(lines, batch_size=2000)
+
+
+def sync_lines(deliberation) -> int:
+    """Add a line for a candidature handed over after the session opened (not proposed)."""
+    existing = DeliberationLine.objects.filter(deliberation=deliberation).values("candidature")
+    missing = handed_over(deliberation.call).exclude(pk__in=existing).values_list("pk", flat=True)
+    lines = [
+        DeliberationLine(deliberation=deliberation, candidature_id=pk, selected=False)
+        for pk in missing
+    ]
+    DeliberationLine.objects.bulk_create(lines, ignore_conflicts=True)
+    return len(lines)
+
+
+def _check_open(deliberation, actor):
+    _check_can_deliberate(actor, deliberation.call)
+    if deliberation.is_fixed:
+        raise ValidationError(
+            "La liste est arrêtée : un administrateur de la CNA doit la rouvrir pour la modifier."
+        )
+
+
+# --- Lines ---------------------------------------------------------------------------------------
+
+
+def amount_errors(call, candidature, amount) -> list[str]:
+    """Why ``amount`` cannot be granted to ``candidature`` (French messages; empty if it can)."""
+    if amount is None:
+        return ["Indiquez le montant accordé."]
+    errors = []
+    if amount < call.min_amount or amount > call.max_amount:
+        errors.append(
+            f"Le montant accordé doit être compris entre {_euros(call.min_amount)} et "
+            f"{_euros(call.max_amount)}."
+        )
+    requested = candidature.requested_amount
+    if requested is not None and amount > requested:
+        errors.append(f"Le montant accordé dépasse le montant demandé ({_euros(requested)}).")
+    if amount != amount.quantize(Decimal("0.01")):
+        errors.append("Le montant a au plus deux décimales (centimes).")
+    return errors
+
+
+def set_line(line: DeliberationLine, actor, *, selected: bool, amount, justification: str):
+    """Decide one line. A line that departs from the proposal (or, started by hand, selects a
+    candidature) needs a written justification, kept with every change."""
+    deliberation = line.deliberation
+    _check_open(deliberation, actor)
+    candidature = line.candidature
+    justification = (justification or "").strip()
+    amount = amount if selected else None
+    if selected:
+        errors = amount_errors(deliberation.call, candidature, amount)
+        if errors:
+            raise ValidationError({"amount": errors})
+    baseline_selected = bool(line.proposed_selected)
+    baseline_amount = line.proposed_amount if baseline_selected else None
+    departs = selected != baseline_selected or amount != baseline_amount
+    if departs and not justification:
+        raise ValidationError(
+            {
+                "justification": "Justifiez par écrit cette décision qui s'écarte de la "
+                "proposition : la justification figure au procès-verbal."
+            }
+        )
+    with transaction.atomic():
+        line.selected = selected
+        line.amount = amount
+        line.justification = justification if departs else ""
+        line.updated_by = actor
+        line.save(update_fields=["selected", "amount", "justification", "updated_by", "updated_at"])
+        DeliberationOverride.objects.create(
+            line=line,
+            actor=actor,
+            selected=selected,
+            amount=amount,
+            justification=justification or "Retour à la proposition.",
+        )
+    return line
+
+
+@dataclass
+class Totals:
+    envelope: Decimal
+    selected: int
+    granted: Decimal
+    lines: int
+    overridden: int
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.envelope - self.granted
+
+    @property
+    def over(self) -> bool:
+        return self.granted > self.envelope
+
+
+def totals(deliberation) -> Totals:
+    """The running total against the envelope (one query)."""
+    figures = DeliberationLine.objects.filter(deliberation=deliberation).aggregate(
+        n_selected=Count("pk", filter=Q(selected=True)),
+        n_granted=Sum("amount", filter=Q(selected=True), default=ZERO),
+        n_lines=Count("pk"),
+        n_overridden=Count("pk", filter=~Q(justification="")),
+    )
+    return Totals(
+        envelope=deliberation.call.envelope,
+        selected=figures["n_selected"],
+        granted=figures["n_granted"],
+        lines=figures["n_lines"],
+        overridden=figures["n_overridden"],
+    )
+
+
+# --- Fixing the list -----------------------------------------------------------------------------
+
+
+def list_errors(deliberation) -> list[str]:
+    """Why the list cannot be fixed (French messages; empty when it can)."""
+    errors = []
+    figures = totals(deliberation)
+    if figures.over:
+        errors.append(
+            f"La liste dépasse l'enveloppe de {_euros(figures.granted - figures.envelope)} "
+            f"({_euros(figures.granted)} accordés pour une enveloppe de "
+            f"{_euros(figures.envelope)}) : réduisez des montants ou retirez des lauréats."
+        )
+    if not figures.lines:
+        errors.append("Aucune candidature n'a été transmise par les régions.")
+    lines = DeliberationLine.objects.filter(deliberation=deliberation, selected=True)
+    for line in lines.select_related("candidature__ptce"):
+        for message in amount_errors(deliberation.call, line.candidature, line.amount):
+            errors.append(f"{line.candidature.ptce.name} : {message}")
+    return errors
+
+
+def _national_comments(candidature_ids) -> dict[int, list[str]]:
+    comments = {}
+    analyses = NationalReview.objects.filter(candidature_id__in=candidature_ids).order_by(
+        "created_at", "pk"
+    )
+    for analysis in analyses.only("candidature_id", "comment"):
+        comments.setdefault(analysis.candidature_id, []).append(analysis.comment)
+    return comments
+
+
+def default_motivation(selected: bool, opinion: RegionalOpinion | None, comments) -> str:
+    """The motivation proposed for a decision, from the regional and national opinions."""
+    parts = [
+        "La cellule nationale d'animation a retenu cette candidature."
+        if selected
+        else "La cellule nationale d'animation n'a pas retenu cette candidature."
+    ]
+    if opinion is not None:
+        parts.append(
+            f"Avis de la cellule régionale ({Opinion(opinion.opinion).label}) : "
+            f"{opinion.motivation.strip()}"
+        )
+    if comments:
+        parts.append("Analyse de la cellule nationale : " + " ".join(c.strip() for c in comments))
+    if not selected:
+        parts.append(
+            "L'enveloppe de l'appel ne permet pas de retenir toutes les candidatures présentées."
+        )
+    return "\n\n".join(parts)
+
+
+def fix_list(deliberation, actor) -> int:
+    """Fix the list: refuse a list over the envelope or with an amount out of range; create one
+    *pending* decision per line (laureate with its amount, or not selected), with a motivation
+    prefilled from the regional and national opinions; the call moves to *deliberated*. Returns
+    the number of decisions."""
+    call = deliberation.call
+    if not can_administer_national(actor, call):
+        raise PermissionDenied("Seul un administrateur de la CNA arrête la liste.")
+    with transaction.atomic():
+        deliberation = Deliberation.objects.select_for_update().get(pk=deliberation.pk)
+        if deliberation.is_fixed:
+            raise ValidationError("La liste est déjà arrêtée.")
+        if call.phase != Phase.NATIONAL_REVIEW:
+            raise ValidationError(
+                "La liste ne peut être arrêtée qu'en phase d'instruction nationale."
+            )
+        sync_lines(deliberation)
+        errors = list_errors(deliberation)
+        if errors:
+            raise ValidationError(errors)
+        lines = list(
+            DeliberationLine.objects.filter(deliberation=deliberation).select_related(
+                "candidature__regional_opinion"
+            )
+        )
+        ids = [line.candidature_id for line in lines]
+        comments = _national_comments(ids)
+        Decision.objects.filter(candidature_id__in=ids, published_at__isnull=True).delete()
+        now = timezone.now()
+        Decision.objects.bulk_create(
+            [
+                Decision(
+                    candidature_id=line.candidature_id,
+                    deliberation=deliberation,
+                    outcome=DecisionOutcome.LAUREATE
+                    if line.selected
+                    else DecisionOutcome.NOT_SELECTED,
+                    granted_amount=line.amount if line.selected else None,
+                    motivation=default_motivation(
+                        line.selected,
+                        getattr(line.candidature, "regional_opinion", None),
+                        comments.get(line.candidature_id),
+                    ),
+                    created_at=now,
+                    updated_by=actor,
+                )
+                for line in lines
+            ],
+            batch_size=2000,
+        )
+        deliberation.fixed_at = now
+        deliberation.fixed_by = actor
+        deliberation.save(update_fields=["fixed_at", "fixed_by"])
+        set_phase(call, Phase.DELIBERATED, actor, comment="Liste des lauréats arrêtée.")
+    return len(lines)
+
+
+def reopen(deliberation, actor, *, reason: str) -> None:
+    """Reopen a fixed list before publication: the pending decisions are dropped (the lines and
+    their justifications stay), the call goes back to *national review*."""
+    call = deliberation.call
+    if not can_administer_national(actor, call):
+        raise PermissionDenied("Seul un administrateur de la CNA rouvre la liste.")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Indiquez pourquoi la liste est rouverte."})
+    with transaction.atomic():
+        deliberation = Deliberation.objects.select_for_update().get(pk=deliberation.pk)
+        if not deliberation.is_fixed:
+            raise ValidationError("La liste n'est pas arrêtée.")
+        if deliberation.decisions.filter(published_at__isnull=False).exists():
+            raise ValidationError("Les résultats sont publiés : la liste ne peut plus changer.")
+        deliberation.decisions.all().delete()
+        deliberation.fixed_at = None
+        deliberation.fixed_by = None
+        deliberation.save(update_fields=["fixed_at", "fixed_by"])
+        set_phase(call, Phase.NATIONAL_REVIEW, actor, comment=f"Liste rouverte : {reason.strip()}")
+
+
+# --- Pending decisions ---------------------------------------------------------------------------
+
+
+def update_decision(decision: Decision, actor, *, motivation: str, granted_amount=None) -> Decision:
+    """Edit a pending decision's motivation (and a laureate's amount, within the range, the
+    request and the envelope)."""
+    call = decision.deliberation.call
+    if not can_administer_national(actor, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    if decision.is_published:
+        raise ValidationError("Cette décision est publiée : elle ne peut plus être modifiée.")
+    errors = {}
+    if not (motivation or "").strip():
+        errors["motivation"] = "La motivation est obligatoire : elle est envoyée au porteur."
+    if decision.outcome == DecisionOutcome.LAUREATE:
+        amount_problems = amount_errors(call, decision.candidature, granted_amount)
+        if amount_problems:
+            errors["granted_amount"] = amount_problems
+        else:
+            others = (
+                Decision.objects.filter(
+                    deliberation=decision.deliberation, outcome=DecisionOutcome.LAUREATE
+                )
+                .exclude(pk=decision.pk)
+                .aggregate(total=Sum("granted_amount", default=ZERO))["total"]
+            )
+            if others + granted_amount > call.envelope:
+                errors["granted_amount"] = (
+                    f"Avec ce montant, le total accordé ({_euros(others + granted_amount)}) "
+                    f"dépasserait l'enveloppe ({_euros(call.envelope)})."
+                )
+    if errors:
+        raise ValidationError(errors)
+    decision.motivation = motivation.strip()
+    if decision.outcome == DecisionOutcome.LAUREATE:
+        decision.granted_amount = granted_amount
+    decision.updated_by = actor
+    decision.save(update_fields=["motivation", "granted_amount", "updated_by", "updated_at"])
+    return decision

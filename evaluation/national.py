@@ -1,0 +1,260 @@
+"""The national review (DESIGN §4–5): every candidature of a call with its regional opinion,
+the statistics of its reviews, its score normalised within its region, the CNA's own analyses
+and its decision; the figures per region behind the dashboard's charts.
+
+Normalisation. Regional cells score with different severity: a region whose evaluators all
+score two points lower must not lose its laureates for it. The *normalised score* of a
+candidature is its regional consolidated score expressed against the other candidatures of the
+same region and call (those with a collegial opinion): ``50 + 10 × z`` where
+``z = (score − regional mean) / regional standard deviation`` (population). It keeps the 0–100
+feel of the raw score (50 = the region's average, 60 = one standard deviation above), is
+unchanged when every score of a region moves by the same number of points, and is 50 for a
+region with a single candidature or identical scores. Computed in SQL: one query for the
+regions' means and deviations, then an expression per row, so that lists sort and filter on it.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    StdDev,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Round
+
+from ami.models import Region
+from candidatures.models import Candidature
+
+from .consolidation import HIDDEN_STATES, with_consolidation
+from .models import NationalReview, Opinion, RegionalOpinion
+from .permissions import can_review_nationally
+from .scoring import Median
+
+NORMALISED_MEAN = Decimal("50")
+NORMALISED_SPREAD = Decimal("10")
+SCORE = DecimalField(max_digits=7, decimal_places=2)
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+# --- Normalisation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionStats:
+    count: int
+    mean: Decimal
+    deviation: Decimal  # population standard deviation
+
+
+def region_score_stats(call) -> dict[str, RegionStats]:
+    """Mean and standard deviation of the consolidated scores of each region of the call (one
+    query)."""
+    rows = (
+        RegionalOpinion.objects.filter(candidature__call=call)
+        .exclude(candidature__state__in=HIDDEN_STATES)
+        .values("candidature__region_id")
+        .annotate(
+            count=Count("pk"),
+            mean=Avg("consolidated_score"),
+            deviation=StdDev("consolidated_score", sample=False),
+        )
+        .order_by()
+    )
+    return {
+        row["candidature__region_id"]: RegionStats(
+            row["count"], Decimal(row["mean"]), Decimal(row["deviation"] or 0)
+        )
+        for row in rows
+    }
+
+
+def normalise(score: Decimal, stats: RegionStats) -> Decimal:
+    """The normalised score of one value (the same formula as ``normalised_expression``)."""
+    if not stats.deviation:
+        return NORMALISED_MEAN
+    value = NORMALISED_MEAN + NORMALISED_SPREAD * (score - stats.mean) / stats.deviation
+    return value.quantize(Decimal("0.01"))
+
+
+def normalised_expression(stats: dict[str, RegionStats]):
+    """SQL expression of the normalised score of a candidature row (NULL without an opinion)."""
+    score = F("regional_opinion__consolidated_score")
+    whens = []
+    for region_id, region in stats.items():
+        if region.deviation:
+            value = Value(NORMALISED_MEAN) + Value(NORMALISED_SPREAD) * (
+                score - Value(region.mean)
+            ) / Value(region.deviation)
+        else:
+            value = Value(NORMALISED_MEAN)
+        whens.append(When(region_id=region_id, regional_opinion__isnull=False, then=value))
+    if not whens:
+        return Value(None, output_field=SCORE)
+    return Round(Case(*whens, default=None, output_field=SCORE), 2, output_field=SCORE)
+
+
+# --- The national table --------------------------------------------------------------------------
+
+
+def national_candidatures(call, user):
+    """The call's candidatures past submission that ``user`` may see (conflicts hidden)."""
+    return (
+        Candidature.objects.visible_to(user)
+        .filter(call_id=call.pk)
+        .exclude(state__in=HIDDEN_STATES)
+    )
+
+
+def with_national(queryset, call, *, texts=False):
+    """The regional consolidation (review statistics, collegial opinion), the normalised score,
+    the CNA's analyses (count and mean, as subqueries so as not to multiply the review join) and
+    the decision, in the one query of the rows."""
+    analyses = NationalReview.objects.filter(candidature=OuterRef("pk")).order_by()
+    national_mean = analyses.values("candidature").annotate(mean=Avg("score")).values("mean")
+    national_count = analyses.values("candidature").annotate(n=Count("pk")).values("n")
+    return (
+        with_consolidation(queryset, texts=texts)
+        .select_related("region")
+        .annotate(
+            normalised_score=normalised_expression(region_score_stats(call)),
+            national_count=Coalesce(Subquery(national_count), 0),
+            national_mean=Subquery(national_mean, output_field=SCORE),
+            decision_outcome=F("decision__outcome"),
+            decision_amount=F("decision__granted_amount"),
+            decision_published_at=F("decision__published_at"),
+        )
+    )
+
+
+def default_order(queryset):
+    return queryset.order_by(
+        F("normalised_score").desc(nulls_last=True), "region__name", "ptce__name", "pk"
+    )
+
+
+def national_rows(call, user, *, texts=False):
+    return default_order(with_national(national_candidatures(call, user), call, texts=texts))
+
+
+# --- The CNA's analyses -----------------------------------------------------------------------
+
+
+def analyses_of(candidature):
+    """Every CNA analysis of the candidature (visible to the whole CNA), oldest first."""
+    return (
+        NationalReview.objects.filter(candidature=candidature)
+        .select_related("reviewer")
+        .order_by("created_at", "pk")
+    )
+
+
+def save_analysis(
+    candidature, user, *, score: Decimal, opinion: str, comment: str
+) -> NationalReview:
+    """Write (or rewrite) ``user``'s analysis of the candidature."""
+    if not can_review_nationally(user, candidature):
+        raise PermissionDenied(
+            "Seuls les membres de la CNA, sans conflit d'intérêts, analysent une candidature "
+            "transmise par sa région et pas encore décidée."
+        )
+    errors = {}
+    if score is None or not (Decimal(0) <= score <= Decimal(100)):
+        errors["score"] = "La note globale est comprise entre 0 et 100."
+    if opinion not in Opinion.values:
+        errors["opinion"] = "Choisissez un avis : favorable, réservé ou défavorable."
+    if not (comment or "").strip():
+        errors["comment"] = "Rédigez votre analyse : elle motive votre note pour toute la CNA."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        analysis, _ = NationalReview.objects.update_or_create(
+            candidature=candidature,
+            reviewer=user,
+            defaults={"score": score, "opinion": opinion, "comment": comment.strip()},
+        )
+    return analysis
+
+
+# --- Figures per region (charts) -----------------------------------------------------------------
+
+
+@dataclass
+class RegionFigures:
+    region: Region
+    candidatures: int
+    requested: Decimal
+    scored: int
+    minimum: Decimal | None
+    q1: Decimal | None
+    median: Decimal | None
+    q3: Decimal | None
+    maximum: Decimal | None
+    mean: Decimal | None
+
+
+class Quantile(Median):
+    """``percentile_cont(q) WITHIN GROUP (ORDER BY …)``."""
+
+    name = "Quantile"
+
+    def __init__(self, expression, fraction, **extra):
+        self.template = f"%(function)s({Decimal(fraction)}) WITHIN GROUP (ORDER BY %(expressions)s)"
+        super().__init__(expression, **extra)
+
+
+def region_figures(call, user) -> list[RegionFigures]:
+    """Per region of the call: candidatures and requested amounts, and the distribution of the
+    consolidated scores (min, quartiles, max, mean) — which shows the regions' severity. One
+    query, over what the user may see; regions without candidatures are left out."""
+    score = "regional_opinion__consolidated_score"
+    quartile = DecimalField(max_digits=7, decimal_places=3)
+    rows = (
+        national_candidatures(call, user)
+        .values("region_id")
+        .annotate(
+            n=Count("pk"),
+            requested=Coalesce(Sum("requested_amount"), Value(Decimal(0)), output_field=MONEY),
+            scored=Count(score),
+            minimum=Min(score),
+            q1=Cast(Quantile(score, "0.25"), quartile),
+            median=Cast(Quantile(score, "0.5"), quartile),
+            q3=Cast(Quantile(score, "0.75"), quartile),
+            maximum=Max(score),
+            mean=Avg(score, output_field=SCORE),
+        )
+        .order_by()
+    )
+    regions = Region.objects.in_bulk([row["region_id"] for row in rows])
+    figures = [
+        RegionFigures(
+            region=regions[row["region_id"]],
+            candidatures=row["n"],
+            requested=row["requested"],
+            scored=row["scored"],
+            minimum=row["minimum"],
+            q1=_cents(row["q1"]),
+            median=_cents(row["median"]),
+            q3=_cents(row["q3"]),
+            maximum=row["maximum"],
+            mean=_cents(row["mean"]),
+        )
+        for row in rows
+    ]
+    return sorted(figures, key=lambda f: f.region.name)
+
+
+def _cents(value) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
