@@ -24,6 +24,19 @@ def navigation_for(user) -> list[dict]:
         items.append(
             {"label": "Cellule régionale", "url": reverse("cell_home", args=[coordinated])}
         )
+    national_call = (
+        NationalCellMembership.objects.filter(user=user)
+        .order_by("-cell__call__year", "-cell__call_id")
+        .values_list("cell__call_id", flat=True)
+        .first()
+    )
+    if national_call:
+        items.append(
+            {
+                "label": "Instruction nationale",
+                "url": reverse("national_dashboard", args=[national_call]),
+            }
+        )
     if user.is_staff:
         items.append({"label": "Administration", "url": reverse("admin:index")})
     return items

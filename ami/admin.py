@@ -88,6 +88,20 @@ class CallAdmin(admin.ModelAdmin):
             },
         ),
         ("Évaluation", {"fields": ["reviews_per_candidature", "disagreement_threshold"]}),
+        (
+            "Données ouvertes des subventions (SCDL)",
+            {
+                "description": "Publiées avec la liste des lauréats, au format du schéma SCDL "
+                "« subventions ».",
+                "fields": [
+                    "granting_body_name",
+                    "granting_body_siret",
+                    "subsidy_payment_terms",
+                    "subsidy_payment_start",
+                    "subsidy_payment_end",
+                ],
+            },
+        ),
         ("Suivi", {"fields": ["created_at", "updated_at"]}),
     ]
 

@@ -65,6 +65,9 @@ def clone_call(call: Call, actor, *, year: int | None = None) -> Call:
             "national_review_deadline",
         ):
             setattr(clone, field, _shift_year(getattr(call, field), shift))
+        for field in ("subsidy_payment_start", "subsidy_payment_end"):
+            value = getattr(call, field)
+            setattr(clone, field, _shift_year(value, shift) if value else None)
         clone.save()
         for criterion in call.criteria.all():
             criterion.pk = None

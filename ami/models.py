@@ -102,6 +102,25 @@ class Call(models.Model):
     granting_body_siret = models.CharField(
         "SIRET de l'attribuant", max_length=14, blank=True, validators=[validate_siret]
     )
+    subsidy_payment_terms = models.CharField(
+        "conditions de versement",
+        max_length=256,
+        default="unique",
+        help_text="« unique », « échelonné » ou un texte libre ; publié dans les données ouvertes "
+        "des subventions (SCDL).",
+    )
+    subsidy_payment_start = models.DateField(
+        "versement : date ou début de la période",
+        null=True,
+        blank=True,
+        help_text="Vide : la date de publication des résultats.",
+    )
+    subsidy_payment_end = models.DateField(
+        "versement : fin de la période",
+        null=True,
+        blank=True,
+        help_text="Seulement pour une période de versement ; vide pour une date unique.",
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -121,6 +140,15 @@ class Call(models.Model):
                 condition=Q(max_amount__gte=F("min_amount")),
                 name="call_amount_range",
                 violation_error_message="Le montant maximum doit être au moins le minimum.",
+            ),
+            models.CheckConstraint(
+                condition=Q(subsidy_payment_end__isnull=True)
+                | Q(
+                    subsidy_payment_start__isnull=False,
+                    subsidy_payment_end__gte=F("subsidy_payment_start"),
+                ),
+                name="call_subsidy_payment_period",
+                violation_error_message="La fin de la période de versement doit suivre son début.",
             ),
         ]
 

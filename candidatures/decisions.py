@@ -18,6 +18,15 @@ def _decision(candidature):
     return getattr(candidature, "decision", None)
 
 
+def published_decision(candidature):
+    """The CNA's decision once published, else None: a pending decision is never shown to the
+    applicant (DESIGN §4)."""
+    decision = _decision(candidature)
+    if decision is None or decision.published_at is None:
+        return None
+    return decision
+
+
 def check_decision_is(outcome):
     """The check of the transition to ``outcome``: it must follow the recorded decision."""
 

@@ -143,37 +143,70 @@ def seed_candidatures(call, applicant, user_factory) -> int:
             )
             if number == 1:
                 continue  # the demo applicant starts their own candidature
-            candidature = Candidature.objects.create(
-                ptce=ptce,
-                call=call,
-                region=region,
-                requested_amount=Decimal(rng.randrange(30000, 80001, 500)),
-                current_step="budget",
-                **_answers(name, theme, place),
+            candidature = _demo_candidature(
+                call, ptce, owner, rng, name, theme, place, document_types
             )
-            CofinancingLine.objects.create(
-                candidature=candidature,
-                funder=rng.choice(["Région", "Département", "Fondation", "Intercommunalité"]),
-                status=rng.choice(["acquired", "requested"]),
-                amount=Decimal(rng.randrange(5000, 60001, 1000)),
-            )
-            for document_type in document_types:
-                if not document_type.mandatory:
-                    continue
-                content = demo_pdf(f"{document_type.label} - {name}")
-                document = Document(
-                    candidature=candidature,
-                    document_type=document_type,
-                    original_name=f"{document_type.label}.pdf",
-                    size=len(content),
-                    content_type="application/pdf",
-                    sha256=hashlib.sha256(content).hexdigest(),
-                    uploaded_by=owner,
-                )
-                document.file.save("demo", ContentFile(content), save=False)
-                document.save()
             if rng.random() < 0.65:
                 at = call.opens_at + (call.closes_at - call.opens_at) * rng.uniform(0.05, 0.3)
                 workflow.transition(candidature, CandidatureState.SUBMITTED, owner, at=at)
             created += 1
     return created
+
+
+def _demo_candidature(call, ptce, owner, rng, name, theme, place, document_types):
+    """A complete demo candidature of ``ptce`` to ``call``: answers, budget, one cofinancing
+    line and a small PDF for each mandatory document."""
+    candidature = Candidature.objects.create(
+        ptce=ptce,
+        call=call,
+        region=ptce.region,
+        requested_amount=Decimal(rng.randrange(30000, 80001, 500)),
+        current_step="budget",
+        **_answers(name, theme, place),
+    )
+    CofinancingLine.objects.create(
+        candidature=candidature,
+        funder=rng.choice(["Région", "Département", "Fondation", "Intercommunalité"]),
+        status=rng.choice(["acquired", "requested"]),
+        amount=Decimal(rng.randrange(5000, 60001, 1000)),
+    )
+    for document_type in document_types:
+        if not document_type.mandatory:
+            continue
+        content = demo_pdf(f"{document_type.label} - {name}")
+        document = Document(
+            candidature=candidature,
+            document_type=document_type,
+            original_name=f"{document_type.label}.pdf",
+            size=len(content),
+            content_type="application/pdf",
+            sha256=hashlib.sha256(content).hexdigest(),
+            uploaded_by=owner,
+        )
+        document.file.save("demo", ContentFile(content), save=False)
+        document.save()
+    return candidature
+
+
+def seed_past_candidatures(call) -> int:
+    """Every demo PTCE applies to ``call``, a past edition, and submits within its dates (the
+    caller opens the call for the time of it). Skipped when the call has candidatures."""
+    if call.candidatures.exists():
+        return 0
+    rng = random.Random(call.year)  # noqa: S311 - deterministic demo data
+    document_types = list(call.document_types.all())
+    created = 0
+    ptces = Ptce.objects.filter(name__contains="(démo ").select_related("seat_commune", "region")
+    for ptce in ptces.order_by("name"):
+        owner = ptce.users.order_by("pk").first()
+        theme = rng.choice(THEMES)
+        place = ptce.seat_commune.name if ptce.seat_commune else ptce.region.name
+        with transaction.atomic():
+            candidature = _demo_candidature(
+                call, ptce, owner, rng, ptce.name, theme, place, document_types
+            )
+            at = call.opens_at + (call.closes_at - call.opens_at) * rng.uniform(0.3, 0.95)
+            workflow.transition(candidature, CandidatureState.SUBMITTED, owner, at=at)
+        created += 1
+    return created
+

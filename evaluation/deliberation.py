@@ -244,6 +244,10 @@ class Totals:
         return self.envelope - self.granted
 
     @property
+    def excess(self) -> Decimal:
+        return max(self.granted - self.envelope, ZERO)
+
+    @property
     def over(self) -> bool:
         return self.granted > self.envelope
 
@@ -274,7 +278,7 @@ def list_errors(deliberation) -> list[str]:
     figures = totals(deliberation)
     if figures.over:
         errors.append(
-            f"La liste dépasse l'enveloppe de {_euros(figures.granted - figures.envelope)} "
+            f"La liste dépasse l'enveloppe de {_euros(figures.excess)} "
             f"({_euros(figures.granted)} accordés pour une enveloppe de "
             f"{_euros(figures.envelope)}) : réduisez des montants ou retirez des lauréats."
         )

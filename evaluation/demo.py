@@ -123,6 +123,61 @@ def seed_regional_review(call, user_factory) -> None:
             _instruct(cell, _coordinator(cell), evaluators)
 
 
+def seed_national_review(call, user_factory) -> None:
+    """A past edition (``call``, its candidatures submitted) brought to the national review:
+    every region instructed to the end — admissibility, reviews, collegial opinions, ranking —
+    and handed over to the CNA; two CNA analyses and one scenario of the selection assistant, so
+    that the dashboard and the assistant show real-looking data. The list is not fixed: the demo
+    CNA deliberates and publishes. Skipped when a region is already handed over."""
+    from ami.calls import set_phase
+    from ami.models import Phase
+
+    from . import national, scenarios
+    from .consolidation import hand_over
+    from .models import RegionHandover
+
+    if RegionHandover.objects.filter(cell__call=call).exists():
+        return
+    set_phase(call, Phase.REGIONAL_REVIEW, None, comment="Clôture des candidatures (démo).")
+    cells = RegionalCell.objects.filter(call=call).select_related("region", "call")
+    for cell in cells.order_by("region__code"):
+        evaluators = _evaluators(cell, user_factory)
+        coordinator = _coordinator(cell)
+        _instruct(cell, coordinator, evaluators, complete=True)
+        hand_over(cell, coordinator, "Instruction régionale terminée.")
+    set_phase(call, Phase.NATIONAL_REVIEW, None, comment="Fin de l'instruction régionale (démo).")
+    member = user_factory(f"cna-membre@{DEMO_DOMAIN}", "Nicolas", "Membre")
+    handed = list(
+        Candidature.objects.filter(call=call, state=CandidatureState.REGIONAL_REVIEW_DONE)
+        .select_related("regional_opinion", "call")
+        .order_by("-regional_opinion__consolidated_score", "pk")[:2]
+    )
+    for candidature, (score, opinion, comment) in zip(handed, NATIONAL_ANALYSES, strict=False):
+        national.save_analysis(
+            candidature, member, score=Decimal(score), opinion=opinion, comment=comment
+        )
+    scenarios.save(
+        call,
+        member,
+        "Enveloppe seule, note normalisée",
+        scenarios.Parameters(basis="normalised"),
+    )
+
+
+NATIONAL_ANALYSES = [
+    (
+        "82",
+        Opinion.FAVORABLE,
+        "Projet exemplaire par sa gouvernance ; la CNA partage l'avis de la région.",
+    ),
+    (
+        "64",
+        Opinion.RESERVED,
+        "Modèle économique encore fragile : la part des cofinancements acquis reste faible.",
+    ),
+]
+
+
 def _evaluators(cell, user_factory) -> list:
     """The cell's demo evaluators: the one of ``_cells`` and two more."""
     code = cell.region.code.lower()
@@ -160,9 +215,11 @@ def _left_alone(cell) -> bool:
     )
 
 
-def _instruct(cell, coordinator, evaluators) -> None:
+def _instruct(cell, coordinator, evaluators, *, complete=False) -> None:
+    """Instruct the region. ``complete``: every review submitted, every opinion written, every
+    candidature decided (a past edition)."""
     code = cell.region.code
-    _decide_admissibility(cell, coordinator)
+    _decide_admissibility(cell, coordinator, complete=complete)
     auto_assign(cell, coordinator)
     assignments = (
         Assignment.objects.filter(candidature__call=cell.call, candidature__region=cell.region)
@@ -171,7 +228,7 @@ def _instruct(cell, coordinator, evaluators) -> None:
         )
         .order_by("candidature__ptce__name", "evaluator__email")
     )
-    everything = code == SHOWCASE or code in WITH_OPINIONS
+    everything = complete or code == SHOWCASE or code in WITH_OPINIONS
     leans = {user.pk: lean for user, lean in zip(evaluators, EVALUATOR_LEAN, strict=True)}
     seen = set()
     for index, assignment in enumerate(assignments):
@@ -186,11 +243,11 @@ def _instruct(cell, coordinator, evaluators) -> None:
             _review(candidature, evaluator, bias, rng, submit=True)
         elif fate < SUBMITTED_SHARE + DRAFT_SHARE:
             _review(candidature, evaluator, bias, rng, submit=False)
-    if code in WITH_OPINIONS:
+    if complete or code in WITH_OPINIONS:
         _opinions(cell, coordinator)
 
 
-def _decide_admissibility(cell, coordinator) -> None:
+def _decide_admissibility(cell, coordinator, *, complete=False) -> None:
     """Every submitted candidature declared admissible, all points checked, except one declared
     inadmissible (``WITH_INADMISSIBLE``) or left to check (``WITH_PENDING``)."""
     submitted = list(
@@ -200,7 +257,7 @@ def _decide_admissibility(cell, coordinator) -> None:
         .select_related("call", "region", "ptce")
         .order_by("ptce__name", "pk")
     )
-    if cell.region.code in WITH_PENDING and len(submitted) > 1:
+    if not complete and cell.region.code in WITH_PENDING and len(submitted) > 1:
         submitted.pop()
     # Every point ticked by hand is checked; the automatic ones are computed by the decision.
     answers = {f"rule:{index}": True for index, _ in enumerate(cell.call.eligibility_rule_list, 1)}
@@ -218,7 +275,14 @@ def _decide_admissibility(cell, coordinator) -> None:
         try:
             decide_admissibility(candidature, coordinator, True, answers)
         except ValidationError:  # an automatic point fails: left for the coordinator to see
-            continue
+            if complete:  # a past edition: the coordinator found it inadmissible
+                decide_admissibility(
+                    candidature,
+                    coordinator,
+                    False,
+                    answers,
+                    motivation=INADMISSIBLE_MOTIVATION,
+                )
 
 
 def _rng(candidature):

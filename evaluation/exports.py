@@ -1,5 +1,7 @@
-"""Exports for the regional cell (DESIGN §9, the Démarches Simplifiées lesson): the region's
-candidatures as an XLSX workbook, and one candidature's documents as a ZIP archive.
+"""Exports (DESIGN §9, the Démarches Simplifiées lesson): the one place where workbooks are
+written (``write_xlsx``) and spreadsheet cells neutralised (``safe_cell``); the regional cell's
+export of its candidatures as an XLSX workbook, and one candidature's documents as a ZIP archive
+(the national ones are in ``national_exports``).
 
 Spreadsheet cells written from user text are neutralised (``safe_cell``): a PTCE named
 ``=HYPERLINK(…)`` must come out as text, never as a formula run on the reader's machine."""
@@ -8,6 +10,9 @@ import logging
 import os
 import shutil
 import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from tempfile import SpooledTemporaryFile
 
@@ -29,6 +34,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL_LENGTH = 32767  # Excel's limit for the text of a cell
 EURO_FORMAT = '#,##0.00\\ "€"'
 SCORE_FORMAT = "0.00"
+DATE_FORMAT = "DD/MM/YYYY"
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MISSING_LIST = "fichiers-manquants.txt"
 SPOOL_SIZE = 16 * 1024 * 1024  # a ZIP bigger than this goes to a temporary file on disk
@@ -94,7 +101,7 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
         "Désaccord",
     ]
     for criterion in criteria:
-        header.append(f"{criterion.label} – moyenne (/{criterion.scale_max})")
+        header.append(criterion_mean_header(criterion))
         header.extend(f"{criterion.label} – {evaluator}" for evaluator in evaluators)
     header += [
         "Note consolidée /100",
@@ -145,11 +152,45 @@ def _number(value):
     return value
 
 
-def write_workbook(cell, rows, output) -> None:
-    """Write the XLSX of the region to the binary file ``output``."""
-    header, table = consolidation_table(cell, rows)
+@dataclass
+class Sheet:
+    """One sheet of a workbook: a header row and the rows under it. Values are raw (numbers stay
+    numbers, ``Decimal`` amounts too, booleans become « oui » / « non », dates and times are
+    shown in Paris time); the columns named in ``money`` are formatted in euros."""
+
+    title: str
+    header: list[str]
+    rows: Iterable[list]
+    money: tuple[str, ...] = ()
+
+
+def _value(value):
+    """A raw value as the spreadsheet stores it, with its number format (or None)."""
+    if isinstance(value, bool):
+        return ("oui" if value else "non"), None
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value).replace(tzinfo=None)
+        return value, DATETIME_FORMAT
+    if isinstance(value, date):
+        return value, DATE_FORMAT
+    if isinstance(value, Decimal | float):
+        return _number(value), SCORE_FORMAT
+    return safe_cell(value), None
+
+
+def write_xlsx(output, sheets: Iterable[Sheet]) -> None:
+    """Write ``sheets`` as an XLSX workbook to the binary file ``output``, row by row (openpyxl's
+    write-only mode: memory does not grow with the rows). Every text goes through
+    ``safe_cell``: nothing a user typed can become a formula."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title="Consolidation")
+    for spec in sheets:
+        _write_sheet(workbook, spec)
+    workbook.save(output)
+
+
+def _write_sheet(workbook, spec: Sheet) -> None:
+    sheet = workbook.create_sheet(title=spec.title)
     sheet.freeze_panes = "B2"
     bold = Font(bold=True)
 
@@ -158,19 +199,38 @@ def write_workbook(cell, rows, output) -> None:
         cell_.font = bold
         return cell_
 
-    sheet.append([header_cell(text) for text in header])
-    amount_column = header.index("Montant demandé")
-    for line in table:
+    sheet.append([header_cell(text) for text in spec.header])
+    money = {index for index, label in enumerate(spec.header) if label in spec.money}
+    # A write-only sheet writes each row as soon as it is appended: one formatted cell per
+    # column and format is reused from row to row (creating and styling a cell for every number
+    # costs more than writing it, at 10 000 rows). Plain values need no cell object at all.
+    formatted = {}
+    for line in spec.rows:
         cells = []
-        for index, value in enumerate(line):
-            cell_ = WriteOnlyCell(sheet, value=safe_cell(_number(value)))
-            if index == amount_column and value is not None:
-                cell_.number_format = EURO_FORMAT
-            elif isinstance(value, Decimal | float):
-                cell_.number_format = SCORE_FORMAT
+        for index, raw in enumerate(line):
+            value, number_format = _value(raw)
+            if value is None or number_format is None:
+                cells.append(value)
+                continue
+            if index in money:
+                number_format = EURO_FORMAT
+            cell_ = formatted.get((index, number_format))
+            if cell_ is None:
+                cell_ = formatted[index, number_format] = WriteOnlyCell(sheet)
+                cell_.number_format = number_format
+            cell_.value = value
             cells.append(cell_)
         sheet.append(cells)
-    workbook.save(output)
+
+
+def criterion_mean_header(criterion) -> str:
+    return f"{criterion.label} – moyenne (/{criterion.scale_max})"
+
+
+def write_workbook(cell, rows, output) -> None:
+    """Write the XLSX of the region to the binary file ``output``."""
+    header, table = consolidation_table(cell, rows)
+    write_xlsx(output, [Sheet("Consolidation", header, table, money=("Montant demandé",))])
 
 
 def export_filename(cell) -> str:

@@ -3,10 +3,11 @@
 import django_filters
 from django.db.models import F, Q
 
+from ami.models import Region
 from candidatures.models import CandidatureState
 
 from .consolidation import HIDDEN_STATES
-from .models import Opinion
+from .models import DecisionOutcome, Opinion
 
 NO_OPINION = "aucun"
 YES, NO = "oui", "non"
@@ -80,3 +81,66 @@ class ConsolidationFilter(django_filters.FilterSet):
         if value == NO_OPINION:
             return queryset.filter(regional_opinion__isnull=True)
         return queryset.filter(regional_opinion__opinion=value)
+
+
+# Sort keys of the national dashboard (?tri=-normalisee).
+NATIONAL_SORTS = (
+    ("ptce__name", "nom"),
+    ("region__name", "region"),
+    ("requested_amount", "montant"),
+    ("collegial_score", "note"),
+    ("normalised_score", "normalisee"),
+    ("score_spread", "ecart"),
+    ("national_mean", "cna"),
+    ("collegial_rank", "rang"),
+)
+NO_DECISION = "aucune"
+
+
+def _yes_no(queryset, field, value):
+    if value == YES:
+        return queryset.filter(**{field: True})
+    if value == NO:
+        return queryset.filter(**{field: False})
+    return queryset
+
+
+class NationalFilter(ConsolidationFilter):
+    """Filters of the national dashboard; the queryset comes from ``national.with_national``."""
+
+    region = django_filters.ModelChoiceFilter(
+        field_name="region",
+        label="Région",
+        empty_label="Toutes",
+        queryset=Region.objects.order_by("name"),
+    )
+    rural = django_filters.ChoiceFilter(
+        label="Territoire rural",
+        empty_label="Tous",
+        choices=[(YES, "oui"), (NO, "non")],
+        method="filter_rural",
+    )
+    qpv = django_filters.ChoiceFilter(
+        label="Quartier prioritaire (QPV)",
+        empty_label="Tous",
+        choices=[(YES, "oui"), (NO, "non")],
+        method="filter_qpv",
+    )
+    decision = django_filters.ChoiceFilter(
+        label="Décision",
+        empty_label="Toutes",
+        choices=[*DecisionOutcome.choices, (NO_DECISION, "pas encore de décision")],
+        method="filter_decision",
+    )
+    tri = NullsLastOrderingFilter(fields=NATIONAL_SORTS, label="Trier par")
+
+    def filter_rural(self, queryset, name, value):
+        return _yes_no(queryset, "is_rural", value)
+
+    def filter_qpv(self, queryset, name, value):
+        return _yes_no(queryset, "in_qpv", value)
+
+    def filter_decision(self, queryset, name, value):
+        if value == NO_DECISION:
+            return queryset.filter(decision__isnull=True)
+        return queryset.filter(decision__outcome=value)

@@ -118,6 +118,12 @@ def national_candidatures(call, user):
     )
 
 
+def national_candidatures_of(user):
+    """Every candidature past submission ``user`` may see, whatever the call (a screen then
+    checks the user's role on the candidature's call)."""
+    return Candidature.objects.visible_to(user).exclude(state__in=HIDDEN_STATES)
+
+
 def with_national(queryset, call, *, texts=False):
     """The regional consolidation (review statistics, collegial opinion), the normalised score,
     the CNA's analyses (count and mean, as subqueries so as not to multiply the review join) and

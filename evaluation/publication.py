@@ -5,7 +5,7 @@ becomes visible to the applicant, each regional cell's coordinators get their re
 and the call moves to *published*. Publishing again changes and sends nothing more.
 
 Before publishing, the administrator previews every email exactly as it will be sent
-(``preview``)."""
+(``decision_email``, ``region_emails``)."""
 
 from dataclasses import dataclass
 
@@ -113,12 +113,6 @@ def region_emails(call, decisions) -> list[PreviewEmail]:
             )
         )
     return previews
-
-
-def preview(call) -> list[PreviewEmail]:
-    """Every email the publication would send, rendered as it will be sent."""
-    decisions = list(pending_decisions(call))
-    return [decision_email(d) for d in decisions] + region_emails(call, decisions)
 
 
 # --- Publication -------------------------------------------------------------------------------

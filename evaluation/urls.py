@@ -4,4 +4,6 @@ urlpatterns = [
     path("", include("evaluation.routes.evaluator")),
     path("", include("evaluation.routes.coordinator")),
     path("", include("evaluation.routes.consolidation")),
+    path("", include("evaluation.routes.national")),
+    path("", include("evaluation.routes.national_exports")),
 ]

@@ -23,7 +23,7 @@ from accounts.models import (
     User,
 )
 from ami import outbox
-from ami.calls import clone_call
+from ami.calls import clone_call, set_phase
 from ami.models import (
     Call,
     Criterion,
@@ -111,7 +111,7 @@ def _edition_2025() -> Call:
         defaults={
             "name": "AMI PTCE 2025",
             "year": 2025,
-            "phase": Phase.PUBLISHED,
+            "phase": Phase.DRAFT,
             "description": (
                 "Appel à manifestation d'intérêt « Financer le développement des pôles "
                 "territoriaux de coopération économique », co-animé par l'État et Coorace."
@@ -127,6 +127,9 @@ def _edition_2025() -> Call:
             "priority_rural": True,
             "priority_qpv": True,
             "reviews_per_candidature": 2,
+            # Open data (SCDL): the State grants the subsidies. Demo values.
+            "granting_body_name": "État – Haut-commissariat à l'économie sociale et solidaire",
+            "granting_body_siret": "11000105400003",
         },
     )
     if created:
@@ -268,10 +271,17 @@ def seed_demo() -> SeedResult:
     applicant = _user(f"porteur@{DEMO_DOMAIN}", "Paula", "Porteuse")
     result.logins.append(("Porteur de PTCE", applicant.email))
     _cells(current, result.logins)
-    from candidatures.demo import seed_candidatures  # the seed is wiring: it knows every app
-    from evaluation.demo import seed_regional_review
+    _cells(edition_2025, [])
+    # The seed is wiring: it knows every app.
+    from candidatures.demo import seed_candidatures, seed_past_candidatures
+    from evaluation.demo import seed_national_review, seed_regional_review
 
     with quiet_outbox():
         seed_candidatures(current, applicant, _user)
         seed_regional_review(current, _user)
+        if not edition_2025.candidatures.exists():
+            # 2025: every demo PTCE applied; the regions handed over; the CNA deliberates.
+            set_phase(edition_2025, Phase.OPEN, None, comment="Ouverture (démo).")
+            seed_past_candidatures(edition_2025)
+            seed_national_review(edition_2025, _user)
     return result

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import is_national_administrator, is_regional_coordinator
 from ami.models import Call
 
-from .. import drafting, workflow
+from .. import decisions, drafting, workflow
 from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
@@ -78,6 +78,7 @@ def candidature_detail(request, pk):
                 request.user, candidature.call, candidature.region
             ),
             "is_national_administrator": is_national_administrator(request.user, candidature.call),
+            "decision": decisions.published_decision(candidature),
         },
     )
 

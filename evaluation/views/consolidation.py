@@ -28,6 +28,7 @@ from ..permissions import (
     cell_of,
     is_cell_coordinator,
 )
+from . import listing
 
 PAGE_SIZE = 50
 
@@ -77,54 +78,6 @@ def _region_candidature_or_404(user, pk):
     return candidature, cell
 
 
-def _query(params, **changes) -> str:
-    query = params.copy()
-    for key, value in changes.items():
-        if value is None:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
-
-
-def _headers(params) -> list[dict]:
-    current = params.get("tri", "")
-    headers = []
-    for label, key, descending_first in COLUMNS:
-        header = {"label": label, "url": None, "sort": None, "next": ""}
-        if key:
-            if current == key:
-                header["sort"], target = "ascending", f"-{key}"
-            elif current == f"-{key}":
-                header["sort"], target = "descending", key
-            else:
-                target = f"-{key}" if descending_first else key
-            header["url"] = _query(params, tri=target, page=None)
-            header["next"] = "décroissant" if target.startswith("-") else "croissant"
-        headers.append(header)
-    return headers
-
-
-def _page_links(page, params) -> list[dict]:
-    """Links of the DSFR pagination, with the filters and the sort kept."""
-    if page.paginator.num_pages <= 1:
-        return []
-    links = []
-    for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
-        if number == page.paginator.ELLIPSIS:
-            links.append({"number": None, "url": None, "current": False})
-        else:
-            links.append(
-                {
-                    "number": number,
-                    "url": _query(params, page=str(number)),
-                    "current": number == page.number,
-                }
-            )
-    return links
-
-
 def _with_labels(rows):
     for row in rows:
         row.collegial_opinion_label = consolidation.opinion_label(row.collegial_opinion)
@@ -149,12 +102,12 @@ def consolidation_list(request, cell_pk):
             "form": filterset.form,
             "page": page,
             "rows": _with_labels(list(page.object_list)),
-            "headers": _headers(params),
+            "headers": listing.headers(params, COLUMNS),
             "current_sort": params.get("tri", ""),
-            "export_query": _query(params, page=None),
+            "export_query": listing.query(params, page=None),
             "handover": consolidation.handover_of(cell),
             "can_edit": can_edit_cell(request.user, cell),
-            "pages": _page_links(page, params),
+            "pages": listing.page_links(page, params),
         },
     )
 

@@ -17,6 +17,7 @@ from tests.roles import (
 )
 
 ALL_OK = dict.fromkeys(ROLES, OK)
+NATIONAL_ROLES = ("cna_member", "cna_admin", "staff")
 SIGNED_IN = {role: (LOGIN if role == "anonymous" else OK) for role in ROLES}
 STAFF_ONLY_ADMIN = {role: (OK if role == "staff" else ADMIN_LOGIN) for role in ROLES}
 
@@ -58,6 +59,55 @@ def cell_a(w):
     from accounts.models import RegionalCell
 
     return RegionalCell.objects.get(call=w.call, region=w.region_a).pk
+
+
+# The national screens: the CNA of the call and the staff (read-only); nobody else.
+NATIONAL = {
+    role: (LOGIN if role == "anonymous" else OK if role in NATIONAL_ROLES else NOT_FOUND)
+    for role in ROLES
+}
+CNA_ONLY = {**NATIONAL, "staff": NOT_FOUND}
+PUBLIC_NOT_FOUND = dict.fromkeys(ROLES, NOT_FOUND)
+
+
+def national(w):
+    """Bring the world's call to a fixed deliberation (once per world): both candidatures
+    handed over with an opinion, a scenario, the session, the list fixed by the CNA
+    administrator. Returns the objects the national screens need."""
+    if getattr(w, "national", None) is None:
+        from datetime import date
+        from decimal import Decimal
+
+        from ami.models import Phase
+        from candidatures.models import CandidatureState
+        from evaluation import deliberation, scenarios
+        from evaluation.models import Decision, Opinion, RegionalOpinion
+
+        for candidature in (w.candidature_a, w.candidature_b):
+            candidature.state = CandidatureState.REGIONAL_REVIEW_DONE
+            candidature.save(update_fields=["state"])
+            RegionalOpinion.objects.create(
+                candidature=candidature,
+                consolidated_score=Decimal("70"),
+                opinion=Opinion.FAVORABLE,
+                motivation="Bon dossier.",
+                written_by=w.user("cra_coordinator"),
+            )
+        w.call.phase = Phase.NATIONAL_REVIEW
+        w.call.save(update_fields=["phase"])
+        admin = w.user("cna_admin")
+        scenario = scenarios.save(w.call, admin, "Permissions", scenarios.Parameters())
+        session = deliberation.open_deliberation(
+            w.call, admin, held_on=date(2026, 11, 20), members_present=[admin], scenario=scenario
+        )
+        line = session.lines.get(candidature=w.candidature_a)
+        deliberation.fix_list(session, admin)
+        w.national = {
+            "scenario": scenario.pk,
+            "line": line.pk,
+            "decision": Decision.objects.get(candidature=w.candidature_a).pk,
+        }
+    return w.national
 
 
 def unsubscribe_link(w):
@@ -139,6 +189,48 @@ SCREENS = [
         CONSOLIDATION_A,
     ),
     ("region_move", lambda w: reverse("region_move", args=[w.candidature_a.pk]), CNA_ADMIN_ONLY),
+    # National review (CNA).
+    ("national_dashboard", lambda w: reverse("national_dashboard", args=[w.call.pk]), NATIONAL),
+    (
+        "national_candidature",
+        lambda w: reverse("national_candidature", args=[w.candidature_a.pk]),
+        NATIONAL,
+    ),
+    ("selection_assistant", lambda w: reverse("selection_assistant", args=[w.call.pk]), CNA_ONLY),
+    ("scenario_list", lambda w: reverse("scenario_list", args=[w.call.pk]), NATIONAL),
+    (
+        "scenario_detail",
+        lambda w: reverse("scenario_detail", args=[national(w)["scenario"]]),
+        NATIONAL,
+    ),
+    ("deliberation", lambda w: reverse("deliberation", args=[w.call.pk]), NATIONAL),
+    (
+        "deliberation_line",
+        lambda w: reverse("deliberation_line", args=[w.call.pk, national(w)["line"]]),
+        NATIONAL,
+    ),
+    (
+        "decision_list",
+        lambda w: (national(w), reverse("decision_list", args=[w.call.pk]))[1],
+        NATIONAL,
+    ),
+    (
+        "decision_edit",
+        lambda w: reverse("decision_edit", args=[w.call.pk, national(w)["decision"]]),
+        NATIONAL,
+    ),
+    (
+        "publication",
+        lambda w: (national(w), reverse("publication", args=[w.call.pk]))[1],
+        CNA_ADMIN_ONLY,
+    ),
+    # Public results: nothing published in this world.
+    ("call_laureates", lambda w: reverse("call_laureates", args=[w.call.slug]), PUBLIC_NOT_FOUND),
+    (
+        "call_subsidies_csv",
+        lambda w: reverse("call_subsidies_csv", args=[w.call.slug]),
+        PUBLIC_NOT_FOUND,
+    ),
     (
         "admin_email_catalogue",
         lambda w: reverse("admin:ami_outboxmessage_catalogue"),

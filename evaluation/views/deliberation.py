@@ -1,0 +1,427 @@
+"""Deliberation, decisions and publication screens (CNA). Thin views over
+``evaluation.deliberation`` and ``evaluation.publication``."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from accounts.permissions import is_national_member
+from candidatures.forms import DsfrFormMixin
+from candidatures.models import Candidature
+from candidatures.step_forms import AmountField
+
+from .. import deliberation as domain
+from .. import publication
+from ..models import Decision, DecisionOutcome, DeliberationLine, SelectionScenario
+from ..permissions import can_administer_national, can_deliberate
+from . import listing
+from .national import _add_errors, call_or_404
+
+PREVIEW_PAGE_SIZE = 20
+
+
+def _messages_from(request, error):
+    for message in getattr(error, "messages", None) or [str(error)]:
+        messages.error(request, message)
+
+
+# --- The session --------------------------------------------------------------------------------
+
+
+class SessionForm(DsfrFormMixin, forms.Form):
+    held_on = forms.DateField(
+        label="Date de la séance",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Indiquez la date de la séance.", "invalid": "Date invalide."},
+    )
+    members_present = forms.ModelMultipleChoiceField(
+        label="Membres présents",
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Cochez les membres de la CNA présents à la séance."},
+    )
+    scenario = forms.ModelChoiceField(
+        label="Point de départ",
+        queryset=SelectionScenario.objects.none(),
+        required=False,
+        empty_label="À la main (aucune candidature retenue au départ)",
+    )
+    notes = forms.CharField(
+        label="Observations de la séance",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, call, with_scenario=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members_present"].queryset = User.objects.filter(
+            national_memberships__cell__call=call
+        ).order_by("last_name", "first_name")
+        self.fields["members_present"].widget.attrs.pop("class", None)
+        if with_scenario:
+            self.fields["scenario"].queryset = SelectionScenario.objects.filter(
+                call=call, feasible=True
+            )
+        else:
+            del self.fields["scenario"]
+
+
+def _line_rows(deliberation, user):
+    visible = Candidature.objects.visible_to(user).values("pk")
+    return (
+        DeliberationLine.objects.filter(deliberation=deliberation, candidature__in=visible)
+        .select_related("candidature__ptce", "candidature__region", "candidature__regional_opinion")
+        .order_by("-selected", "-candidature__regional_opinion__consolidated_score", "pk")
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deliberation_view(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    deliberation = domain.deliberation_of(call)
+    can_edit = can_deliberate(request.user, call) and not (deliberation and deliberation.is_fixed)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Vous ne pouvez pas modifier cette délibération.")
+        form = SessionForm(request.POST, call=call, with_scenario=deliberation is None)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if deliberation is None:
+                    domain.open_deliberation(
+                        call,
+                        request.user,
+                        held_on=data["held_on"],
+                        members_present=data["members_present"],
+                        scenario=data.get("scenario"),
+                        notes=data["notes"],
+                    )
+                    messages.success(request, "La séance est ouverte.")
+                else:
+                    domain.update_session(
+                        deliberation,
+                        request.user,
+                        held_on=data["held_on"],
+                        members_present=data["members_present"],
+                        notes=data["notes"],
+                    )
+                    messages.success(request, "La séance est mise à jour.")
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                return redirect("deliberation", call_pk=call.pk)
+    elif deliberation is None:
+        form = SessionForm(
+            call=call,
+            initial={"held_on": timezone.localdate(), "scenario": request.GET.get("scenario")},
+        )
+    else:
+        form = SessionForm(
+            call=call,
+            with_scenario=False,
+            initial={
+                "held_on": deliberation.held_on,
+                "members_present": list(deliberation.members_present.all()),
+                "notes": deliberation.notes,
+            },
+        )
+    context = {
+        "call": call,
+        "deliberation": deliberation,
+        "form": form,
+        "can_edit": can_edit,
+        "can_administer": can_administer_national(request.user, call),
+        "is_member": is_national_member(request.user, call),
+    }
+    if deliberation is not None:
+        if can_edit:
+            domain.sync_lines(deliberation)
+        context.update(
+            {
+                "lines": list(_line_rows(deliberation, request.user)),
+                "totals": domain.totals(deliberation),
+                "members": list(deliberation.members_present.order_by("last_name")),
+                "scenarios": SelectionScenario.objects.filter(call=call, feasible=True),
+                "list_errors": domain.list_errors(deliberation)
+                if not deliberation.is_fixed
+                else [],
+            }
+        )
+    return render(request, "evaluation/national/deliberation.html", context)
+
+
+class LineForm(DsfrFormMixin, forms.Form):
+    selected = forms.TypedChoiceField(
+        label="Décision",
+        choices=[("1", "Retenue"), ("0", "Non retenue")],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+    )
+    amount = AmountField(label="Montant accordé (€)", required=False)
+    justification = forms.CharField(
+        label="Justification",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Obligatoire dès que la décision s'écarte de la proposition ; elle figure au "
+        "procès-verbal.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["selected"].widget.attrs.pop("class", None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deliberation_line(request, call_pk, line_pk):
+    call = call_or_404(request.user, call_pk)
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None:
+        raise Http404
+    line = get_object_or_404(_line_rows(deliberation, request.user), pk=line_pk)
+    can_edit = can_deliberate(request.user, call) and not deliberation.is_fixed
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("La liste est arrêtée ou vous ne délibérez pas.")
+        form = LineForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                domain.set_line(
+                    line,
+                    request.user,
+                    selected=data["selected"],
+                    amount=data["amount"],
+                    justification=data["justification"],
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(
+                    request, f"La ligne « {line.candidature.ptce.name} » est modifiée."
+                )
+                return redirect("deliberation", call_pk=call.pk)
+    else:
+        form = LineForm(
+            initial={
+                "selected": "1" if line.selected else "0",
+                "amount": line.amount
+                if line.selected
+                else min(line.candidature.requested_amount or call.max_amount, call.max_amount),
+                "justification": line.justification,
+            }
+        )
+    return render(
+        request,
+        "evaluation/national/line.html",
+        {
+            "call": call,
+            "deliberation": deliberation,
+            "line": line,
+            "form": form,
+            "can_edit": can_edit,
+            "overrides": line.overrides.select_related("actor"),
+            "totals": domain.totals(deliberation),
+        },
+    )
+
+
+@login_required
+@require_POST
+def deliberation_apply_scenario(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None:
+        raise Http404
+    scenario = get_object_or_404(SelectionScenario, call=call, pk=request.POST.get("scenario"))
+    try:
+        domain.apply_scenario(deliberation, request.user, scenario)
+    except PermissionDenied:
+        raise
+    except ValidationError as error:
+        _messages_from(request, error)
+    else:
+        messages.success(request, f"Les lignes reprennent le scénario « {scenario.name} ».")
+    return redirect("deliberation", call_pk=call.pk)
+
+
+@login_required
+@require_POST
+def deliberation_fix(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None:
+        raise Http404
+    try:
+        count = domain.fix_list(deliberation, request.user)
+    except ValidationError as error:
+        _messages_from(request, error)
+        return redirect("deliberation", call_pk=call.pk)
+    messages.success(
+        request,
+        f"La liste est arrêtée : {count} décisions en attente de publication. Relisez les "
+        "motivations avant de publier.",
+    )
+    return redirect("decision_list", call_pk=call.pk)
+
+
+@login_required
+@require_POST
+def deliberation_reopen(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None:
+        raise Http404
+    try:
+        domain.reopen(deliberation, request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        _messages_from(request, error)
+    else:
+        messages.success(request, "La liste est rouverte ; les décisions en attente sont retirées.")
+    return redirect("deliberation", call_pk=call.pk)
+
+
+# --- Decisions ----------------------------------------------------------------------------------
+
+
+def _decisions(call, user):
+    visible = Candidature.objects.visible_to(user).values("pk")
+    return (
+        Decision.objects.filter(deliberation__call=call, candidature__in=visible)
+        .select_related("candidature__ptce", "candidature__region")
+        .order_by("outcome", "candidature__region__name", "candidature__ptce__name")
+    )
+
+
+@login_required
+@require_GET
+def decision_list(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None or not deliberation.is_fixed:
+        raise Http404
+    decisions = list(_decisions(call, request.user))
+    laureates = [d for d in decisions if d.outcome == DecisionOutcome.LAUREATE]
+    return render(
+        request,
+        "evaluation/national/decisions.html",
+        {
+            "call": call,
+            "deliberation": deliberation,
+            "laureates": laureates,
+            "not_selected": [d for d in decisions if d.outcome == DecisionOutcome.NOT_SELECTED],
+            "granted": sum((d.granted_amount for d in laureates), start=0),
+            "can_administer": can_administer_national(request.user, call),
+            "published": any(d.is_published for d in decisions),
+        },
+    )
+
+
+class DecisionForm(DsfrFormMixin, forms.Form):
+    granted_amount = AmountField(label="Montant accordé (€)", required=False)
+    motivation = forms.CharField(
+        label="Motivation envoyée au porteur",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        error_messages={"required": "La motivation est obligatoire."},
+    )
+
+    def __init__(self, *args, laureate, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not laureate:
+            del self.fields["granted_amount"]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def decision_edit(request, call_pk, pk):
+    call = call_or_404(request.user, call_pk)
+    decision = get_object_or_404(
+        _decisions(call, request.user).select_related("deliberation"), pk=pk
+    )
+    laureate = decision.outcome == DecisionOutcome.LAUREATE
+    can_edit = can_administer_national(request.user, call) and not decision.is_published
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Cette décision ne peut pas être modifiée.")
+        form = DecisionForm(request.POST, laureate=laureate)
+        if form.is_valid():
+            try:
+                domain.update_decision(
+                    decision,
+                    request.user,
+                    motivation=form.cleaned_data["motivation"],
+                    granted_amount=form.cleaned_data.get("granted_amount"),
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, "La décision est modifiée.")
+                return redirect("decision_list", call_pk=call.pk)
+    else:
+        form = DecisionForm(
+            laureate=laureate,
+            initial={"granted_amount": decision.granted_amount, "motivation": decision.motivation},
+        )
+    return render(
+        request,
+        "evaluation/national/decision.html",
+        {"call": call, "decision": decision, "form": form, "can_edit": can_edit},
+    )
+
+
+# --- Publication --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def publication_view(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    if not can_administer_national(request.user, call):
+        raise Http404
+    if request.method == "POST":
+        if request.POST.get("confirm") != "oui":
+            messages.error(request, "Cochez la case de confirmation pour publier.")
+            return redirect("publication", call_pk=call.pk)
+        try:
+            count = publication.publish(call, request.user)
+        except ValidationError as error:
+            _messages_from(request, error)
+            return redirect("publication", call_pk=call.pk)
+        if count:
+            messages.success(
+                request,
+                f"Les résultats sont publiés : {count} décisions, chaque porteur reçoit sa "
+                "lettre par courriel et les cellules régionales sont informées.",
+            )
+        else:
+            messages.info(request, "Les résultats étaient déjà publiés : rien n'a été envoyé.")
+        return redirect("decision_list", call_pk=call.pk)
+    try:
+        deliberation = publication.check_can_publish(call, request.user)
+    except ValidationError as error:
+        _messages_from(request, error)
+        return redirect("deliberation", call_pk=call.pk)
+    pending = publication.pending_decisions(call)
+    page = Paginator(pending, PREVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    emails = [publication.decision_email(decision) for decision in page.object_list]
+    if page.number == 1:
+        emails += publication.region_emails(call, list(pending))
+    return render(
+        request,
+        "evaluation/national/publication.html",
+        {
+            "call": call,
+            "deliberation": deliberation,
+            "emails": emails,
+            "page": page,
+            "pages": listing.page_links(page, request.GET.copy()),
+        },
+    )

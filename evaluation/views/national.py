@@ -1,0 +1,400 @@
+"""National review screens (CNA): the dashboard of every candidature of a call, a candidature's
+second-level analysis, the selection assistant and its scenarios. Thin views over
+``evaluation.national`` and ``evaluation.scenarios``; what is out of the user's scope is a 404."""
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.permissions import is_national_member
+from ami.models import Call
+from candidatures.forms import DsfrFormMixin
+from candidatures.models import Candidature
+
+from .. import consolidation, national, scenarios
+from ..deliberation import deliberation_of, handed_over
+from ..filters import NationalFilter
+from ..models import Opinion, ScenarioLine, ScoreBasis, SelectionScenario
+from ..permissions import can_deliberate, can_review_nationally, can_view_national
+from . import listing
+
+PAGE_SIZE = 50
+
+COLUMNS = (
+    ("PTCE", "nom", False),
+    ("Région", "region", False),
+    ("Priorités", None, False),
+    ("Montant demandé", "montant", True),
+    ("Avis régional", None, False),
+    ("Note consolidée", "note", True),
+    ("Note normalisée", "normalisee", True),
+    ("Rang régional", "rang", False),
+    ("Écart des évaluations", "ecart", True),
+    ("Analyses CNA", "cna", True),
+    ("Décision", None, False),
+)
+
+
+def call_or_404(user, call_pk) -> Call:
+    call = get_object_or_404(Call, pk=call_pk)
+    if not can_view_national(user, call):
+        raise Http404
+    return call
+
+
+def _labels(rows):
+    for row in rows:
+        row.collegial_opinion_label = consolidation.opinion_label(row.collegial_opinion)
+    return rows
+
+
+# --- Dashboard ----------------------------------------------------------------------------------
+
+
+def _bars(figures, attribute) -> list[dict]:
+    """Horizontal bars of an SVG chart: one per region, width as a share of the largest."""
+    largest = max((getattr(f, attribute) or 0 for f in figures), default=0) or 1
+    return [
+        {
+            "label": f.region.name,
+            "value": getattr(f, attribute),
+            "width": round(float((getattr(f, attribute) or 0) / largest) * 100, 2),
+            "y": index * 28,
+        }
+        for index, f in enumerate(figures)
+    ]
+
+
+def _boxes(figures) -> list[dict]:
+    """Box plots of the consolidated scores per region, on a 0–100 axis (percent of width)."""
+    boxes = []
+    for index, f in enumerate(figures):
+        box = {"figure": f, "y": index * 28, "scored": f.scored > 0}
+        if f.scored:
+            box.update(
+                {
+                    "min": float(f.minimum),
+                    "q1": float(f.q1),
+                    "median": float(f.median),
+                    "q3": float(f.q3),
+                    "max": float(f.maximum),
+                    "box_width": float(f.q3 - f.q1),
+                }
+            )
+        boxes.append(box)
+    return boxes
+
+
+@login_required
+@require_GET
+def national_dashboard(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    filterset = NationalFilter(request.GET, queryset=national.national_rows(call, request.user))
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    figures = national.region_figures(call, request.user)
+    return render(
+        request,
+        "evaluation/national/dashboard.html",
+        {
+            "call": call,
+            "form": filterset.form,
+            "page": page,
+            "rows": _labels(list(page.object_list)),
+            "headers": listing.headers(params, COLUMNS),
+            "current_sort": params.get("tri", ""),
+            "export_query": listing.query(params, page=None),
+            "pages": listing.page_links(page, params),
+            "figures": figures,
+            "count_bars": _bars(figures, "candidatures"),
+            "amount_bars": _bars(figures, "requested"),
+            "boxes": _boxes(figures),
+            "chart_height": max(len(figures), 1) * 28,
+            "is_member": is_national_member(request.user, call),
+            "deliberation": deliberation_of(call),
+        },
+    )
+
+
+# --- A candidature: regional file and the CNA's analyses ----------------------------------------
+
+
+class AnalysisForm(DsfrFormMixin, forms.Form):
+    score = forms.DecimalField(
+        label="Note globale (sur 100)",
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        localize=True,
+        error_messages={
+            "required": "Indiquez votre note globale, sur 100.",
+            "invalid": "Saisissez un nombre, par exemple 72,5.",
+        },
+    )
+    opinion = forms.ChoiceField(
+        label="Avis",
+        choices=[("", "Choisir un avis"), *Opinion.choices],
+        error_messages={"required": "Choisissez un avis."},
+    )
+    comment = forms.CharField(
+        label="Analyse",
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Visible de toute la CNA ; elle peut nourrir la motivation de la décision.",
+        error_messages={"required": "Rédigez votre analyse."},
+    )
+
+
+def _add_errors(form, error: ValidationError):
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def national_candidature(request, pk):
+    candidature = get_object_or_404(
+        national.national_candidatures_of(request.user).select_related("call", "ptce", "region"),
+        pk=pk,
+    )
+    call = candidature.call
+    if not can_view_national(request.user, call):
+        raise Http404
+    can_write = can_review_nationally(request.user, candidature)
+    own = next(
+        (a for a in national.analyses_of(candidature) if a.reviewer_id == request.user.pk), None
+    )
+    if request.method == "POST":
+        if not can_write:
+            raise PermissionDenied("Vous ne pouvez pas analyser cette candidature.")
+        form = AnalysisForm(request.POST)
+        if form.is_valid():
+            try:
+                national.save_analysis(candidature, request.user, **form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, "Votre analyse est enregistrée.")
+                return redirect("national_candidature", pk=candidature.pk)
+    elif own is not None:
+        form = AnalysisForm(
+            initial={"score": own.score, "opinion": own.opinion, "comment": own.comment}
+        )
+    else:
+        form = AnalysisForm()
+    row = national.with_national(
+        Candidature.objects.filter(pk=candidature.pk), call, texts=True
+    ).get()
+    return render(
+        request,
+        "evaluation/national/candidature.html",
+        {
+            "call": call,
+            "candidature": candidature,
+            "row": row,
+            "opinion_label": consolidation.opinion_label(row.collegial_opinion),
+            "analyses": list(national.analyses_of(candidature)),
+            "form": form,
+            "can_write": can_write,
+            "own": own,
+        },
+    )
+
+
+# --- Selection assistant and scenarios ----------------------------------------------------------
+
+
+class AssistantForm(DsfrFormMixin, forms.Form):
+    name = forms.CharField(
+        label="Nom du scénario",
+        max_length=120,
+        error_messages={"required": "Donnez un nom au scénario."},
+    )
+    basis = forms.ChoiceField(
+        label="Note à maximiser", choices=ScoreBasis.choices, initial=ScoreBasis.NORMALISED
+    )
+    funding_floor = forms.IntegerField(
+        label="Montant accordé : au moins ce pourcentage du montant demandé",
+        min_value=1,
+        max_value=100,
+        initial=100,
+        help_text="100 : chaque lauréat reçoit le montant demandé (plafonné au maximum de "
+        "l'appel). Moins : l'assistant peut réduire des montants pour retenir plus de lauréats.",
+    )
+    rural_min_share = forms.IntegerField(
+        label="Part minimale de lauréats en territoire rural (%)",
+        min_value=0,
+        max_value=100,
+        required=False,
+    )
+    qpv_min_share = forms.IntegerField(
+        label="Part minimale de lauréats en quartier prioritaire (%)",
+        min_value=0,
+        max_value=100,
+        required=False,
+    )
+    rural_bonus = forms.DecimalField(
+        label="Bonus en points pour un territoire rural",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        localize=True,
+        required=False,
+    )
+    qpv_bonus = forms.DecimalField(
+        label="Bonus en points pour un quartier prioritaire",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=2,
+        localize=True,
+        required=False,
+    )
+    max_per_region = forms.IntegerField(
+        label="Nombre maximal de lauréats par région", min_value=1, required=False
+    )
+    forced_in = forms.MultipleChoiceField(
+        label="Candidatures imposées",
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    forced_out = forms.MultipleChoiceField(
+        label="Candidatures écartées",
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["forced_in"].choices = choices
+        self.fields["forced_out"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        both = set(data.get("forced_in") or []) & set(data.get("forced_out") or [])
+        if both:
+            raise ValidationError("Une candidature ne peut pas être à la fois imposée et écartée.")
+        return data
+
+    def parameters(self) -> scenarios.Parameters:
+        data = self.cleaned_data
+        return scenarios.Parameters(
+            basis=data["basis"],
+            funding_floor=data["funding_floor"],
+            rural_min_share=data["rural_min_share"] or None,
+            qpv_min_share=data["qpv_min_share"] or None,
+            rural_bonus=data["rural_bonus"] or Decimal("0"),
+            qpv_bonus=data["qpv_bonus"] or Decimal("0"),
+            max_per_region=data["max_per_region"],
+            forced_in=[int(pk) for pk in data["forced_in"]],
+            forced_out=[int(pk) for pk in data["forced_out"]],
+        )
+
+
+def _candidate_choices(call, user):
+    rows = (
+        handed_over(call)
+        .filter(pk__in=Candidature.objects.visible_to(user).values("pk"))
+        .select_related("ptce", "region")
+        .order_by("region__name", "ptce__name")
+    )
+    return [(str(row.pk), f"{row.ptce.name} ({row.region.name})") for row in rows]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def selection_assistant(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    if not is_national_member(request.user, call):
+        raise Http404
+    choices = _candidate_choices(call, request.user)
+    if request.method == "POST":
+        form = AssistantForm(request.POST, choices=choices)
+        if form.is_valid():
+            try:
+                scenario = scenarios.save(
+                    call, request.user, form.cleaned_data["name"], form.parameters()
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                if scenario.feasible:
+                    messages.success(request, f"Le scénario « {scenario.name} » est enregistré.")
+                else:
+                    messages.warning(request, scenario.message)
+                return redirect("scenario_detail", pk=scenario.pk)
+    else:
+        initial = {"name": f"Scénario {SelectionScenario.objects.filter(call=call).count() + 1}"}
+        form = AssistantForm(initial=initial, choices=choices)
+    return render(
+        request,
+        "evaluation/national/assistant.html",
+        {"call": call, "form": form, "candidate_count": len(choices)},
+    )
+
+
+@login_required
+@require_GET
+def scenario_list(request, call_pk):
+    call = call_or_404(request.user, call_pk)
+    all_scenarios = list(
+        SelectionScenario.objects.filter(call=call)
+        .select_related("created_by")
+        .annotate(laureates=Count("lines", filter=Q(lines__selected=True)))
+    )
+    chosen_ids = {int(pk) for pk in request.GET.getlist("comparer") if pk.isdigit()}
+    chosen = [s for s in all_scenarios if s.pk in chosen_ids]
+    return render(
+        request,
+        "evaluation/national/scenarios.html",
+        {
+            "call": call,
+            "scenarios": all_scenarios,
+            "chosen": chosen,
+            "chosen_ids": chosen_ids,
+            "compared": scenarios.compare(chosen) if len(chosen) >= 2 else [],
+            "is_member": is_national_member(request.user, call),
+        },
+    )
+
+
+@login_required
+@require_GET
+def scenario_detail(request, pk):
+    scenario = get_object_or_404(
+        SelectionScenario.objects.select_related("call", "created_by"), pk=pk
+    )
+    call = call_or_404(request.user, scenario.call_id)
+    visible = Candidature.objects.visible_to(request.user).values("pk")
+    lines = (
+        ScenarioLine.objects.filter(scenario=scenario, candidature__in=visible)
+        .select_related("candidature__ptce", "candidature__region")
+        .order_by("-selected", "rank")
+    )
+    return render(
+        request,
+        "evaluation/national/scenario.html",
+        {
+            "call": call,
+            "scenario": scenario,
+            "parameters": scenarios.Parameters.from_json(scenario.parameters).summary(),
+            "lines": lines,
+            "remaining": (call.envelope - scenario.total_granted)
+            if scenario.total_granted is not None
+            else None,
+            "can_deliberate": can_deliberate(request.user, call),
+            "deliberation": deliberation_of(call),
+        },
+    )
