@@ -209,4 +209,3 @@ def seed_past_candidatures(call) -> int:
             workflow.transition(candidature, CandidatureState.SUBMITTED, owner, at=at)
         created += 1
     return created
-

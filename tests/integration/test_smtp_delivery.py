@@ -11,12 +11,10 @@ from collections import Counter
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.db import transaction
 
 from ami.models import OutboxMessage, OutboxState
-from ami.outbox import queue_email
 from ami.tasks import send_outbox_message
-from tests.factories import CallFactory, CandidatureFactory
+from tests.evaluation.national_helpers import fix_list, national_edition, publish
 from tests.integration.conftest import running_worker
 
 pytestmark = pytest.mark.integration
@@ -112,24 +110,19 @@ def _wait_for(predicate, timeout):
 
 
 def _publish_results(count: int) -> list[int]:
-    """Stand-in for results publication, which does not exist yet: one decision email per
-    candidature, all queued in the one transaction that publishes the results. Replace with the
-    real publication service when it lands."""
-    call = CallFactory()
-    candidatures = CandidatureFactory.create_batch(count, call=call)
-    with transaction.atomic():
-        messages = [
-            queue_email(
-                to=f"porteur-{candidature.pk}@example.org",
-                subject=f"Décision sur votre candidature n° {candidature.pk}",
-                text="Les résultats de l'appel à manifestation d'intérêt sont publiés.",
-                event="decision.published",
-                related=candidature,
-                call=call,
-            )
-            for candidature in candidatures
-        ]
-    return [message.pk for message in messages]
+    """The real publication of a call's results: ``count`` candidatures handed over by two
+    regions, ten of them laureates, the list fixed then published by the CNA administrator —
+    one decision letter per applicant, one email per regional cell, all queued in the one
+    transaction of the publication. Returns the ids of every email it queued (the letters and
+    the two regional emails)."""
+    scores = [40 + (i % 50) for i in range(count)]
+    edition = national_edition({"11": scores[: count // 2], "53": scores[count // 2 :]})
+    best = sorted(edition.candidatures, key=lambda c: -c.regional_opinion.consolidated_score)
+    fix_list(edition, dict.fromkeys(best[:10], "50000"))
+    assert publish(edition) == count
+    assert OutboxMessage.objects.filter(event__startswith="decision.").count() == count
+    assert OutboxMessage.objects.filter(event="results.region").count() == 2
+    return list(OutboxMessage.objects.values_list("pk", flat=True))
 
 
 def _all_sent(ids):
@@ -147,9 +140,12 @@ def _assert_each_received_once(server: SmtpServer, ids: list[int], worker):
     assert sum(counts.values()) == len(ids)
     states = Counter(OutboxMessage.objects.filter(pk__in=ids).values_list("state", flat=True))
     assert states == {OutboxState.SENT: len(ids)}
+    letters = OutboxMessage.objects.filter(pk__in=ids, event__startswith="decision.")
+    letter_ids = {str(pk) for pk in letters.values_list("pk", flat=True)}
+    assert sum(n for key, n in counts.items() if key in letter_ids) == COUNT
 
 
-def test_publishing_200_decisions_delivers_200_emails(smtp_server, smtp_worker):
+def test_publishing_200_decisions_delivers_200_letters(smtp_server, smtp_worker):
     smtp_server.start()
     started = time.monotonic()
     ids = _publish_results(COUNT)
@@ -162,7 +158,7 @@ def test_publishing_200_decisions_delivers_200_emails(smtp_server, smtp_worker):
     elapsed = time.monotonic() - started
     _assert_each_received_once(smtp_server, ids, smtp_worker)
     assert set(OutboxMessage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
-    print(f"{COUNT} emails delivered in {elapsed:.1f}s")
+    print(f"{COUNT} letters (and {len(ids) - COUNT} regional emails) delivered in {elapsed:.1f}s")
 
 
 def test_emails_queued_while_the_smtp_server_is_down_are_delivered_once_when_it_is_back(
@@ -173,7 +169,7 @@ def test_emails_queued_while_the_smtp_server_is_down_are_delivered_once_when_it_
 
     def all_failed_once():
         rows = OutboxMessage.objects.filter(pk__in=ids)
-        return rows.filter(attempts__gte=1).count() == COUNT
+        return rows.filter(attempts__gte=1).count() == len(ids)
 
     assert _wait_for(all_failed_once, timeout=60), smtp_worker.read_log()[-5000:]
     time.sleep(2)  # let them retry at least once more against the closed port
