@@ -14,11 +14,13 @@ from evaluation import demo
 from evaluation.models import (
     AdmissibilityCheck,
     Assignment,
+    NationalReview,
     RegionalOpinion,
     RegionHandover,
     Review,
     ReviewScore,
     ReviewState,
+    SelectionScenario,
 )
 
 pytestmark = pytest.mark.django_db
@@ -116,10 +118,12 @@ def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_ca
     # Submitted reviews in most regions, some left in draft, nothing handed over to the CNA.
     assert submitted.values("candidature__region").distinct().count() >= 12
     assert Review.objects.filter(candidature__call=current, state=ReviewState.DRAFT).exists()
-    assert not RegionHandover.objects.exists()
+    assert not RegionHandover.objects.filter(cell__call=current).exists()
     # Regions kept for their coordinator: admissibility still to decide.
     for code in demo.NOT_STARTED:
-        assert not AdmissibilityCheck.objects.filter(candidature__region=code).exists()
+        assert not AdmissibilityCheck.objects.filter(
+            candidature__call=current, candidature__region=code
+        ).exists()
         assert candidatures.filter(region=code, state=CandidatureState.SUBMITTED).exists()
     # A couple of inadmissible candidatures, with the motivation sent to the applicant.
     inadmissible = candidatures.filter(state=CandidatureState.INADMISSIBLE)
@@ -136,7 +140,9 @@ def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_ca
             candidature.reviews.filter(state=ReviewState.SUBMITTED).count()
             == current.reviews_per_candidature
         )
-    assert not RegionalOpinion.objects.filter(candidature__region="11").exists()
+    assert not RegionalOpinion.objects.filter(
+        candidature__call=current, candidature__region="11"
+    ).exists()
 
     # About half of the regions wrote their opinions and ranked them 1…n.
     opinions = RegionalOpinion.objects.filter(candidature__call=current)
@@ -154,6 +160,19 @@ def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_ca
     lenient = [code for code, bias in demo.SEVERITY.items() if bias > 0]
     strict = [code for code, bias in demo.SEVERITY.items() if bias < 0]
     assert mean(lenient) > mean(strict) + 15
+
+    # 2025: in national review, every region handed over, analyses and a scenario to look at.
+    edition_2025 = Call.objects.get(slug="ami-ptce-2025")
+    assert edition_2025.phase == Phase.NATIONAL_REVIEW
+    assert RegionHandover.objects.filter(cell__call=edition_2025).count() == Region.objects.count()
+    handed = Candidature.objects.filter(
+        call=edition_2025, state=CandidatureState.REGIONAL_REVIEW_DONE
+    )
+    assert handed.count() >= 70
+    assert not handed.filter(regional_opinion__isnull=True).exists()
+    assert NationalReview.objects.filter(candidature__call=edition_2025).count() == 2
+    scenario = SelectionScenario.objects.get(call=edition_2025)
+    assert scenario.feasible and scenario.total_granted <= edition_2025.envelope
 
     # The notifications are in the outbox, none dispatched, sent nor left to send.
     assert OutboxMessage.objects.filter(last_error=NOT_SENT).exists()
