@@ -166,6 +166,8 @@ class Sheet:
 
 def _value(value):
     """A raw value as the spreadsheet stores it, with its number format (or None)."""
+    if value is None or value == "":
+        return None, None  # an empty cell: nothing is written
     if isinstance(value, bool):
         return ("oui" if value else "non"), None
     if isinstance(value, datetime):

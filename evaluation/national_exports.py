@@ -34,13 +34,21 @@ from .models import (
 from .national import national_rows
 from .permissions import can_view_national
 
+# What the table reads of a candidature, its PTCE and its region (not the long texts of the
+# application nor its snapshot at submission, heavy at 10 000 rows).
+ROW_FIELDS = (
+    "receipt_number",
+    "state",
+    "requested_amount",
+    "is_rural",
+    "in_qpv",
+    "ptce__name",
+    "ptce__siret",
+    "region__name",
+)
 NATIONAL_MONEY = ("Montant demandé", "Montant accordé")
 NO_SCENARIO = "aucun (liste établie en séance)"
 PV_MONEY = ("Montant demandé", "Montant proposé", "Montant accordé", "Montant")
-
-
-def _yes_no(value: bool) -> str:
-    return "oui" if value else "non"
 
 
 def _day(value) -> str:
@@ -78,33 +86,31 @@ def _criterion_means(ids) -> dict[tuple[int, int], Decimal]:
     return {(candidature, criterion): rounded(mean) for candidature, criterion, mean in means}
 
 
-def analysis_text(analysis: NationalReview) -> str:
+def analysis_text(name: str, score, opinion: str, comment: str) -> str:
     """« Nom : note/100, avis — commentaire »."""
-    return (
-        f"{analysis.reviewer} : {score_fr(analysis.score)}/100, "
-        f"{opinion_label(analysis.opinion)} — {analysis.comment.strip()}"
-    )
+    return f"{name} : {score_fr(score)}/100, {opinion_label(opinion)} — {comment.strip()}"
 
 
 def _analyses(ids) -> dict[int, list[str]]:
-    """The CNA's analyses of each candidature as text, oldest first: one query."""
+    """The CNA's analyses of each candidature as text, oldest first: one query, read as plain
+    values (no model instances: 20 000 analyses for 10 000 rows)."""
     texts = defaultdict(list)
     analyses = (
         NationalReview.objects.filter(candidature_id__in=ids)
-        .select_related("reviewer")
-        .only(
+        .order_by("candidature_id", "created_at", "pk")
+        .values_list(
             "candidature_id",
-            "score",
-            "opinion",
-            "comment",
             "reviewer__first_name",
             "reviewer__last_name",
             "reviewer__email",
+            "score",
+            "opinion",
+            "comment",
         )
-        .order_by("candidature_id", "created_at", "pk")
     )
-    for analysis in analyses:
-        texts[analysis.candidature_id].append(analysis_text(analysis))
+    for candidature_id, first_name, last_name, email, score, opinion, comment in analyses:
+        name = f"{first_name} {last_name}".strip() or email  # as ``User.__str__``
+        texts[candidature_id].append(analysis_text(name, score, opinion, comment))
     return texts
 
 
@@ -127,7 +133,7 @@ def national_table(call, user, queryset=None) -> tuple[list[str], list[list]]:
         raise PermissionDenied("Seules la CNA de l'appel et l'équipe Coorace exportent ce tableau.")
     if queryset is None:
         queryset = national_rows(call, user, texts=True)
-    rows = list(queryset)
+    rows = list(queryset.only(*ROW_FIELDS))
     ids = [row.pk for row in rows]
     criteria = list(call.criteria.all())
     means = _criterion_means(ids) if criteria and ids else {}
