@@ -5,18 +5,20 @@ Pure solver, no Django model and no database: ``propose(candidates, rules)`` tak
 French sentences the CNA needs to defend it. It can be called from views, management commands,
 tests and benchmarks alike.
 
-Model (a mixed-integer linear programme solved exactly by HiGHS through ``scipy.optimize.milp``):
+Model (a mixed-integer linear programme solved by HiGHS through ``scipy.optimize.milp``):
 
 * one binary variable ``x_i`` per candidature that may be selected (eligible, not forced out);
 * money is counted in integer cents. Candidate *i* may receive an amount between
   ``low_i = max(min_amount, funding_floor × cap_i)`` (rounded up to the cent) and
-  ``cap_i = min(requested_i, max_amount)``; it is eligible only if ``low_i ≤ cap_i``;
+  ``cap_i = min(requested_i, max_amount)``; it is eligible only if ``low_i ≤ cap_i``, that is
+  ``cap_i ≥ min_amount``;
 * ``Σ low_i·x_i ≤ envelope``, at most ``max_per_region`` laureates per region,
   ``Σ (rural_i − share)·x_i ≥ 0`` for the rural and QPV minimum shares (scaled to integer
   coefficients), forced-in ``x_i = 1``;
 * objective: maximise ``Σ (score_i + bonuses_i)·x_i + ε·T`` where ``T ≤ envelope`` and
-  ``T ≤ Σ cap_i·x_i`` is the money that can be granted, and ``ε = 0.001 / (envelope + 1)``
-  (in cents), so that granting more money only breaks ties and never outweighs 0.01 point.
+  ``T ≤ Σ cap_i·x_i`` is the money that can be granted and ``ε·envelope < 0.001``: granting more
+  money only breaks ties and never outweighs a 0.01-point difference. With ``funding_floor = 1``
+  the amounts are fixed and ``T`` is simply ``Σ cap_i·x_i`` (a pure knapsack).
 
 The per-candidate amount variables ``low_i·x_i ≤ a_i ≤ cap_i·x_i, Σ a_i ≤ envelope`` are projected
 out: for a given selection such amounts exist exactly when ``Σ low_i ≤ envelope`` and their best
@@ -25,16 +27,24 @@ model. The amounts themselves are then computed exactly, in integers: everybody 
 ``cap_i`` when the envelope allows it, otherwise every laureate is reduced to the same share of
 ``cap_i`` (never below ``low_i``), the few cents left by rounding going to the best ranked.
 
+Optimality is proven (HiGHS with a zero gap) unless the time limit comes first; then the best
+list found is returned with a warning and a proven bound on what a better list could gain.
+HiGHS alone proves large knapsacks optimal very slowly, so models of more than DIRECT_SIZE
+candidatures are first reduced with the LP relaxation (reduced-cost fixing on a growing core,
+see ``_optimize``), which is exact.
+
 Floats only ever choose the selection. Every rule is then checked again in exact arithmetic;
 a selection broken by a float artefact is re-solved with a tightened envelope, and a proposal
 that would break a rule is never returned.
 """
 
+import math
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 from itertools import combinations
 
 CENT = Decimal("0.01")
@@ -44,9 +54,19 @@ DEFAULT_TIME_LIMIT = 60.0
 # Laureates named in a message before « … » takes over.
 MAX_NAMES = 5
 
+# Solver tuning: models up to DIRECT_SIZE variables go to HiGHS whole; larger ones are solved on
+# a core of CORE_SIZE variables first (see ``_optimize``); HiGHS' presolve only up to
+# PRESOLVE_SIZE variables; money in units of MONEY_UNIT cents (1 000 €) inside the model.
+DIRECT_SIZE = 100
+CORE_SIZE = 100
+PRESOLVE_SIZE = 2000
+MONEY_UNIT = 100_000
+NO_LIST = "Aucune liste ne respecte toutes les règles."
+# Solver outcomes.
+OPTIMAL, LIMIT, INFEASIBLE, NO_SOLUTION = "optimal", "limit", "infeasible", "no solution"
+
 # Optional rule groups, in the order they are diagnosed.
 BUDGET, REGION, RURAL, QPV = "budget", "region", "rural", "qpv"
-GROUPS = (BUDGET, REGION, RURAL, QPV)
 
 
 # --- Public API -------------------------------------------------------------------------------
@@ -105,10 +125,16 @@ def propose(
 ) -> Proposal:
     """The best list of laureates under ``rules``, with amounts and explanations.
 
+    ``time_limit`` (seconds) bounds the search for the best list; when it runs out, the best
+    list found so far is returned (it respects every rule, and the message says how much better
+    the best one could be). An infeasible problem gets a diagnosis with its own budget of
+    ``time_limit``.
+
     Never raises on user choices (impossible rules give ``feasible=False`` and a French message);
     raises ``ValueError`` for programmer errors: negative or non-finite money, a funding floor
-    outside ]0, 1], a share outside [0, 1], a negative region cap, duplicate candidate keys, or
-    forced keys that are not among the candidates."""
+    outside ]0, 1], a share outside [0, 1], a negative region cap, a time limit that is not
+    positive, duplicate candidate keys. Forced keys that are not among the candidates are
+    ignored (the message says how many forced-in ones)."""
     problem = _Problem(candidates, rules, time_limit)
     return problem.propose()
 
@@ -116,6 +142,7 @@ def propose(
 # --- French formatting ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def _euros(amount: Decimal) -> str:
     """``Decimal("1234.5")`` → ``"1 234,50 €"`` (narrow no-break space between thousands,
     no-break space before the euro sign)."""
@@ -137,19 +164,21 @@ def _plain(value: Decimal) -> str:
     return text.replace(".", ",")
 
 
+@lru_cache(maxsize=1024)
 def _percent(share: Decimal) -> str:
     """``Decimal("0.3")`` → ``"30 %"``; one decimal at most."""
     value = (share * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     return f"{_plain(value)}{NBSP}%"
 
 
-def _quoted(labels: list[str]) -> str:
+def _quoted(labels: list[str], conjunction: str = "et") -> str:
+    """« A », « B » et « C »; past MAX_NAMES names, « … et 3 autres »."""
     names = [f"« {label} »" for label in labels[:MAX_NAMES]]
     if len(labels) > MAX_NAMES:
-        names.append(f"et {len(labels) - MAX_NAMES} autre(s)")
+        names.append(_plural(len(labels) - MAX_NAMES, "autre", "autres"))
     if len(names) == 1:
         return names[0]
-    return ", ".join(names[:-1]) + " et " + names[-1]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def _plural(count: int, singular: str, plural: str) -> str:
@@ -168,7 +197,10 @@ def _cents(value: Decimal, rounding: str) -> int:
 
 
 def _decimal(value, name: str) -> Decimal:
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError as error:  # decimal.InvalidOperation
+        raise ValueError(f"{name} must be a number, got {value!r}") from error
     if not number.is_finite():
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
@@ -196,15 +228,155 @@ class _Item:
 
 @dataclass
 class _Outcome:
-    status: int  # scipy.optimize.milp status: 0 optimal, 1 limit, 2 infeasible, 4 other
+    status: str  # OPTIMAL, LIMIT (time limit, best solution found), INFEASIBLE, NO_SOLUTION
     selected: set[int] | None  # item indices, None without a solution
-    value: float | None = None
+    bound: float | None = None  # proven lower bound of the minimised objective, if known
+
+
+@dataclass
+class _Result:
+    status: str
+    x: object | None  # numpy array
+    bound: float | None = None
+
+
+def _milp(objective, matrix, rhs, lower, upper, integrality, deadline):
+    """One HiGHS run with the time left (None when there is none)."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return None
+    constraints = LinearConstraint(matrix, -np.inf, rhs) if matrix.shape[0] else None
+    return milp(
+        objective,
+        integrality=integrality,
+        bounds=Bounds(lower, upper),
+        constraints=constraints,
+        # HiGHS' presolve spends tens of seconds on long knapsack rows: only for small models.
+        options={
+            "time_limit": remaining,
+            "mip_rel_gap": 0.0,
+            "presolve": len(objective) <= PRESOLVE_SIZE,
+        },
+    )
+
+
+def _infeasible_status(result) -> bool:
+    # The model is bounded: « unbounded or infeasible » can only mean infeasible.
+    return result.status == 2 or (result.status == 4 and "infeasible" in result.message.lower())
+
+
+def _from_milp(result) -> _Result:
+    if result is None:
+        return _Result(NO_SOLUTION, None)
+    if _infeasible_status(result):
+        return _Result(INFEASIBLE, None)
+    if result.x is None or result.status not in (0, 1):
+        return _Result(NO_SOLUTION, None)
+    if result.status == 0:
+        return _Result(OPTIMAL, result.x, result.fun)
+    return _Result(LIMIT, result.x, result.mip_dual_bound)
+
+
+def _optimize(
+    objective, matrix, rhs, lower, upper, integrality, *, deadline, first_solution=False
+) -> _Result:
+    """Minimise ``objective·x`` subject to ``matrix·x ≤ rhs``, the bounds and the integrality,
+    exactly (HiGHS with a zero gap) unless the deadline comes first.
+
+    Small models, and questions of mere feasibility, go to HiGHS whole. HiGHS alone cannot prove
+    a large knapsack optimal in reasonable time, so larger models are solved on a *core*: with
+    the duals ``y ≤ 0`` of the LP relaxation, every feasible ``x`` satisfies
+    ``objective·x ≥ bound + Σ |reduced_i|·[x_i off the bound reduced_i leans to]``, where
+    ``bound`` is the Lagrangian bound. A solution better than the incumbent (value ``U``) can
+    therefore only move variables with ``|reduced_i| ≤ U − bound``: the others are fixed, the
+    MILP is solved on the remaining core, and the core is widened until it holds every variable
+    within the gap — at which point the core's optimum is the global one."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    size = len(objective)
+    if first_solution or size <= DIRECT_SIZE:
+        return _from_milp(_milp(objective, matrix, rhs, lower, upper, integrality, deadline))
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return _Result(NO_SOLUTION, None)
+    relaxation = linprog(
+        objective,
+        A_ub=matrix,
+        b_ub=rhs,
+        bounds=np.column_stack([lower, upper]),
+        method="highs",
+        options={"presolve": False, "time_limit": remaining},
+    )
+    if _infeasible_status(relaxation):
+        return _Result(INFEASIBLE, None)
+    if relaxation.status != 0:
+        return _from_milp(_milp(objective, matrix, rhs, lower, upper, integrality, deadline))
+    duals = np.minimum(relaxation.ineqlin.marginals, 0.0)
+    reduced = objective - matrix.T @ duals
+    bound = float(duals @ rhs + np.minimum(reduced * lower, reduced * upper).sum())
+    leaning = np.where(reduced > 0, lower, upper)
+    free = lower < upper
+    integer = integrality == 1
+    distance = np.where(free, np.abs(reduced), np.inf)
+    distance[free & ~integer] = -1.0  # continuous variables always stay in the core
+    # Room for the rounding errors of the float sums above.
+    margin = 1e-6 + 1e-9 * float(np.abs(objective).sum() + np.abs(duals @ rhs))
+    ladder = np.sort(distance[free & integer])
+    count = min(CORE_SIZE, len(ladder))
+    threshold = float(ladder[count - 1]) if count else 0.0
+    best_x, best_value = None, np.inf
+    while True:
+        core = distance <= threshold
+        whole = bool(np.all(core | ~free))
+        columns = np.flatnonzero(core)
+        base = np.where(core, 0.0, np.where(free, leaning, lower))
+        result = _milp(
+            objective[columns],
+            matrix[:, columns],
+            rhs - matrix @ base,
+            lower[columns],
+            upper[columns],
+            integrality[columns],
+            deadline,
+        )
+        if result is None or result.x is None:
+            if result is not None and _infeasible_status(result):
+                if whole:
+                    return _Result(INFEASIBLE, None)
+                count = min(2 * max(count, 1), len(ladder))  # fixed too much: widen the core
+                threshold = max(threshold, float(ladder[count - 1]))
+                continue
+            if best_x is not None:
+                return _Result(LIMIT, best_x, bound)
+            return _Result(NO_SOLUTION, None)
+        x = base.copy()
+        x[columns] = result.x
+        x[integer] = np.round(x[integer])
+        value = float(objective @ x)
+        if value < best_value:
+            best_x, best_value = x, value
+        if result.status != 0:
+            return _Result(LIMIT, best_x, bound)
+        if whole:
+            return _Result(OPTIMAL, best_x, best_value)
+        gap = best_value - bound
+        if gap + margin <= threshold:
+            return _Result(OPTIMAL, best_x, best_value)
+        threshold = gap + margin
+        count = int(np.searchsorted(ladder, threshold, side="right"))
 
 
 class _Problem:
     def __init__(self, candidates: list[Candidate], rules: Rules, time_limit: float):
         self.rules = rules
         self.time_limit = float(time_limit)
+        if not self.time_limit > 0:
+            raise ValueError(f"time_limit must be positive, got {time_limit}")
+        self.deadline = time.perf_counter() + self.time_limit
         self.seconds = 0.0
         self.envelope = _decimal(rules.envelope, "envelope")
         self.min_amount = _decimal(rules.min_amount, "min_amount")
@@ -240,9 +412,9 @@ class _Problem:
         keys = [candidate.key for candidate in candidates]
         if len(set(keys)) != len(keys):
             raise ValueError("candidate keys must be unique")
-        unknown = (set(rules.forced_in) | set(rules.forced_out)) - set(keys)
-        if unknown:
-            raise ValueError(f"forced keys not among the candidates: {sorted(unknown)}")
+        # Forced-in keys of candidatures no longer in the list (e.g. a saved scenario re-run
+        # after a withdrawal) are ignored, and the message says so.
+        self.unknown_forced = len(set(rules.forced_in) - set(keys))
 
         self.envelope_cents = _cents(self.envelope, ROUND_FLOOR)
         min_cents = _cents(self.min_amount, ROUND_CEILING)
@@ -284,7 +456,8 @@ class _Problem:
         return item.candidate.rural if group == RURAL else item.candidate.qpv
 
     def _share_ok(self, count: int, flagged: int, group: str) -> bool:
-        return Fraction(flagged) >= self.share_fraction[group] * count
+        fraction = self.share_fraction[group]
+        return flagged * fraction.denominator >= fraction.numerator * count
 
     def _active_groups(self) -> list[str]:
         groups = [BUDGET]
@@ -324,52 +497,52 @@ class _Problem:
         """``mode``: ``"score"`` (the real objective), ``"feasible"`` (any solution) or
         ``"cost"`` (cheapest list, to size the envelope). ``groups``: the rule groups kept."""
         import numpy as np
+        import scipy.optimize  # noqa: F401  (imported before the clock starts)
         from scipy import sparse
-        from scipy.optimize import Bounds, LinearConstraint, milp
 
         forced = self.forced if forced is None else forced
         pool = self.pool
         size = len(pool)
         if size == 0:
-            return _Outcome(status=0, selected=set(), value=0.0)
-        low = np.array([item.low for item in pool], dtype=float)
-        cap = np.array([item.cap for item in pool], dtype=float)
-        envelope = float(self.envelope_cents - budget_cut)
+            return _Outcome(status=OPTIMAL, selected=set(), bound=0.0)
+        # Money in units of 1 000 € keeps HiGHS' rows well scaled; exactness comes later.
+        low = np.array([item.low for item in pool], dtype=float) / MONEY_UNIT
+        cap = np.array([item.cap for item in pool], dtype=float) / MONEY_UNIT
+        envelope = (self.envelope_cents - budget_cut) / MONEY_UNIT
         # T, the money granted, only matters when amounts may go below the cap.
         money = mode == "score" and bool(np.any(low != cap))
         width = size + 1 if money else size
-        epsilon = 0.001 / (self.envelope_cents + 1)
+        epsilon = 0.001 / (self.envelope_cents / MONEY_UNIT + 1e-3)
 
-        rows, cols, values, lower, upper = [], [], [], [], []
+        rows, cols, values, rhs = [], [], [], []
 
-        def add_row(indices, coefficients, row_lower, row_upper):
-            row = len(lower)
-            rows.extend([row] * len(indices))
+        def add_row(indices, coefficients, bound):  # Σ coefficient·x ≤ bound
+            rows.extend([len(rhs)] * len(indices))
             cols.extend(indices)
             values.extend(coefficients)
-            lower.append(row_lower)
-            upper.append(row_upper)
+            rhs.append(bound)
 
         everyone = list(range(size))
         if BUDGET in groups:
-            add_row(everyone, low.tolist(), -np.inf, envelope)
+            add_row(everyone, low.tolist(), envelope)
         if money:
-            add_row(everyone + [size], (-cap).tolist() + [1.0], -np.inf, 0.0)
+            add_row(everyone + [size], (-cap).tolist() + [1.0], 0.0)
         if REGION in groups:
             members: dict[str, list[int]] = {}
             for position, item in enumerate(pool):
                 members.setdefault(item.candidate.region, []).append(position)
             for positions in members.values():
                 if len(positions) > self.region_cap:
-                    add_row(positions, [1.0] * len(positions), -np.inf, float(self.region_cap))
+                    add_row(positions, [1.0] * len(positions), float(self.region_cap))
         for group in (RURAL, QPV):
             if group in groups:
+                # Σ (q·flag − p)·x ≥ 0 with share = p/q, written as a ≤ row.
                 fraction = self.share_fraction[group]
-                flags = [self._flag(item, group) for item in pool]
                 coefficients = [
-                    float(fraction.denominator * flag - fraction.numerator) for flag in flags
+                    float(fraction.numerator - fraction.denominator * self._flag(item, group))
+                    for item in pool
                 ]
-                add_row(everyone, coefficients, 0.0, np.inf)
+                add_row(everyone, coefficients, 0.0)
 
         if mode == "score":
             scores = np.array([float(item.adjusted) for item in pool])
@@ -378,38 +551,47 @@ class _Problem:
             objective = low.copy()
         else:
             objective = np.zeros(size)
-        lower_bounds = np.array([1.0 if item.index in forced else 0.0 for item in pool])
-        upper_bounds = np.ones(size)
+        lower = np.array([1.0 if item.index in forced else 0.0 for item in pool])
+        upper = np.ones(size)
         integrality = np.ones(size)
         if money:
             objective = np.append(objective, -epsilon)
-            lower_bounds = np.append(lower_bounds, 0.0)
-            upper_bounds = np.append(upper_bounds, envelope)
+            lower = np.append(lower, 0.0)
+            upper = np.append(upper, max(envelope, 0.0))
             integrality = np.append(integrality, 0.0)
-        constraints = None
-        if lower:
-            matrix = sparse.csr_array(
-                (values, (rows, cols)), shape=(len(lower), width), dtype=float
-            )
-            constraints = LinearConstraint(matrix, np.array(lower), np.array(upper))
+        matrix = sparse.csr_array((values, (rows, cols)), shape=(len(rhs), width), dtype=float)
 
         started = time.perf_counter()
-        result = milp(
+        result = _optimize(
             objective,
-            integrality=integrality,
-            bounds=Bounds(lower_bounds, upper_bounds),
-            constraints=constraints,
-            options={"time_limit": self.time_limit, "mip_rel_gap": 0.0},
+            matrix,
+            np.array(rhs, dtype=float),
+            lower,
+            upper,
+            integrality,
+            deadline=self.deadline,
+            first_solution=mode == "feasible",
         )
         self.seconds += time.perf_counter() - started
-        if result.x is None or result.status not in (0, 1):
+        if result.x is None:
             return _Outcome(status=result.status, selected=None)
         selected = {pool[position].index for position in range(size) if result.x[position] > 0.5}
-        return _Outcome(status=result.status, selected=selected, value=result.fun)
+        return _Outcome(status=result.status, selected=selected, bound=result.bound)
 
     # --- Proposal -----------------------------------------------------------------------------
 
     def propose(self) -> Proposal:
+        proposal = self._propose()
+        if self.unknown_forced:
+            proposal.message += " " + _plural(
+                self.unknown_forced,
+                "candidature imposée ne figure pas parmi les candidatures : elle est ignorée.",
+                "candidatures imposées ne figurent pas parmi les candidatures : elles sont "
+                "ignorées.",
+            )
+        return proposal
+
+    def _propose(self) -> Proposal:
         if not self.items:
             return Proposal(
                 feasible=True,
@@ -421,19 +603,20 @@ class _Problem:
             )
         hard = self._hard_conflicts()
         if hard:
-            return self._infeasible(" ".join(hard))
+            return self._infeasible(" ".join([NO_LIST, *hard]))
         groups = self._active_groups()
         if any(self._single_conflict(group) for group in groups):
             return self._infeasible(self._diagnose(groups))
 
+        self.deadline = time.perf_counter() + self.time_limit
         budget_cut = 0
         for _attempt in range(3):
             outcome = self._solve("score", groups, budget_cut=budget_cut)
-            if outcome.status == 2:
+            if outcome.status == INFEASIBLE:
                 return self._infeasible(self._diagnose(groups))
             if outcome.selected is None:
                 seconds = _plain(Decimal(str(self.time_limit)))
-                return self._failure(
+                return self._infeasible(
                     f"Le calcul n'a pas abouti dans le temps imparti ({seconds}{NBSP}s) : aucune "
                     "liste n'est proposée. Réessayez, ou allégez les règles."
                 )
@@ -447,7 +630,7 @@ class _Problem:
         else:
             return self._rounding_failure(broken)
 
-        selected = outcome.selected
+        selected = self._fill(outcome.selected)
         amounts = self._amounts(selected)
         lines = self._lines(selected, amounts)
         total_score = sum((self.items[index].adjusted for index in selected), Decimal(0))
@@ -456,14 +639,51 @@ class _Problem:
         broken = self._final_check(lines, total_granted)
         if broken:
             return self._rounding_failure(broken)
+        gap = None
+        if outcome.status == LIMIT and outcome.bound is not None and math.isfinite(outcome.bound):
+            gap = max(Decimal(0), Decimal(repr(-outcome.bound)) - total_score)
         return Proposal(
             feasible=True,
-            message=self._summary(selected, total_score, total_granted, outcome.status),
+            message=self._summary(selected, total_score, total_granted, outcome.status, gap),
             lines=lines,
             total_score=total_score.quantize(CENT, rounding=ROUND_HALF_UP),
             total_granted=total_granted,
             seconds=self.seconds,
         )
+
+    def _fill(self, selected: set[int]) -> set[int]:
+        """Adds, best ranked first, every candidature that still fits all the rules. Never
+        changes an optimal list; improves one cut short by the time limit."""
+        selected = set(selected)
+        chosen = [self.items[index] for index in selected]
+        count = len(chosen)
+        low_total = sum(item.low for item in chosen)
+        flagged = {
+            group: sum(1 for item in chosen if self._flag(item, group)) for group in self.shares
+        }
+        per_region: dict[str, int] = {}
+        for item in chosen:
+            per_region[item.candidate.region] = per_region.get(item.candidate.region, 0) + 1
+        for item in self.pool:
+            if item.index in selected or item.adjusted <= 0:
+                continue
+            region = item.candidate.region
+            if low_total + item.low > self.envelope_cents:
+                continue
+            if self.region_cap is not None and per_region.get(region, 0) >= self.region_cap:
+                continue
+            if any(
+                not self._share_ok(count + 1, flagged[group] + self._flag(item, group), group)
+                for group in self.shares
+            ):
+                continue
+            selected.add(item.index)
+            count += 1
+            low_total += item.low
+            per_region[region] = per_region.get(region, 0) + 1
+            for group in self.shares:
+                flagged[group] += self._flag(item, group)
+        return selected
 
     def _amounts(self, selected: set[int]) -> dict[int, int]:
         """Cents granted to each selected item: the cap when the envelope allows it, otherwise
@@ -519,7 +739,7 @@ class _Problem:
     @staticmethod
     def _signed(points: Decimal) -> str:
         sign = "+" if points > 0 else "−"
-        unit = "point" if abs(points) <= 1 else "points"
+        unit = "point" if abs(points) < 2 else "points"  # French: plural from 2 on
         return f"{sign}{_plain(abs(points))} {unit}"
 
     def _ineligible_reason(self, item: _Item) -> str:
@@ -544,6 +764,10 @@ class _Problem:
         per_region: dict[str, list[_Item]] = {}
         for item in chosen:
             per_region.setdefault(item.candidate.region, []).append(item)
+        for members in per_region.values():
+            members.sort(key=lambda member: member.adjusted)
+        # Adding one more candidature without the flag would break the share.
+        breaks = {group: not self._share_ok(count + 1, flagged[group], group) for group in flagged}
         # Selected, not forced, sorted by adjusted score: Σ of their lowest amounts below a score.
         movable = sorted(
             (item for item in chosen if not item.forced_in), key=lambda item: item.adjusted
@@ -558,6 +782,11 @@ class _Problem:
             "granted": granted,
             "flagged": flagged,
             "per_region": per_region,
+            "region_scores": {
+                region: [member.adjusted for member in members]
+                for region, members in per_region.items()
+            },
+            "breaks": breaks,
             "movable_scores": movable_scores,
             "movable_lows": movable_lows,
         }
@@ -636,7 +865,7 @@ class _Problem:
             if self._flag(item, group):
                 continue
             count, flagged = context["count"], context["flagged"][group]
-            if not self._share_ok(count + 1, flagged, group):
+            if context["breaks"][group]:
                 binding.append(
                     f"La retenir ferait passer la part de {self._group_noun(group)} sous le "
                     f"minimum de {_percent(self.shares[group])} ({flagged} sur {count + 1})."
@@ -670,8 +899,9 @@ class _Problem:
                 f"{_euros(_cents_to_euros(shortage))} pour lui accorder "
                 f"{_euros(_cents_to_euros(item.low))}."
             )
-        # Lowest amounts of the selected, non-forced candidatures scored below this one.
-        below = context["movable_lows"][bisect_left(context["movable_scores"], item.adjusted)]
+        # What removing every selected, non-forced candidature scored no better than this one
+        # would free: if not enough, a better-scored one would have to go.
+        below = context["movable_lows"][bisect_right(context["movable_scores"], item.adjusted)]
         if below < shortage:
             text += " La retenir obligerait à écarter au moins une candidature mieux notée."
         else:
@@ -692,12 +922,11 @@ class _Problem:
         text = f"Plafond de {_plural(cap, 'lauréat', 'lauréats')} atteint pour {region}"
         if cap == 0:
             return [f"{text} : aucune candidature de cette région ne peut être retenue."]
-        worse = sorted(
-            (member for member in members if member.adjusted < item.adjusted),
-            key=lambda member: member.adjusted,
-        )
+        # Members sorted by adjusted score: the first ``below`` are scored below this one.
+        below = bisect_left(context["region_scores"][region], item.adjusted)
+        worse = members[:below]
         if not worse:
-            if all(member.adjusted > item.adjusted for member in members):
+            if members[0].adjusted > item.adjusted:
                 verb = "a une meilleure note" if cap == 1 else "ont une meilleure note"
             else:
                 verb = "a une note au moins égale" if cap == 1 else "ont une note au moins égale"
@@ -734,7 +963,7 @@ class _Problem:
             obstacles.append("l'échange ne ferait pas progresser la note totale")
         return ", ".join(obstacles)
 
-    def _summary(self, selected, total_score, total_granted, status) -> str:
+    def _summary(self, selected, total_score, total_granted, status, gap=None) -> str:
         count = len(selected)
         remaining = self.envelope - total_granted
         if count == 0:
@@ -749,11 +978,16 @@ class _Problem:
                 f"{_euros(self.envelope)}, reste {_euros(remaining)}) ; note totale "
                 f"{_note(total_score)}."
             )
-        if status == 1:
+        if status == LIMIT:
             message += (
-                " Attention : le calcul a atteint sa limite de temps ; la liste respecte toutes "
-                "les règles mais n'est peut-être pas la meilleure possible."
+                " Attention : le calcul a atteint sa limite de temps. La liste respecte toutes "
+                "les règles mais n'est peut-être pas la meilleure possible"
             )
+            if gap is not None:
+                gap = gap.quantize(CENT, rounding=ROUND_CEILING)
+                message += f" : la meilleure ferait au plus {_note(gap)} point(s) de plus."
+            else:
+                message += "."
         return message
 
     # --- Infeasibility ------------------------------------------------------------------------
@@ -836,26 +1070,41 @@ class _Problem:
             f"candidatures {'rurales' if group == RURAL else 'en QPV'} recevables."
         )
 
-    def _feasible(self, groups, forced=None) -> bool:
+    def _feasible(self, groups, forced=None) -> bool | None:
+        """Whether some list keeps the rule ``groups`` and the forced-in candidatures; None when
+        the solver could not tell in time."""
         forced = self.forced if forced is None else forced
-        if any(self._single_conflict(group, forced) for group in groups):
-            return False
-        if not forced:
-            return True  # the empty list respects every rule
-        outcome = self._solve("feasible", groups, forced=forced)
-        return outcome.selected is not None
+        key = (frozenset(groups), forced)
+        if key not in self._feasibility:
+            if any(self._single_conflict(group, forced) for group in groups):
+                answer = False
+            elif not forced:
+                answer = True  # the empty list respects every rule
+            else:
+                outcome = self._solve("feasible", groups, forced=forced)
+                if outcome.status == INFEASIBLE:
+                    answer = False
+                elif outcome.selected is None:
+                    answer = None
+                else:
+                    answer = not self._violations(outcome.selected, groups, forced) or None
+            self._feasibility[key] = answer
+        return self._feasibility[key]
 
     def _diagnose(self, groups: list[str]) -> str:
         """Which rules cannot hold together with the forced-in candidatures (minimal conflicting
-        sets), and which single relaxation makes a list possible."""
+        sets), and which single relaxation makes a list possible. Only what the solver proved
+        is said. The diagnosis has its own time budget."""
+        self.deadline = time.perf_counter() + self.time_limit
+        self._feasibility: dict = {}
         conflicts: list[tuple[str, ...]] = []
         for size in range(1, len(groups) + 1):
             for subset in combinations(groups, size):
                 if any(set(conflict) <= set(subset) for conflict in conflicts):
                     continue
-                if not self._feasible(subset):
+                if self._feasible(subset) is False:
                     conflicts.append(subset)
-        sentences = ["Aucune liste ne respecte toutes les règles."]
+        sentences = [NO_LIST]
         forced_labels = _quoted([item.label for item in self._forced_items()])
         for conflict in conflicts:
             if len(conflict) == 1:
@@ -870,38 +1119,49 @@ class _Problem:
                     + parts[-1]
                     + "."
                 )
-        if not conflicts:  # cannot happen with exact pre-checks, but never stay silent
+        if not conflicts:
             sentences.append(
-                "Les candidatures imposées ne peuvent pas être retenues avec les autres règles."
+                f"Les candidatures imposées ({forced_labels}) ne peuvent pas être retenues avec "
+                "les autres règles."
             )
-        helpful = [group for group in groups if all(group in conflict for conflict in conflicts)]
-        for group in helpful:
+        helpful = False
+        for group in groups:
+            others = [other for other in groups if other != group]
+            if self._feasible(others) is not True:
+                continue
+            helpful = True
             if group == BUDGET:
-                others = [other for other in groups if other != BUDGET]
                 outcome = self._solve("cost", others)
-                if outcome.selected is not None:
-                    cost = sum(self.items[index].low for index in outcome.selected)
-                    sentences.append(
-                        f"Avec une enveloppe d'au moins {_euros(_cents_to_euros(cost))} (au lieu "
-                        f"de {_euros(self.envelope)}), une liste existe."
+                if outcome.selected is not None and not self._violations(outcome.selected, others):
+                    cost = _euros(
+                        _cents_to_euros(sum(self.items[index].low for index in outcome.selected))
                     )
+                    if outcome.status == OPTIMAL:
+                        sentences.append(
+                            f"Avec une enveloppe d'au moins {cost} (au lieu de "
+                            f"{_euros(self.envelope)}), une liste existe."
+                        )
+                    else:
+                        sentences.append(f"Avec une enveloppe de {cost}, une liste existe.")
                     continue
             sentences.append(f"Sans {self._group_label(group)}, une liste existe.")
         released = []
         forced_items = self._forced_items()
         if len(forced_items) <= 10:
             for item in forced_items:
-                if self._feasible(groups, forced=self.forced - {item.index}):
+                if self._feasible(groups, forced=self.forced - {item.index}) is True:
                     released.append(item.label)
-        if released:
+        if len(released) == 1:
+            sentences.append(f"En n'imposant plus « {released[0]} », une liste existe.")
+        elif released:
             sentences.append(
-                f"En n'imposant plus {' ou '.join(f'« {label} »' for label in released)}, "
-                "une liste existe."
+                "En n'imposant plus l'une de ces candidatures, une liste existe : "
+                f"{_quoted(released, 'ou')}."
             )
         else:
             sentences.append("Sans les candidatures imposées, une liste existe.")
-        if not helpful and not released:
-            sentences.append("Aucun assouplissement d'une seule autre règle ne suffit.")
+        if not helpful:
+            sentences.append("Assouplir une seule des autres règles ne suffit pas.")
         return " ".join(sentences)
 
     def _infeasible(self, message: str) -> Proposal:
@@ -937,10 +1197,8 @@ class _Problem:
             seconds=self.seconds,
         )
 
-    _failure = _infeasible
-
     def _rounding_failure(self, broken: list[str]) -> Proposal:
-        return self._failure(
+        return self._infeasible(
             "Le solveur a renvoyé une liste qui enfreint une règle ("
             + " ; ".join(broken)
             + ") à cause d'un arrondi de calcul : aucune liste n'est proposée. Modifiez "
