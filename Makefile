@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+LOAD_ARGS ?=
+BENCH_CANDIDATURES ?= 10000
 
-.PHONY: install run test lint format worker check-deploy clean-db
+.PHONY: install run test lint format worker check-deploy clean-db load bench
 
 install: $(VENV)/.installed
 
@@ -34,6 +36,19 @@ format: install
 
 worker: install
 	$(VENV)/bin/celery -A ami worker --beat --loglevel=INFO
+
+# Deadline rush load test (Locust → gunicorn, PostgreSQL, Redis): docs/performance.md.
+# Database LOAD_DATABASE_URL (default ami_load on 127.0.0.1); options: make load LOAD_ARGS="--help"
+load: install
+	$(PY) bench/deadline_rush.py $(LOAD_ARGS)
+
+# Page budgets at national scale (docs/performance.md): seeds the bench call « AMI PTCE banc
+# d'essai » if it is missing (manage.py seed_bench, BENCH_CANDIDATURES candidatures; a few
+# minutes the first time), then prints each page's median time and query count.
+bench: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_bench --candidatures $(BENCH_CANDIDATURES)
+	$(PY) bench/pages.py
 
 clean-db:
 	rm -rf .local/pgdata

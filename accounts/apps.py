@@ -5,3 +5,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "comptes et rôles"
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Staff acting as a user: every session logged (accounts.impersonation).
+        from .impersonation import connect_signals
+
+        connect_signals()

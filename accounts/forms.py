@@ -1,3 +1,4 @@
+from allauth.account.adapter import get_adapter
 from django import forms
 
 from ami.identifiers import is_valid_siren
@@ -53,3 +54,39 @@ class EmailPreferencesForm(forms.Form):
         required=False,
         help_text="Récapitulatif des changements dans votre région (coordinateurs de cellule).",
     )
+
+
+class AccountDeletionForm(forms.Form):
+    """Deleting one's account: the password again, an explicit confirmation and, when the user
+    is the last one to follow candidatures in progress, the confirmation of their withdrawal."""
+
+    password = forms.CharField(
+        label="Votre mot de passe",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Pour confirmer que c'est bien vous.",
+    )
+    confirm = forms.BooleanField(
+        label="Je comprends que la suppression de mon compte est définitive.",
+        error_messages={"required": "Cochez cette case pour confirmer la suppression."},
+    )
+    withdraw = forms.BooleanField(
+        label="Je retire les candidatures listées ci-dessus.",
+        required=False,
+        error_messages={"required": "Cochez cette case pour retirer ces candidatures."},
+    )
+
+    def __init__(self, *args, user, needs_withdrawal: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if needs_withdrawal:
+            self.fields["withdraw"].required = True
+        else:
+            del self.fields["withdraw"]
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        # allauth's check: the same backends and failed-login rate limit as the login form.
+        if not get_adapter().reauthenticate(self.user, password):
+            raise forms.ValidationError("Ce mot de passe n'est pas le bon.")
+        return password

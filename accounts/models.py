@@ -6,6 +6,8 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from ami import audit
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -73,6 +75,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = "utilisateur"
         verbose_name_plural = "utilisateurs"
         ordering = ["last_name", "first_name", "email"]
+        permissions = [
+            # Given to named staff members only (never implied by is_staff): see ImpersonationLog.
+            ("can_act_as_user", "peut agir en tant qu'un utilisateur pour l'aider"),
+        ]
 
     def __str__(self):
         return self.get_full_name() or self.email
@@ -87,6 +93,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self):
         return self.first_name or self.email
 
+    @property
+    def is_deleted(self) -> bool:
+        """Anonymised by ``accounts.personal_data.delete_account``."""
+        return self.email.endswith("@" + DELETED_EMAIL_DOMAIN)
+
 
 class RegionalRole(models.TextChoices):
     COORDINATOR = "coordinator", "coordinateur"
@@ -98,6 +109,7 @@ class NationalRole(models.TextChoices):
     ADMINISTRATOR = "administrator", "administrateur"
 
 
+@audit.track()
 class RegionalCell(models.Model):
     """Cellule régionale d'animation (CRA): one per region and call."""
 
@@ -126,6 +138,7 @@ class RegionalCell(models.Model):
         return f"CRA {self.region} – {self.call}"
 
 
+@audit.track()
 class RegionalCellMembership(models.Model):
     cell = models.ForeignKey(
         RegionalCell, verbose_name="cellule", on_delete=models.CASCADE, related_name="memberships"
@@ -150,6 +163,7 @@ class RegionalCellMembership(models.Model):
         return f"{self.user} – {self.get_role_display()} – {self.cell}"
 
 
+@audit.track()
 class NationalCell(models.Model):
     """Cellule nationale d'animation (CNA): one per call."""
 
@@ -171,6 +185,7 @@ class NationalCell(models.Model):
         return f"CNA – {self.call}"
 
 
+@audit.track()
 class NationalCellMembership(models.Model):
     cell = models.ForeignKey(
         NationalCell, verbose_name="cellule", on_delete=models.CASCADE, related_name="memberships"
@@ -193,3 +208,80 @@ class NationalCellMembership(models.Model):
 
     def __str__(self):
         return f"{self.user} – {self.get_role_display()} – {self.cell}"
+
+
+# Deleted accounts keep their row (candidatures, reviews and decisions point to it) under a
+# placeholder address on a reserved, non-routable domain (RFC 2606 « .invalid »).
+DELETED_EMAIL_DOMAIN = "compte-supprime.invalid"
+DELETED_USER_FIRST_NAME = "Utilisateur"
+DELETED_USER_LAST_NAME = "supprimé"
+
+
+class AccountDeletion(models.Model):
+    """Log of account deletions (``accounts.personal_data.delete_account``): which account, who
+    asked, when. It holds no personal data: the account's row is anonymised."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="compte (anonymisé)",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    self_service = models.BooleanField("à la demande de la personne", default=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="supprimé par (équipe Coorace)",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Vide quand la personne a supprimé son compte elle-même.",
+    )
+    at = models.DateTimeField("date", default=timezone.now)
+    summary = models.JSONField(
+        "bilan",
+        default=dict,
+        blank=True,
+        help_text="Ce que chaque partie de la plateforme a retiré, supprimé ou gardé (nombres).",
+    )
+
+    class Meta:
+        verbose_name = "suppression de compte"
+        verbose_name_plural = "suppressions de comptes"
+        ordering = ["-at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["account"], name="one_deletion_per_account")]
+
+    def __str__(self):
+        return f"Compte n° {self.account_id} supprimé le {timezone.localtime(self.at):%d/%m/%Y}"
+
+
+class ImpersonationLog(models.Model):
+    """A staff member acting as a user to help them (django-hijack, ``accounts.impersonation``):
+    who, for whom, when and why. Shown to the user concerned on their dashboard and to the staff
+    in the admin; never edited nor deleted."""
+
+    hijacker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="membre de l'équipe Coorace",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    hijacked = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="utilisateur aidé",
+        on_delete=models.PROTECT,
+        related_name="impersonations",
+    )
+    reason = models.TextField("motif")
+    started_at = models.DateTimeField("début", default=timezone.now)
+    ended_at = models.DateTimeField("fin", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "session « agir en tant que »"
+        verbose_name_plural = "sessions « agir en tant que »"
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["hijacked", "-started_at"])]
+
+    def __str__(self):
+        started = timezone.localtime(self.started_at)
+        return f"{self.hijacker} pour {self.hijacked} le {started:%d/%m/%Y %H:%M}"

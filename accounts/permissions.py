@@ -48,3 +48,27 @@ def is_national_administrator(user, call) -> bool:
 
 def is_staff(user) -> bool:
     return _authenticated(user) and user.is_staff
+
+
+def is_support_staff(user, permission: str) -> bool:
+    """Coorace staff acting from the admin on a domain object (support): staff holding the
+    model permission that the admin action needs."""
+    return is_staff(user) and user.has_perm(permission)
+
+
+ACT_AS_PERMISSION = "accounts.can_act_as_user"
+
+
+def can_act_as(*, hijacker, hijacked) -> bool:
+    """May ``hijacker`` act as ``hijacked`` to help them (django-hijack's permission check)?
+    Only active staff explicitly given « accounts.can_act_as_user », on another active account
+    that is neither staff nor superuser (nobody gains rights by acting as someone else)."""
+    if hijacked is None or not _authenticated(hijacker) or hijacker.pk == hijacked.pk:
+        return False
+    return (
+        hijacker.is_staff
+        and hijacker.has_perm(ACT_AS_PERMISSION)
+        and hijacked.is_active
+        and not hijacked.is_staff
+        and not hijacked.is_superuser
+    )

@@ -1,13 +1,17 @@
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import HttpResponseNotAllowed
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import preferences
-from .forms import EmailPreferencesForm, OrganisationForm
+from . import personal_data, preferences
+from .forms import AccountDeletionForm, EmailPreferencesForm, OrganisationForm
 from .models import User
 from .navigation import roles_of
 
@@ -109,3 +113,81 @@ def unsubscribe(request, token):
             return _unsubscribe_invalid(request)
         return render(request, "accounts/unsubscribe_done.html", context)
     return render(request, "accounts/unsubscribe.html", context)
+
+
+# --- Personal data (« Mes données ») ---------------------------------------------------------
+
+
+def _policy_context() -> dict:
+    """The durations and contact the public page and « Mes données » show, from the settings."""
+    return {
+        "retention_years": settings.DOCUMENT_RETENTION_YEARS,
+        "session_hours": settings.SESSION_COOKIE_AGE // 3600,
+        "contact_email": settings.PERSONAL_DATA_CONTACT_EMAIL,
+    }
+
+
+@require_GET
+def personal_data_policy(request):
+    """The public « Données personnelles » page (purposes, legal bases, recipients, durations,
+    rights)."""
+    return render(request, "pages/personal_data.html", _policy_context())
+
+
+@login_required
+@require_GET
+def my_data(request):
+    return render(request, "accounts/my_data.html", _policy_context())
+
+
+@login_required
+@require_GET
+@never_cache
+def my_data_download(request):
+    """The ZIP of everything held about the user, streamed from a temporary file."""
+    archive = personal_data.open_user_data(request.user)
+    response = FileResponse(
+        archive,
+        as_attachment=True,
+        filename=personal_data.export_filename(),
+        content_type="application/zip",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    """Delete one's own account after the password and an explicit confirmation; refusals
+    (last coordinator of a running cell, review still owed, candidature under review left
+    alone …) are listed instead of the form."""
+    user = request.user
+    blocking = personal_data.deletion_refusals(user, withdraw=True)
+    withdrawals = [] if blocking else personal_data.deletion_refusals(user, withdraw=False)
+    form = AccountDeletionForm(
+        request.POST if request.method == "POST" else None,
+        user=user,
+        needs_withdrawal=bool(withdrawals),
+    )
+    if request.method == "POST" and not blocking and form.is_valid():
+        try:
+            personal_data.delete_account(
+                user, user, withdraw=form.cleaned_data.get("withdraw", False)
+            )
+        except ValidationError as error:  # something changed since the page was shown
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect("account_delete")
+        logout(request)
+        messages.success(
+            request,
+            "Votre compte est supprimé : vos données personnelles sont effacées et vous êtes "
+            "déconnecté.",
+        )
+        return redirect("home")
+    return render(
+        request,
+        "accounts/account_delete.html",
+        {"form": form, "blocking": blocking, "withdrawals": withdrawals},
+    )

@@ -1,12 +1,32 @@
+"""Admin of the call, the territory and the outbox, and what every admin of the platform shares
+(the « Historique » of audited models, the read-only event tables, the XLSX/CSV export of a
+selection)."""
+
+import csv
+import logging
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from io import BytesIO
+
+import pghistory.models
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import label_for_field, lookup_field, unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db import models
 from django.db.models import Count
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.template import TemplateDoesNotExist
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, strip_tags
+from django.utils.text import capfirst
 
-from . import calls, email_catalogue, outbox
+from . import audit, calls, email_catalogue, outbox
 from .models import (
     Call,
     CallPhaseChange,
@@ -20,6 +40,230 @@ from .models import (
     Region,
     ReminderSent,
 )
+
+logger = logging.getLogger(__name__)
+
+
+# --- Shared by every admin of the platform --------------------------------------------------------
+
+
+class AuditHistoryMixin:
+    """« Historique » of an audited model (``ami.audit``): who changed what and when, whatever
+    made the change (screens, admin, commands, tasks), instead of the admin's own log."""
+
+    audit_history_limit = 200
+
+    def audit_history(self, obj) -> audit.History:
+        return audit.history_of(obj, limit=self.audit_history_limit)
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Historique : {obj}",
+            "subtitle": None,
+            "object": obj,
+            "opts": self.opts,
+            "module_name": str(capfirst(self.opts.verbose_name_plural)),
+            "history": self.audit_history(obj),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/audit_history.html", context)
+
+
+class ReadOnlyAdminMixin:
+    """Records kept as they were written (logs, decisions, events): staff read them, filter,
+    search and export them, never add, change or delete them here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EventChangeList(ChangeList):
+    """Names the actor of each event of the page in one query."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        ids = set()
+        for event in self.result_list:
+            context = event.pgh_context or {}
+            ids.update(i for i in (context.get("user"), context.get("impersonator")) if i)
+        user_model = apps.get_model(settings.AUTH_USER_MODEL)
+        users = user_model.objects.in_bulk(ids) if ids else {}
+        for event in self.result_list:
+            context = event.pgh_context or {}
+            event.audit_actor = users.get(context.get("user"))
+            event.audit_impersonator = users.get(context.get("impersonator"))
+
+
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The append-only event table of an audited model (``<Model>History``)."""
+
+    list_display = ["pgh_created_at", "action", "tracked_object", "actor"]
+    list_filter = ["pgh_label"]
+    search_fields = ["pgh_obj__exact"]
+    search_help_text = "Numéro de l'objet suivi."
+    date_hierarchy = "pgh_created_at"
+    ordering = ["-pgh_id"]
+
+    def get_changelist(self, request, **kwargs):
+        return EventChangeList
+
+    def get_fields(self, request, obj=None):
+        # A stored file is reached only through its permission-checked view, never by its path.
+        return [f.name for f in self.model._meta.fields if not isinstance(f, models.FileField)]
+
+    @admin.display(description="action", ordering="pgh_label")
+    def action(self, event):
+        return audit.ACTION_LABELS.get(event.pgh_label, event.pgh_label)
+
+    @admin.display(description="objet", ordering="pgh_obj_id")
+    def tracked_object(self, event):
+        tracked = event.pgh_tracked_model._meta
+        try:
+            url = reverse(
+                f"admin:{tracked.app_label}_{tracked.model_name}_change", args=[event.pgh_obj_id]
+            )
+        except NoReverseMatch:
+            return f"n° {event.pgh_obj_id}"
+        return format_html('<a href="{}">{} n° {}</a>', url, tracked.verbose_name, event.pgh_obj_id)
+
+    @admin.display(description="auteur")
+    def actor(self, event):
+        actor = getattr(event, "audit_actor", None)
+        if actor is None:
+            user_id = (event.pgh_context or {}).get("user")
+            return f"utilisateur n° {user_id}" if user_id else "la plateforme"
+        impersonator = getattr(event, "audit_impersonator", None)
+        if impersonator is not None:
+            return f"{actor.email} (par {impersonator.email}, équipe Coorace)"
+        return actor.email
+
+
+# Every audited model's event table, read-only (the one registration for all apps: found by
+# reflection, so that no app imports a higher one).
+for _model in apps.get_models():
+    if issubclass(_model, pghistory.models.Event) and _model._meta.app_label in {
+        "ami",
+        "accounts",
+        "candidatures",
+        "evaluation",
+    }:
+        admin.site.register(_model, EventAdmin)
+
+
+# Export of a selection (every changelist): the columns of the list, formulas neutralised.
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/*?:\[\]]")
+
+
+def _export_columns(modeladmin, request) -> list[str]:
+    return [name for name in modeladmin.get_list_display(request) if name != "action_checkbox"]
+
+
+def export_table(modeladmin, request, queryset) -> tuple[list[str], list[list]]:
+    """The selected rows with the columns of the changelist, as raw values (text, numbers,
+    dates, booleans): the admin's own way of reading each column (``lookup_field``)."""
+    names = _export_columns(modeladmin, request)
+    header = [strip_tags(str(label_for_field(n, modeladmin.model, modeladmin))) for n in names]
+    rows = []
+    for obj in queryset:
+        row = []
+        for name in names:
+            try:
+                field, _attr, value = lookup_field(name, obj, modeladmin)
+            except ObjectDoesNotExist:
+                field, value = None, None
+            row.append(_raw(field, value))
+        rows.append(row)
+    return header, rows
+
+
+def _raw(field, value):
+    if value is not None and getattr(field, "flatchoices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    if value is None or isinstance(value, bool | int | float | Decimal | date | datetime):
+        return value
+    return strip_tags(str(value))
+
+
+def _export_name(modeladmin, extension: str) -> str:
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return f"{modeladmin.opts.model_name}-{stamp}.{extension}"
+
+
+def _log_export(request, modeladmin, count: int, kind: str) -> None:
+    logger.info(
+        "Staff user %s exported %s %s row(s) as %s",
+        request.user.pk,
+        count,
+        modeladmin.opts.label,
+        kind,
+    )
+
+
+@admin.action(description="Exporter la sélection (XLSX)")
+def export_xlsx(modeladmin, request, queryset):
+    # The one writer of workbooks is evaluation.exports (formulas neutralised by safe_cell).
+    from evaluation.exports import Sheet, write_xlsx
+
+    header, rows = export_table(modeladmin, request, queryset)
+    title = _SHEET_TITLE_FORBIDDEN.sub(" ", str(capfirst(modeladmin.opts.verbose_name_plural)))
+    output = BytesIO()
+    write_xlsx(output, [Sheet(title[:31], header, rows)])
+    _log_export(request, modeladmin, len(rows), "XLSX")
+    response = HttpResponse(output.getvalue(), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{_export_name(modeladmin, "xlsx")}"'
+    return response
+
+
+def _csv_value(value) -> str:
+    from evaluation.exports import safe_cell
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal | float):
+        return str(value).replace(".", ",")
+    return str(safe_cell(value))
+
+
+@admin.action(description="Exporter la sélection (CSV)")
+def export_csv(modeladmin, request, queryset):
+    header, rows = export_table(modeladmin, request, queryset)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_export_name(modeladmin, "csv")}"'
+    response.write("\ufeff")  # so that spreadsheets read UTF-8
+    writer = csv.writer(response, delimiter=";")
+    writer.writerow([_csv_value(label) for label in header])
+    for row in rows:
+        writer.writerow([_csv_value(value) for value in row])
+    _log_export(request, modeladmin, len(rows), "CSV")
+    return response
+
+
+admin.site.add_action(export_xlsx)
+admin.site.add_action(export_csv)
+
+
+# --- The call ---------------------------------------------------------------------------------
 
 
 class CriterionInline(admin.TabularInline):
@@ -53,7 +297,7 @@ class CallPhaseChangeInline(admin.TabularInline):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["name", "year", "phase", "opens_at", "closes_at", "envelope"]
     list_filter = ["phase", "year"]
     search_fields = ["name", "slug"]
@@ -110,6 +354,24 @@ class CallAdmin(admin.ModelAdmin):
         for call in queryset:
             clone = calls.clone_call(call, request.user)
             self.message_user(request, f"« {clone.name} » créé en brouillon.", messages.SUCCESS)
+
+
+@admin.register(Criterion)
+class CriterionAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = ["label", "call", "weight", "scale_min", "scale_max", "order"]
+    list_filter = ["call"]
+    search_fields = ["label", "call__name"]
+    list_select_related = ["call"]
+    autocomplete_fields = ["call"]
+
+
+@admin.register(DocumentType)
+class DocumentTypeAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = ["label", "call", "mandatory", "max_size_mb", "order"]
+    list_filter = ["call", "mandatory"]
+    search_fields = ["label", "call__name"]
+    list_select_related = ["call"]
+    autocomplete_fields = ["call"]
 
 
 @admin.register(CallPhaseChange)

@@ -6,9 +6,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from ami.audit import audited
+
 from .models import Call, CallPhaseChange, Phase
 
 
+@audited
 def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseChange:
     """Move a call to another phase by hand (staff or CNA administrator), logged with who and
     when. The calendar-driven moves pass ``actor=None``."""
@@ -39,6 +42,7 @@ def _shift_year(value, years: int):
         return value + timedelta(days=365 * years)
 
 
+@audited
 def clone_call(call: Call, actor, *, year: int | None = None) -> Call:
     """Copy an edition (settings, grid, required documents) as a draft for ``year``
     (next year by default), with every date moved by the same number of years."""

@@ -12,6 +12,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ami import audit
 from ami.identifiers import validate_siret
 
 # --- The call -------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ class CallQuerySet(models.QuerySet):
         )
 
 
+@audit.track()
 class Call(models.Model):
     name = models.CharField("nom", max_length=200)
     slug = models.SlugField("identifiant", max_length=80, unique=True)
@@ -191,6 +193,7 @@ class CallPhaseChange(models.Model):
         return f"{self.call} : {self.get_from_phase_display()} → {self.get_to_phase_display()}"
 
 
+@audit.track()
 class Criterion(models.Model):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
     label = models.CharField("libellé", max_length=200)
@@ -233,6 +236,7 @@ class FileFormat(models.TextChoices):
     JPEG = "jpeg", "image JPEG"
 
 
+@audit.track()
 class DocumentType(models.Model):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="document_types")
     label = models.CharField("libellé", max_length=200)

@@ -1,5 +1,7 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from hijack.views import ReleaseUserView
 
 from accounts import views as account_views
 
@@ -8,6 +10,8 @@ from . import views
 admin.site.site_header = "Administration de l'AMI PTCE"
 admin.site.site_title = "AMI PTCE"
 admin.site.index_title = "Tableau de bord de l'équipe Coorace"
+# The admin's own login form would skip the second factor: staff log in through allauth.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,14 +19,27 @@ urlpatterns = [
     path("appels/<slug:slug>/laureats/", include("evaluation.routes.public")),
     path("accessibilite/", views.page, {"template": "accessibility"}, name="accessibility"),
     path("mentions-legales/", views.page, {"template": "legal"}, name="legal"),
-    path("donnees-personnelles/", views.page, {"template": "personal_data"}, name="personal_data"),
+    path("donnees-personnelles/", account_views.personal_data_policy, name="personal_data"),
     path("mon-espace/", account_views.dashboard, name="dashboard"),
     path("mon-espace/organisation/", account_views.organisation_edit, name="organisation_edit"),
+    path("mon-espace/mes-donnees/", account_views.my_data, name="my_data"),
+    path(
+        "mon-espace/mes-donnees/telecharger/",
+        account_views.my_data_download,
+        name="my_data_download",
+    ),
+    path("mon-espace/supprimer-mon-compte/", account_views.account_delete, name="account_delete"),
     path("candidatures/", include("candidatures.urls")),
     path("instruction/", include("evaluation.urls")),
     path("compte/preferences/", account_views.email_preferences, name="email_preferences"),
     path("compte/desabonnement/<str:token>/", account_views.unsubscribe, name="unsubscribe"),
     path("compte/", include("allauth.urls")),
+    # Staff acting as a user: only the way back is a public route; acting starts from the
+    # admin's form on the user's page (accounts.admin), which asks for the reason.
+    path(
+        "assistance/",
+        include(([path("fin/", ReleaseUserView.as_view(), name="release")], "hijack")),
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,17 +1,30 @@
-from django.contrib import admin
+"""Admin of PTCEs and candidatures: lists, filters and search for support, the audit trail of
+candidatures and documents, and the move of a candidature to another region (with a reason)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+
+from ami import audit
+from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.models import Region
 
 from .models import (
     Candidature,
     CandidatureEvent,
     CofinancingLine,
+    ComplementRequest,
     Document,
     Ptce,
     PtceInvitation,
     PtceMember,
     PtceMembership,
+    RegionMove,
 )
 
 
@@ -80,18 +93,170 @@ class CandidatureEventInline(admin.TabularInline):
         return False
 
 
+class MoveRegionForm(forms.Form):
+    region = forms.ModelChoiceField(
+        label="Nouvelle région d'instruction",
+        queryset=Region.objects.order_by("name"),
+        error_messages={"required": "Choisissez la région de destination."},
+    )
+    reason = forms.CharField(
+        label="Motif",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Gardé avec le changement et envoyé aux coordinateurs des deux régions.",
+        error_messages={"required": "Indiquez le motif du changement de région."},
+    )
+
+
 @admin.register(Candidature)
-class CandidatureAdmin(admin.ModelAdmin):
-    list_display = ["ptce", "call", "region", "state", "requested_amount", "submitted_at"]
-    list_filter = ["call", "state", "region"]
-    search_fields = ["ptce__name", "title", "receipt_number"]
+class CandidatureAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = [
+        "ptce", "call", "region", "state", "receipt_number", "requested_amount", "submitted_at",
+    ]  # fmt: skip
+    list_filter = ["call", "state", "region", "is_rural", "in_qpv"]
+    search_fields = ["ptce__name", "ptce__siret", "title", "receipt_number"]
+    search_help_text = "Nom ou SIRET du PTCE, intitulé du projet, numéro de dépôt."
     list_select_related = ["ptce", "call", "region"]
+    date_hierarchy = "submitted_at"
+    autocomplete_fields = ["ptce", "call", "region"]
     readonly_fields = [
         "state", "receipt_number", "created_at", "updated_at", "submitted_at", "cloned_from",
-        "current_step",
+        "current_step", "is_rural", "in_qpv",
     ]  # fmt: skip
     exclude = ["snapshot"]
     inlines = [CofinancingLineInline, DocumentInline, CandidatureEventInline]
+    actions = ["move_to_region"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Once created, a candidature keeps its PTCE and call; its region changes only through
+        # the « changer de région » action (logged, with a reason).
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "ptce", "call", "region"] if obj is not None else fields
+
+    def audit_history(self, obj):
+        return audit.candidature_history(obj, limit=self.audit_history_limit)
+
+    @admin.action(
+        description="Changer de région d'instruction (avec un motif)", permissions=["change"]
+    )
+    def move_to_region(self, request, queryset):
+        """Ask for the region and the reason, then move each selected candidature as a CNA
+        administrator would (``evaluation.admission.move_region``: same checks, same log, same
+        emails to the coordinators)."""
+        # The rule lives in the review app (higher up); imported here, where it is used.
+        from evaluation.admission import move_region
+
+        form = MoveRegionForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            moved = 0
+            for candidature in queryset.select_related("ptce", "call", "region"):
+                try:
+                    move_region(
+                        candidature,
+                        form.cleaned_data["region"],
+                        request.user,
+                        form.cleaned_data["reason"],
+                    )
+                except (ValidationError, PermissionDenied) as error:
+                    text = " ".join(getattr(error, "messages", None) or [str(error)])
+                    self.message_user(request, f"{candidature} : {text}", messages.ERROR)
+                else:
+                    moved += 1
+            if moved:
+                self.message_user(
+                    request,
+                    f"{moved} candidature(s) déplacée(s) vers {form.cleaned_data['region'].name}.",
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Changer de région d'instruction",
+            "subtitle": None,
+            "opts": self.opts,
+            "queryset": queryset.select_related("ptce", "call", "region"),
+            "form": form,
+            "action": "move_to_region",
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/candidatures/candidature/move_region.html", context)
+
+
+@admin.register(PtceMember)
+class PtceMemberAdmin(admin.ModelAdmin):
+    list_display = ["name", "siret", "category", "ptce", "created_at"]
+    list_filter = ["category"]
+    search_fields = ["name", "siret", "ptce__name"]
+    list_select_related = ["ptce"]
+    autocomplete_fields = ["ptce"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(PtceMembership)
+class PtceMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "ptce", "is_referent", "joined_at"]
+    list_filter = ["is_referent"]
+    search_fields = ["user__email", "user__first_name", "user__last_name", "ptce__name"]
+    list_select_related = ["user", "ptce"]
+    autocomplete_fields = ["user", "ptce"]
+    readonly_fields = ["joined_at"]
+
+
+@admin.register(PtceInvitation)
+class PtceInvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["email", "ptce", "invited_by", "created_at", "expires_at", "accepted_at"]
+    search_fields = ["email", "ptce__name"]
+    list_select_related = ["ptce", "invited_by"]
+    exclude = ["token"]
+
+
+@admin.register(CofinancingLine)
+class CofinancingLineAdmin(admin.ModelAdmin):
+    list_display = ["funder", "status", "amount", "candidature"]
+    list_filter = ["status", "candidature__call"]
+    search_fields = ["funder", "candidature__ptce__name"]
+    list_select_related = ["candidature__ptce", "candidature__call"]
+    autocomplete_fields = ["candidature"]
+
+
+@admin.register(Document)
+class DocumentAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Documents are read (through the permission-checked download) and kept as uploaded."""
+
+    list_display = ["original_name", "document_type", "candidature", "size", "uploaded_at"]
+    list_filter = ["candidature__call", "document_type__label"]
+    search_fields = ["original_name", "sha256", "candidature__ptce__name"]
+    list_select_related = ["document_type", "candidature__ptce", "candidature__call"]
+    date_hierarchy = "uploaded_at"
+    fields = [
+        "candidature", "document_type", "download", "original_name", "size", "content_type",
+        "sha256", "uploaded_by", "uploaded_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="fichier")
+    def download(self, document):
+        url = reverse("document_download", args=[document.candidature_id, document.pk])
+        return format_html('<a href="{}">Télécharger</a>', url)
+
+
+@admin.register(ComplementRequest)
+class ComplementRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["candidature", "requested_by", "requested_at", "due_at", "answered_at"]
+    list_filter = ["candidature__call", "candidature__region"]
+    search_fields = ["candidature__ptce__name", "message"]
+    list_select_related = ["candidature__ptce", "candidature__call", "requested_by"]
+    date_hierarchy = "requested_at"
+
+
+@admin.register(RegionMove)
+class RegionMoveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["at", "candidature", "from_region", "to_region", "actor", "reason"]
+    list_filter = ["to_region", "candidature__call"]
+    search_fields = ["candidature__ptce__name", "reason", "actor__email"]
+    list_select_related = [
+        "candidature__ptce", "candidature__call", "from_region", "to_region", "actor",
+    ]  # fmt: skip
+    date_hierarchy = "at"
 
 
 @admin.register(CandidatureEvent)

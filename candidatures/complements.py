@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 
 from .errors import TransitionRefused
@@ -34,6 +35,7 @@ def open_request(candidature) -> ComplementRequest | None:
     return candidature.complement_requests.filter(answered_at__isnull=True).first()
 
 
+@audited
 def request_complements(candidature, actor, *, message, fields, document_types, due_at):
     """Create the request and send the candidature back to the applicant (one transition)."""
     from . import workflow

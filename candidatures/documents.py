@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ami.audit import audited
 from ami.models import FileFormat
 from ami.templatetags.ami_format import format_filesize
 
@@ -248,6 +249,7 @@ def _hash_and_size(uploaded_file) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+@audited
 def store_document(candidature, document_type, uploaded_file, actor) -> Document:
     """Check an uploaded file and attach it to the candidature as its document of that type,
     replacing the previous one. Raises PermissionDenied (the actor may not edit the candidature)
@@ -307,6 +309,7 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
     return document
 
 
+@audited
 def delete_document(document, actor) -> None:
     """Remove a document of a draft candidature; its file leaves the storage after commit."""
     _check_can_edit(document.candidature, actor, document.document_type)

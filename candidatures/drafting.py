@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from ami.audit import audited
+
 from .complements import editable_scope, request_refusal
 from .models import Candidature, CofinancingLine
 from .permissions import can_edit_candidature, is_ptce_member
@@ -58,6 +60,7 @@ def line_prefix(line: CofinancingLine) -> str:
     return f"line-{line.pk}"
 
 
+@audited
 def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
     """Save the fields of one step from submitted data (a QueryDict or dict)."""
     refusal = editing_refusal(candidature, actor)
@@ -115,11 +118,13 @@ def _check_lines_editable(candidature, actor):
         raise PermissionDenied("Les cofinancements ne font pas partie des compléments demandés.")
 
 
+@audited
 def add_line(candidature, actor) -> CofinancingLine:
     _check_lines_editable(candidature, actor)
     return CofinancingLine.objects.create(candidature=candidature)
 
 
+@audited
 def delete_line(candidature, line_pk, actor) -> None:
     _check_lines_editable(candidature, actor)
     CofinancingLine.objects.filter(candidature=candidature, pk=line_pk).delete()
@@ -132,6 +137,7 @@ ANSWER_FIELDS = (
 )  # fmt: skip
 
 
+@audited
 def start_candidature(ptce, call, actor, *, from_candidature=None) -> Candidature:
     """Open the PTCE's draft for a call (one per PTCE and call), optionally copying the answers
     and co-financing of a previous edition's candidature of the same PTCE."""

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from ami import audit
 from ami.identifiers import validate_siret
 
 
@@ -244,6 +245,7 @@ class CandidatureQuerySet(models.QuerySet):
         return self.filter(Exists(PtceMembership.objects.filter(ptce=OuterRef("ptce"), user=user)))
 
 
+@audit.track(exclude=["snapshot"])
 class Candidature(models.Model):
     ptce = models.ForeignKey(
         Ptce, verbose_name="PTCE", on_delete=models.PROTECT, related_name="candidatures"
@@ -357,6 +359,7 @@ def document_upload_path(document, filename):
     return f"candidatures/{document.candidature_id}/{secrets.token_hex(16)}"
 
 
+@audit.track()
 class Document(models.Model):
     candidature = models.ForeignKey(Candidature, on_delete=models.CASCADE, related_name="documents")
     document_type = models.ForeignKey(

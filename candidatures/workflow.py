@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import is_national_administrator, is_regional_coordinator
+from ami.audit import audited
 
 from . import admissibility, complements, decisions, submission
 from .errors import TransitionRefused
@@ -136,6 +137,7 @@ def allowed_targets(candidature, user) -> list[str]:
     ]
 
 
+@audited
 def transition(candidature: Candidature, to_state: str, actor, *, comment: str = "", at=None):
     """Perform one transition, atomically, on a row locked for the time of the change.
 

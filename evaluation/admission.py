@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import RegionalCellMembership, RegionalRole
-from accounts.permissions import is_national_administrator
+from accounts.permissions import is_national_administrator, is_support_staff
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures import workflow
 from candidatures.complements import request_complements
@@ -83,6 +84,7 @@ def admissibility_checklist(candidature) -> list[ChecklistItem]:
     return items
 
 
+@audited
 def decide_admissibility(
     candidature, actor, admissible: bool, answers: dict, motivation: str = ""
 ) -> AdmissibilityCheck:
@@ -141,6 +143,7 @@ def decide_admissibility(
     return check
 
 
+@audited
 def ask_complements(candidature, actor, *, message, fields, document_types, due_at):
     """Send the candidature back to its applicant for complements (see
     ``candidatures.complements.request_complements``), as a coordinator without a conflict on
@@ -161,11 +164,15 @@ def ask_complements(candidature, actor, *, message, fields, document_types, due_
     )
 
 
+@audited
 def move_region(candidature, new_region, actor, reason: str) -> RegionMove:
     """Move a submitted candidature to another region's cell (CNA administrator of the call,
     with a reason). Outstanding assignments in the former region are withdrawn; the move is
     refused once a review has been submitted or when either region is handed over."""
-    if not is_national_administrator(actor, candidature.call):
+    if not (
+        is_national_administrator(actor, candidature.call)
+        or is_support_staff(actor, "candidatures.change_candidature")  # from the admin
+    ):
         raise PermissionDenied("Seul un administrateur de la CNA peut changer la région.")
     reason = (reason or "").strip()
     errors = {}

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole, User
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures.models import Candidature, CandidatureState
 
@@ -57,6 +58,7 @@ def _notify(evaluator, candidatures, actor, call, template, event):
     )
 
 
+@audited
 def assign(candidature, evaluator, actor) -> Assignment:
     """Give the candidature to a member of its cell (evaluator or coordinator) for review."""
     if not can_coordinate(actor, candidature):
@@ -96,6 +98,7 @@ def assign(candidature, evaluator, actor) -> Assignment:
     return assignment
 
 
+@audited
 def unassign(assignment, actor) -> None:
     """Take the candidature back from the evaluator, unless their review is submitted."""
     candidature = assignment.candidature
@@ -141,6 +144,7 @@ class AutoAssignResult:
         return bool(self.created)
 
 
+@audited
 def auto_assign(cell: RegionalCell, actor) -> AutoAssignResult:
     """Top every admissible candidature of the cell up to ``call.reviews_per_candidature``
     assignments, in one transaction.

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole, User
 from accounts.permissions import is_staff
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 
 from .models import Assignment, Review, ReviewState
@@ -47,6 +48,7 @@ def _lock_coordinators(cell) -> list[int]:
     )
 
 
+@audited
 def add_member(cell: RegionalCell, email: str, role: str, actor) -> RegionalCellMembership:
     """Add the person with this account to the cell and tell them by email. The person must
     already have an account: a cell member sees applicants' data, so nobody gets in on an
@@ -92,6 +94,7 @@ def add_member(cell: RegionalCell, email: str, role: str, actor) -> RegionalCell
     return membership
 
 
+@audited
 def change_role(membership: RegionalCellMembership, role: str, actor) -> RegionalCellMembership:
     cell = membership.cell
     _check_can_manage(actor, cell)
@@ -115,6 +118,7 @@ def change_role(membership: RegionalCellMembership, role: str, actor) -> Regiona
     return membership
 
 
+@audited
 def remove_member(membership: RegionalCellMembership, actor) -> int:
     """Remove the person from the cell. Their assignments in the cell whose review is not
     submitted are withdrawn too (they could no longer review), so that the candidatures can be

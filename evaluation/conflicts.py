@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import RegionalCellMembership, RegionalRole
 from accounts.permissions import is_regional_member
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures.models import Candidature, CandidatureState
 
@@ -42,6 +43,7 @@ def _withdraw_from_review(candidature, evaluator) -> None:
     ).delete()
 
 
+@audited(actor="evaluator")
 def declare_conflict(candidature, evaluator, reason: str) -> ConflictOfInterest:
     """The evaluator declares a conflict of interest: it blocks at once. Idempotent: declaring
     again keeps one row (with the latest reason)."""
@@ -223,6 +225,7 @@ def detect_conflicts_for_call(call) -> list[ConflictOfInterest]:
     return _detect(Candidature.objects.filter(call=call))
 
 
+@audited(actor="coordinator")
 def settle_conflict(conflict, coordinator, confirm: bool) -> ConflictOfInterest:
     """The coordinator of the cell confirms (blocks; takes the evaluator off the candidature)
     or dismisses (the evaluator may review it again) a detected conflict."""

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import NationalCellMembership, RegionalCell
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures import workflow
 from candidatures.models import Candidature, CandidatureState
@@ -86,6 +87,20 @@ def with_consolidation(queryset, *, texts=False):
         opinion_fields["collegial_motivation"] = F("regional_opinion__motivation")
         opinion_fields["collegial_justification"] = F("regional_opinion__score_justification")
     return with_review_stats(queryset).select_related("ptce").annotate(**opinion_fields)
+
+
+# What the lists read of a candidature and its PTCE: not the long answers nor the snapshot,
+# which every row would otherwise carry through the sort (``queryset.only(*LIST_FIELDS)``).
+LIST_FIELDS = (
+    "call_id",
+    "region_id",
+    "ptce_id",
+    "state",
+    "requested_amount",
+    "is_rural",
+    "in_qpv",
+    "ptce__name",
+)
 
 
 def default_order(queryset):
@@ -213,6 +228,7 @@ def opinion_errors(score, justification, opinion, motivation, mean) -> dict:
     return errors
 
 
+@audited
 def save_opinion(candidature, actor, score, justification, opinion, motivation) -> RegionalOpinion:
     """Write (or rewrite) the collegial opinion of an admissible candidature. The consolidated
     score defaults to the mean of the submitted reviews; any other value needs a justification.
@@ -313,6 +329,7 @@ def _conflicted_ids(actor, candidature_ids) -> set[int]:
     )
 
 
+@audited
 def set_ranking(cell: RegionalCell, actor, ordered_candidature_ids) -> None:
     """Rank the region: ``ordered_candidature_ids`` lists every admissible candidature with an
     opinion, best first; they get ranks 1…n. Other opinions of the region lose their rank."""
@@ -424,6 +441,7 @@ def _notify_national_cell(cell, handover, transmitted):
         )
 
 
+@audited
 def hand_over(cell: RegionalCell, actor, comment: str = "") -> RegionHandover:
     """Hand the region over to the CNA: refused while something is left to do (the message lists
     it); then, in one transaction, record the hand-over, move every admissible candidature to

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from ami.audit import audited
 from ami.calls import set_phase
 from ami.models import Phase
 from candidatures.models import Candidature, CandidatureState
@@ -80,6 +81,7 @@ def _check_members(call, members):
     return members
 
 
+@audited
 def open_deliberation(
     call, actor, *, held_on, members_present, scenario: SelectionScenario | None = None, notes=""
 ) -> Deliberation:
@@ -103,6 +105,7 @@ def open_deliberation(
     return deliberation
 
 
+@audited
 def update_session(deliberation, actor, *, held_on, members_present, notes="") -> Deliberation:
     _check_open(deliberation, actor)
     members = _check_members(deliberation.call, members_present)
@@ -113,6 +116,7 @@ def update_session(deliberation, actor, *, held_on, members_present, notes="") -
     return deliberation
 
 
+@audited
 def apply_scenario(deliberation, actor, scenario: SelectionScenario) -> Deliberation:
     """Start again from another scenario: every line takes its proposal (changes made so far
     stay in the record of overrides)."""
@@ -193,6 +197,7 @@ def amount_errors(call, candidature, amount) -> list[str]:
     return errors
 
 
+@audited
 def set_line(line: DeliberationLine, actor, *, selected: bool, amount, justification: str):
     """Decide one line. A line that departs from the proposal (or, started by hand, selects a
     candidature) needs a written justification, kept with every change."""
@@ -322,6 +327,7 @@ def default_motivation(selected: bool, opinion: RegionalOpinion | None, comments
     return "\n\n".join(parts)
 
 
+@audited
 def fix_list(deliberation, actor) -> int:
     """Fix the list: refuse a list over the envelope or with an amount out of range; create one
     *pending* decision per line (laureate with its amount, or not selected), with a motivation
@@ -379,6 +385,7 @@ def fix_list(deliberation, actor) -> int:
     return len(lines)
 
 
+@audited
 def reopen(deliberation, actor, *, reason: str) -> None:
     """Reopen a fixed list before publication: the pending decisions are dropped (the lines and
     their justifications stay), the call goes back to *national review*."""
@@ -403,6 +410,7 @@ def reopen(deliberation, actor, *, reason: str) -> None:
 # --- Pending decisions ---------------------------------------------------------------------------
 
 
+@audited
 def update_decision(decision: Decision, actor, *, motivation: str, granted_amount=None) -> Decision:
     """Edit a pending decision's motivation (and a laureate's amount, within the range, the
     request and the envelope)."""

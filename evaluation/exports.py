@@ -16,12 +16,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from tempfile import SpooledTemporaryFile
 
+import xlsxwriter
 from django.db.models import Prefetch
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 
 from candidatures.documents import open_for_download, sanitize_filename
 
@@ -36,6 +34,7 @@ EURO_FORMAT = '#,##0.00\\ "€"'
 SCORE_FORMAT = "0.00"
 DATE_FORMAT = "DD/MM/YYYY"
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+BOLD = "bold"  # the headers' format in ``write_xlsx`` (its other formats are number formats)
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MISSING_LIST = "fichiers-manquants.txt"
 SPOOL_SIZE = 16 * 1024 * 1024  # a ZIP bigger than this goes to a temporary file on disk
@@ -182,47 +181,48 @@ def _value(value):
 
 
 def write_xlsx(output, sheets: Iterable[Sheet]) -> None:
-    """Write ``sheets`` as an XLSX workbook to the binary file ``output``, row by row (openpyxl's
-    write-only mode: memory does not grow with the rows). Every text goes through
-    ``safe_cell``: nothing a user typed can become a formula."""
-    workbook = Workbook(write_only=True)
+    """Write ``sheets`` as an XLSX workbook to the binary file ``output``, row by row
+    (XlsxWriter's constant-memory mode: memory does not grow with the rows, and at 10 000 rows
+    it writes twice as fast as openpyxl's write-only mode, docs/performance.md). Every text is
+    written as text, through ``safe_cell``: nothing a user typed can become a formula."""
+    workbook = xlsxwriter.Workbook(output, {"constant_memory": True})
+    formats = {}
+
+    def cell_format(key):
+        if key not in formats:
+            formats[key] = workbook.add_format(
+                {"bold": True} if key == BOLD else {"num_format": key}
+            )
+        return formats[key]
+
     for spec in sheets:
-        _write_sheet(workbook, spec)
-    workbook.save(output)
+        _write_sheet(workbook, cell_format, spec)
+    workbook.close()
 
 
-def _write_sheet(workbook, spec: Sheet) -> None:
-    sheet = workbook.create_sheet(title=spec.title)
-    sheet.freeze_panes = "B2"
-    bold = Font(bold=True)
-
-    def header_cell(text):
-        cell_ = WriteOnlyCell(sheet, value=safe_cell(text))
-        cell_.font = bold
-        return cell_
-
-    sheet.append([header_cell(text) for text in spec.header])
+def _write_sheet(workbook, cell_format, spec: Sheet) -> None:
+    sheet = workbook.add_worksheet(spec.title)
+    sheet.freeze_panes(1, 1)
+    bold = cell_format(BOLD)
+    for column, text in enumerate(spec.header):
+        sheet.write_string(0, column, safe_cell(text), bold)
     money = {index for index, label in enumerate(spec.header) if label in spec.money}
-    # A write-only sheet writes each row as soon as it is appended: one formatted cell per
-    # column and format is reused from row to row (creating and styling a cell for every number
-    # costs more than writing it, at 10 000 rows). Plain values need no cell object at all.
-    formatted = {}
-    for line in spec.rows:
-        cells = []
-        for index, raw in enumerate(line):
+    for row, line in enumerate(spec.rows, start=1):
+        for column, raw in enumerate(line):
             value, number_format = _value(raw)
-            if value is None or number_format is None:
-                cells.append(value)
-                continue
-            if index in money:
-                number_format = EURO_FORMAT
-            cell_ = formatted.get((index, number_format))
-            if cell_ is None:
-                cell_ = formatted[index, number_format] = WriteOnlyCell(sheet)
-                cell_.number_format = number_format
-            cell_.value = value
-            cells.append(cell_)
-        sheet.append(cells)
+            if value is None:
+                continue  # an empty cell: nothing is written
+            if number_format is None:
+                if isinstance(value, str):
+                    sheet.write_string(row, column, value)
+                else:
+                    sheet.write_number(row, column, value)
+            elif number_format in (DATE_FORMAT, DATETIME_FORMAT):
+                sheet.write_datetime(row, column, value, cell_format(number_format))
+            else:
+                if column in money:
+                    number_format = EURO_FORMAT
+                sheet.write_number(row, column, float(value), cell_format(number_format))
 
 
 def criterion_mean_header(criterion) -> str:

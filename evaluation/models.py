@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ami import audit
+
 
 class Opinion(models.TextChoices):
     FAVORABLE = "favorable", "favorable"
@@ -45,6 +47,7 @@ class ConflictStatus(models.TextChoices):
     DISMISSED = "dismissed", "écarté"
 
 
+@audit.track()
 class ConflictOfInterest(models.Model):
     """A (possible) conflict of interest. A declared conflict blocks at once; a detected one is
     settled by the coordinator and blocks unless dismissed."""
@@ -88,6 +91,7 @@ class ConflictOfInterest(models.Model):
 BLOCKING_CONFLICT = ~Q(status=ConflictStatus.DISMISSED)
 
 
+@audit.track()
 class Assignment(models.Model):
     candidature = models.ForeignKey(
         "candidatures.Candidature", on_delete=models.CASCADE, related_name="assignments"
@@ -116,6 +120,7 @@ class ReviewState(models.TextChoices):
     SUBMITTED = "submitted", "rendue"
 
 
+@audit.track()
 class Review(models.Model):
     """One evaluator's review of one candidature on the call's grid."""
 
@@ -147,6 +152,7 @@ class Review(models.Model):
         return f"Évaluation de {self.evaluator} – {self.candidature}"
 
 
+@audit.track()
 class ReviewScore(models.Model):
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
     criterion = models.ForeignKey("ami.Criterion", on_delete=models.PROTECT, related_name="+")
@@ -169,6 +175,7 @@ class ReviewScore(models.Model):
         return f"{self.criterion} : {'n/a' if self.not_applicable else self.score}"
 
 
+@audit.track()
 class RegionalOpinion(models.Model):
     """The CRA's collegial opinion on a candidature, with its rank in the region."""
 
@@ -225,6 +232,7 @@ class RegionHandover(models.Model):
 # --- National review, selection, deliberation, decisions (DESIGN §4–5) -------------------------
 
 
+@audit.track()
 class NationalReview(models.Model):
     """A CNA member's second-level analysis of a candidature, visible to the whole CNA."""
 
@@ -323,6 +331,7 @@ class ScenarioLine(models.Model):
         return f"{self.scenario} – {self.candidature_id}"
 
 
+@audit.track()
 class Deliberation(models.Model):
     """The CNA session that fixes the list of laureates of a call."""
 
@@ -361,6 +370,7 @@ class Deliberation(models.Model):
         return self.fixed_at is not None
 
 
+@audit.track()
 class DeliberationLine(models.Model):
     """One candidature in the deliberation: what the scenario proposed and what the CNA decides.
     A line that departs from the proposal carries a written justification."""
@@ -431,6 +441,7 @@ class DecisionOutcome(models.TextChoices):
     NOT_SELECTED = "not_selected", "non retenue"
 
 
+@audit.track()
 class Decision(models.Model):
     """The CNA's decision on a candidature: pending until the administrator publishes the results
     of the call; only then visible to the applicant and notified."""

@@ -35,9 +35,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Round
 
+from ami.audit import audited
 from ami.models import Region
 from candidatures.models import Candidature
 
+from . import consolidation
 from .consolidation import HIDDEN_STATES, with_consolidation
 from .models import NationalReview, Opinion, RegionalOpinion
 from .permissions import can_review_nationally
@@ -145,6 +147,10 @@ def with_national(queryset, call, *, texts=False):
     )
 
 
+# The dashboard's columns (see ``consolidation.LIST_FIELDS``), with the region's name.
+LIST_FIELDS = (*consolidation.LIST_FIELDS, "region__name")
+
+
 def default_order(queryset):
     return queryset.order_by(
         F("normalised_score").desc(nulls_last=True), "region__name", "ptce__name", "pk"
@@ -167,6 +173,7 @@ def analyses_of(candidature):
     )
 
 
+@audited(actor="user")
 def save_analysis(
     candidature, user, *, score: Decimal, opinion: str, comment: str
 ) -> NationalReview:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import RegionalCellMembership, RegionalRole
+from ami.audit import audited
 from ami.calls import set_phase
 from ami.models import Phase
 from ami.outbox import queue_templated_email, render_templated_email
@@ -127,6 +128,7 @@ def check_can_publish(call, actor) -> Deliberation:
     return deliberation
 
 
+@audited
 def publish(call, actor) -> int:
     """Publish the pending decisions of ``call``; returns how many were published (0 when
     everything already was: nothing changes and nothing is sent)."""

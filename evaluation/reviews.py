@@ -15,7 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.permissions import is_regional_member
+from accounts.permissions import is_regional_member, is_support_staff
+from ami.audit import audited
 from ami.outbox import queue_templated_email
 
 from .models import Assignment, Opinion, Review, ReviewScore, ReviewState
@@ -89,6 +90,7 @@ def review_refusal(candidature, user, review=None) -> str | None:
     return "Cette candidature ne vous est pas attribuée."
 
 
+@audited(actor="evaluator")
 def get_or_start_review(candidature, evaluator) -> Review:
     """The evaluator's review of the candidature, created (empty draft) on first use. Needs
     ``can_review``: reading a review one may no longer edit is the views' business."""
@@ -133,6 +135,7 @@ def is_checked(raw) -> bool:
     return str(raw).strip().lower() in {"1", "on", "true", "oui"}
 
 
+@audited
 def save_review(review, actor, data) -> SaveResult:
     """Save what was sent (a QueryDict or dict); valid values are kept even when others are
     not. The total is recomputed on each save (None while the grid is incomplete)."""
@@ -227,6 +230,7 @@ def missing_for_submission(review) -> list[str]:
     return problems
 
 
+@audited
 def submit_review(review, actor) -> Review:
     """Submit a complete review: it is locked afterwards."""
     _check_editable(review, actor)
@@ -249,10 +253,14 @@ def submit_review(review, actor) -> Review:
     return review
 
 
+@audited(actor="coordinator")
 def reopen_review(review, coordinator, message: str = "") -> Review:
     """A coordinator of the cell sends a submitted review back to its evaluator (draft again)."""
     candidature = review.candidature
-    if not can_coordinate(coordinator, candidature):
+    if not (
+        can_coordinate(coordinator, candidature)
+        or is_support_staff(coordinator, "evaluation.change_review")  # from the admin
+    ):
         raise PermissionDenied(
             "Seuls les coordinateurs de la cellule régionale peuvent rouvrir une évaluation."
         )

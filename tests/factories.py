@@ -1,5 +1,6 @@
 """factory_boy factories shared by the whole suite."""
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,36 @@ def region(code: str = "11") -> Region:
     """Regions are loaded by a data migration; fall back to creating one in bare test DBs."""
     obj, _ = Region.objects.get_or_create(code=code, defaults={"name": f"Région {code}"})
     return obj
+
+
+def give_totp(user) -> User:
+    """An active authenticator app (TOTP), made with allauth's own function, as if the user had
+    scanned the QR code: staff and cell members need one before any review screen."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, generate_totp_secret())
+    return user
+
+
+def totp_secret(user) -> str:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import decrypt
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    return decrypt(authenticator.data["secret"])
+
+
+def totp_code(secret: str, counter: int | None = None) -> str:
+    """The code the user's app shows now (or for another 30-second ``counter``), computed with
+    allauth's own TOTP functions."""
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    if counter is None:
+        counter = int(time.time()) // app_settings.TOTP_PERIOD
+    return format_hotp_value(hotp_value(secret, counter))
 
 
 def department(code: str = "75", region_code: str = "11") -> Department:
@@ -56,6 +87,12 @@ class UserFactory(factory.django.DjangoModelFactory):
             EmailAddress.objects.get_or_create(
                 user=self, email=self.email, defaults={"verified": True, "primary": True}
             )
+
+    @factory.post_generation
+    def totp(self, create, extracted, **kwargs):
+        """Staff get an authenticator app unless ``totp=False`` (accounts.mfa)."""
+        if create and (extracted or (extracted is None and self.is_staff)):
+            give_totp(self)
 
 
 class CallFactory(factory.django.DjangoModelFactory):
@@ -135,10 +172,17 @@ class RegionalCellFactory(factory.django.DjangoModelFactory):
 class RegionalMembershipFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = RegionalCellMembership
+        skip_postgeneration_save = True
 
     cell = factory.SubFactory(RegionalCellFactory)
     user = factory.SubFactory(UserFactory)
     role = RegionalRole.EVALUATOR
+
+    @factory.post_generation
+    def totp(self, create, extracted, **kwargs):
+        """Cell members get an authenticator app unless ``totp=False`` (accounts.mfa)."""
+        if create and extracted is not False:
+            give_totp(self.user)
 
 
 class NationalCellFactory(factory.django.DjangoModelFactory):
@@ -152,7 +196,14 @@ class NationalCellFactory(factory.django.DjangoModelFactory):
 class NationalMembershipFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = NationalCellMembership
+        skip_postgeneration_save = True
 
     cell = factory.SubFactory(NationalCellFactory)
     user = factory.SubFactory(UserFactory)
     role = NationalRole.MEMBER
+
+    @factory.post_generation
+    def totp(self, create, extracted, **kwargs):
+        """Cell members get an authenticator app unless ``totp=False`` (accounts.mfa)."""
+        if create and extracted is not False:
+            give_totp(self.user)

@@ -117,3 +117,23 @@ def assert_outcome(response, expected, url: str, role: str):
         assert response["Location"].startswith("/admin/login/"), where
     else:
         assert response.status_code == expected, f"{where}: {response.status_code}"
+
+
+def add_conflicted_evaluator(world: World):
+    """An evaluator of region A's cell, assigned candidature_a, who then declared a conflict of
+    interest on it (through the real ``declare_conflict``, which withdraws the assignment): from
+    then on they must reach nothing of it. Registered as ``world.user("conflicted_evaluator")``."""
+    from evaluation.conflicts import declare_conflict
+    from evaluation.models import Assignment
+
+    if "conflicted_evaluator" not in world.users:
+        cell = f.RegionalCellFactory(call=world.call, region=world.region_a)
+        user = f.RegionalMembershipFactory(cell=cell, role=RegionalRole.EVALUATOR).user
+        Assignment.objects.create(
+            candidature=world.candidature_a,
+            evaluator=user,
+            assigned_by=world.user("cra_coordinator"),
+        )
+        declare_conflict(world.candidature_a, user, "Salariée d'un membre du PTCE")
+        world.users["conflicted_evaluator"] = user
+    return world.users["conflicted_evaluator"]

@@ -3,6 +3,7 @@ production settings' refusal to start without their environment."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.browser.conftest import live_server  # noqa: F401 (fixture)
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
-ALL_SERVICES = (*APP_SERVICES, "db", "redis", "mailpit")
+ALL_SERVICES = (*APP_SERVICES, "proxy", "db", "redis", "mailpit")
 # What ami/settings/production.py refuses to start without (checked against it below).
 REQUIRED_BY_PRODUCTION = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL")
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)[^}]*\}")
@@ -168,10 +171,15 @@ def test_web_and_worker_share_the_private_files_volume(compose, services):
     assert mounts["web"] in compose["volumes"], "a named volume, not a host folder"
 
 
-def test_web_and_mailpit_are_published_on_the_loopback_only(services):
-    for name in ("web", "mailpit"):
-        for port in services[name].get("ports", []):
+def test_proxy_and_mailpit_are_published_on_the_loopback_only(services):
+    for name in ("proxy", "mailpit"):
+        ports = services[name].get("ports", [])
+        assert ports, f"{name} publishes nothing"
+        for port in ports:
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port}"
+    # gunicorn is reached through the proxy only (its body limit and buffering).
+    assert not services["web"].get("ports")
+    assert "8000" in [str(port) for port in services["web"].get("expose", [])]
 
 
 def test_env_example_lists_every_variable(compose):
@@ -342,3 +350,222 @@ def test_build_time_collectstatic_needs_no_database_nor_broker(dockerfile, tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     assert "post-processed" in result.stdout
     assert (static_root / "staticfiles.json").is_file()
+
+
+# --- The reverse proxy (deploy/nginx.conf) -------------------------------------------------------
+
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+SECURITY_HEADERS = (
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Permissions-Policy",
+)
+
+
+@pytest.fixture(scope="module")
+def nginx_conf():
+    """The configuration without its comments."""
+    return "\n".join(line.split("#")[0] for line in NGINX_CONF.read_text().splitlines())
+
+
+def directive(conf: str, name: str) -> list[str]:
+    """The values of every ``name …;`` directive of the configuration."""
+    return [" ".join(value.split()) for value in re.findall(rf"^\s*{name}\s+([^;]+);", conf, re.M)]
+
+
+def size_in_bytes(value: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", value.lower()).groups()
+    return int(number) * units.get(unit, 1)
+
+
+def test_proxy_service_runs_nginx_with_the_repository_configuration(services):
+    proxy = services["proxy"]
+    image, _, tag = proxy["image"].partition(":")
+    assert image == "nginx" and tag and tag != "latest", "pin the nginx image"
+    mounts = {str(volume).split(":")[1]: str(volume).split(":")[0] for volume in proxy["volumes"]}
+    assert mounts["/etc/nginx/conf.d/default.conf"] == "./deploy/nginx.conf"
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    published = [str(port) for port in proxy["ports"]]
+    assert any(port.endswith(":8080") for port in published)
+    assert directive(NGINX_CONF.read_text(), "listen") == ["8080"]
+
+
+def test_proxy_forwards_to_gunicorn_with_the_client_scheme(services, nginx_conf):
+    upstream = re.search(r"upstream\s+(\w+)\s*\{([^}]*)\}", nginx_conf)
+    name, body = upstream.groups()
+    assert directive(body, "server") == ["web:8000"]
+    assert "--bind 0.0.0.0:8000" in command_of(services["web"])
+    assert directive(nginx_conf, "proxy_pass") == [f"http://{name}"]
+    headers = dict(value.split(" ", 1) for value in directive(nginx_conf, "proxy_set_header"))
+    assert headers["Host"] == "$host"
+    # SECURE_PROXY_SSL_HEADER of the production settings reads it.
+    assert headers["X-Forwarded-Proto"] == "$ami_forwarded_proto"
+    assert "$http_x_forwarded_proto $ami_forwarded_proto" in " ".join(nginx_conf.split())
+
+
+def test_proxy_body_limit_is_django_s(nginx_conf):
+    from django.conf import settings
+
+    (limit,) = directive(nginx_conf, "client_max_body_size")
+    assert size_in_bytes(limit) == settings.MAX_UPLOAD_REQUEST_BYTES
+    assert "25 Mo" in (ROOT / "deploy" / "errors" / "413.html").read_text()
+
+
+def test_proxy_adds_every_security_header_only_when_django_did_not(nginx_conf):
+    added = {value.split(" ", 1)[0]: value for value in directive(nginx_conf, "add_header")}
+    assert set(SECURITY_HEADERS) <= set(added)
+    for header in SECURITY_HEADERS:
+        value = added[header]
+        assert value.endswith(" always"), f"{header}: also on error pages"
+        variable = value.split()[1]
+        upstream = "$upstream_http_" + header.lower().replace("-", "_")
+        # A map that is empty (adds nothing) when Django already sent the header.
+        assert re.search(rf"map\s+{re.escape(upstream)}\s+{re.escape(variable)}", nginx_conf)
+
+
+def test_proxy_error_pages_exist_and_are_mounted(services, nginx_conf):
+    mounts = {
+        str(volume).split(":")[1]: str(volume).split(":")[0]
+        for volume in services["proxy"]["volumes"]
+    }
+    (root,) = directive(nginx_conf, "root")
+    for value in directive(nginx_conf, "error_page"):
+        page = value.split()[-1]  # /erreurs/413.html
+        folder, _, filename = page.strip("/").partition("/")
+        source = mounts[f"{root}/{folder}"]
+        assert (ROOT / source / filename).is_file(), page
+        assert 'lang="fr"' in (ROOT / source / filename).read_text()
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("nginx is missing: .ci/run installs it (apt-get install nginx)")
+        pytest.skip("nginx is not installed (Debian/Ubuntu: apt-get install nginx)")
+    return found
+
+
+def nginx_main_conf(tmp_path: Path, upstream: str, port: int) -> Path:
+    """A main configuration around deploy/nginx.conf, as the official image has it (the file
+    inside ``http``), with the upstream and the error pages pointed at local ones."""
+    site = NGINX_CONF.read_text().replace("server web:8000;", f"server {upstream};")
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    site = site.replace("root /usr/share/nginx/ami;", f"root {tmp_path / 'html'};")
+    (tmp_path / "html").mkdir()
+    shutil.copytree(ROOT / "deploy" / "errors", tmp_path / "html" / "erreurs")
+    (tmp_path / "site.conf").write_text(site)
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp_path / "nginx.pid"};
+error_log {tmp_path / "error.log"} warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path / "body"};
+    proxy_temp_path {tmp_path / "proxy"};
+    fastcgi_temp_path {tmp_path / "fastcgi"};
+    uwsgi_temp_path {tmp_path / "uwsgi"};
+    scgi_temp_path {tmp_path / "scgi"};
+    include {tmp_path / "site.conf"};
+}}
+"""
+    )
+    return main
+
+
+def test_nginx_accepts_the_configuration(tmp_path):
+    binary = nginx_binary()
+    main = nginx_main_conf(tmp_path, "127.0.0.1:8000", 8080)
+    result = subprocess.run(
+        [binary, "-t", "-c", str(main), "-e", str(tmp_path / "error.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def proxy(live_server, tmp_path):  # noqa: F811 (the fixture imported above)
+    """nginx with deploy/nginx.conf in front of the live test server (the browser tests' one,
+    which can parse MEDIA_URL = None): its port."""
+    import time
+
+    binary = nginx_binary()
+    port = free_port()
+    main = nginx_main_conf(tmp_path, urlsplit(live_server.url).netloc, port)
+    process = subprocess.Popen(
+        [binary, "-c", str(main), "-e", str(tmp_path / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            if fetch(port, "GET", "/healthz")[0] == 204:
+                break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def fetch(port: int, method: str, path: str, body: bytes | None = None, headers=None):
+    """(status, headers, body) of one request to 127.0.0.1:port."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_nginx_in_front_of_django(proxy, settings):
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+    status, headers, body = fetch(proxy, "GET", "/")
+    assert status == 200
+    # Django's headers pass through once, not doubled by the proxy.
+    assert len(headers.get_all("Content-Security-Policy")) == 1
+    assert "script-src 'self' 'nonce-" in headers["Content-Security-Policy"]
+    assert headers.get_all("X-Frame-Options") == ["DENY"]
+    assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
+    assert "Server" not in headers or "nginx/" not in headers["Server"]  # server_tokens off
+    assert b"AMI PTCE" in body
+
+    # Over 25 MiB: nginx answers itself, in French, with its own headers.
+    too_big = b"x" * (25 * 1024 * 1024 + 1)
+    status, headers, body = fetch(
+        proxy,
+        "POST",
+        "/candidatures/1/pieces/1/deposer/",
+        body=too_big,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert status == 413
+    assert "Envoi trop volumineux" in body.decode()
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "camera=()" in headers["Permissions-Policy"]

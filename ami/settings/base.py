@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -42,9 +43,14 @@ INSTALLED_APPS = [
     "django.forms",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_filters",
     "django_htmx",
     "dsfr",
+    "csp",
+    "pgtrigger",
+    "pghistory",
+    "hijack",
     "ami",
     "accounts",
     "candidatures",
@@ -53,15 +59,28 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy with a per-response nonce, and the headers Django lacks
+    # (Permissions-Policy): first, so that every response gets them, static files included.
+    "csp.middleware.CSPMiddleware",
+    "ami.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Staff acting as a user (django-hijack, accounts.impersonation), then the audit trail's
+    # context (ami.audit): every tracked write of the request records the user (and the staff
+    # member acting for them).
+    "hijack.middleware.HijackUserMiddleware",
+    "ami.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Refuses an oversized request body (413) before CSRF or a view reads it.
+    "ami.middleware.RequestSizeLimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.StaffSessionMiddleware",
+    "accounts.middleware.MfaRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "ami.urls"
@@ -78,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ami.context_processors.platform",
+                "csp.context_processors.nonce",
             ],
         },
     }
@@ -85,9 +105,13 @@ TEMPLATES = [
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Database: DATABASE_URL, or (development and tests only) the embedded PostgreSQL.
+# JIT off: our queries are short OLTP ones, for which PostgreSQL's JIT compilation (triggered by
+# cost estimates on the 10 000-row national table) costs seconds and saves nothing.
+DATABASE_OPTIONS = {"options": "-c jit=off"}
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES["default"]["OPTIONS"] = {**DATABASE_OPTIONS}
 else:
     DATABASES = {}  # filled by the development and test settings
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -124,7 +148,33 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[AMI PTCE] "
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_PRESERVE_USERNAME_CASING = False
+# Failed logins: at most 10 a minute from one IP address, and 5 per account in 5 minutes (the
+# sixth is refused even with the right password). Wrong second-factor codes count as failed logins
+# of the account. Counters live in the cache (Redis in production, shared by every process).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+
+# Two-factor authentication (allauth.mfa): an authenticator app (TOTP) and recovery codes.
+# Staff and members of regional or national cells must have it before any review screen
+# (accounts.mfa, docs/operations.md « Authentication »); applicants may turn it on.
+AMI_MFA_REQUIRED = env_bool("AMI_MFA_REQUIRED", True)
+MFA_ADAPTER = "accounts.mfa.MfaAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "AMI PTCE"
+# Accept the code of the previous and next 30-second step too (RFC 6238 § 5.2): a code typed as
+# it changes still works. A code is accepted only once.
+MFA_TOTP_TOLERANCE = 1
+# Sensitive actions (publishing decisions, second-factor settings) ask again for the password or
+# a second-factor code, valid 5 minutes; not for a code sent by email.
+ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
+# Staff sessions end when the browser closes and after this long without any request.
+STAFF_SESSION_IDLE_TIMEOUT = int(env("STAFF_SESSION_IDLE_TIMEOUT", str(2 * 60 * 60)))
+
+# Staff acting as a user to help them (django-hijack): only with the permission
+# « accounts.can_act_as_user », never on staff or superusers, always through the admin's form
+# that asks for a reason; every session is logged (accounts.ImpersonationLog) and shown to the
+# user. The notice is our own DSFR banner (templates/base.html), not hijack's injected one.
+HIJACK_PERMISSION_CHECK = "accounts.permissions.can_act_as"
+HIJACK_INSERT_BEFORE = None
 
 LANGUAGE_CODE = "fr"
 TIME_ZONE = "Europe/Paris"
@@ -142,8 +192,15 @@ STORAGES = {
 }
 # Uploaded documents are never served directly: only through permission-checked views.
 MEDIA_URL = None
+# Request bodies: every form field but files at most 5 MiB; a file above 5 MiB is streamed to a
+# temporary file; at most 10 files per request. No request body may exceed
+# MAX_UPLOAD_REQUEST_BYTES (ami.middleware.RequestSizeLimitMiddleware answers 413), the same
+# limit as the reverse proxy's client_max_body_size (deploy/nginx.conf). A document type's own
+# limit (DocumentType.max_size_mb, checked in candidatures.documents) must stay below it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+MAX_UPLOAD_REQUEST_BYTES = 25 * 1024 * 1024
 
 # Email: every message goes through the outbox (ami.outbox), then this backend.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -200,6 +257,20 @@ CELERY_BEAT_SCHEDULE["send-coordinator-digests"] = {
     "task": "evaluation.send_coordinator_digests",
     "schedule": crontab(minute=0, hour=7),
 }
+# Retention (candidatures.retention): documents of candidatures that were not selected are
+# deleted DOCUMENT_RETENTION_YEARS years after their call's results were published. Daily at
+# 3:30, Paris time; idempotent. `manage.py purge_documents` shows what it would delete.
+CELERY_BEAT_SCHEDULE["purge-documents"] = {
+    "task": "candidatures.purge_documents",
+    "schedule": crontab(minute=30, hour=3),
+}
+
+# Personal data (docs/operations.md « Personal data and retention »; shown on the public
+# « Données personnelles » page). Five years: claims against the State lapse four years after
+# the 1st of January following the decision (loi n° 68-1250, prescription quadriennale).
+DOCUMENT_RETENTION_YEARS = int(env("DOCUMENT_RETENTION_YEARS", "5"))
+# Where people write to exercise their rights (the data protection contact); shown when set.
+PERSONAL_DATA_CONTACT_EMAIL = env("PERSONAL_DATA_CONTACT_EMAIL", "")
 
 # Email outbox delivery (ami.outbox, docs/operations.md « Email delivery »).
 # Attempts per email before a temporary failure (SMTP 4xx, server unreachable) becomes final.
@@ -222,6 +293,30 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Browser features no page of the platform uses (ami.middleware.SecurityHeadersMiddleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), "
+    "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
+
+# Content-Security-Policy (django-csp): scripts only from this site and only with the response's
+# nonce when inline (templates write nonce="{{ CSP_NONCE }}"; dsfr_js and htmx_script get it);
+# no inline style either: DSFR's JavaScript sets styles through the CSSOM, which CSP allows, and
+# htmx's indicator styles are off (htmx-config in base.html). data: images are DSFR's CSS icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 
 DSFR_USE_INTEGRITY_CHECKSUMS = False  # hashes break under hashed static storage
 

@@ -2,7 +2,7 @@
 unless CELERY_BROKER_URL is set."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, env, env_list
+from .base import BASE_DIR, DATABASE_OPTIONS, DATABASES, env, env_list
 
 DEBUG = True
 SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-never-used-in-production")  # noqa: S105
@@ -11,7 +11,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 if not DATABASES:
     from ami.embedded_db import embedded_database_settings
 
-    DATABASES = {"default": embedded_database_settings(BASE_DIR)}
+    DATABASES = {"default": {**embedded_database_settings(BASE_DIR), "OPTIONS": DATABASE_OPTIONS}}
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

@@ -40,6 +40,10 @@ CSRF_TRUSTED_ORIGINS = env_list(
 
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies in front of Django (nginx of docker-compose: 1), so that allauth's rate limits
+# count each client's address, not the proxy's (otherwise the 31st login of a minute, platform-
+# wide, would be refused on a deadline day).
+ALLAUTH_TRUSTED_PROXY_COUNT = int(env("ALLAUTH_TRUSTED_PROXY_COUNT", "1"))
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

@@ -9,7 +9,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -88,10 +87,9 @@ def _with_labels(rows):
 @require_GET
 def consolidation_list(request, cell_pk):
     cell = _cell_or_404(request.user, cell_pk)
-    filterset = ConsolidationFilter(
-        request.GET, queryset=consolidation.consolidation_rows(cell, request.user)
-    )
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = consolidation.consolidation_rows(cell, request.user).only(*consolidation.LIST_FIELDS)
+    filterset = ConsolidationFilter(request.GET, queryset=rows)
+    page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
     params = request.GET.copy()
     return render(
         request,

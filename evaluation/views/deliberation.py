@@ -1,6 +1,7 @@
 """Deliberation, decisions and publication screens (CNA). Thin views over
 ``evaluation.deliberation`` and ``evaluation.publication``."""
 
+from allauth.account.decorators import reauthentication_required
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -382,6 +383,7 @@ def decision_edit(request, call_pk, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@reauthentication_required(allow_get=True)  # publishing asks for the password again
 def publication_view(request, call_pk):
     call = call_or_404(request.user, call_pk)
     if not can_administer_national(request.user, call):

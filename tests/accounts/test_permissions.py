@@ -126,6 +126,11 @@ SCREENS = [
     ("email", lambda w: reverse("account_email"), SIGNED_IN),
     ("password_change", lambda w: reverse("account_change_password"), SIGNED_IN),
     ("email_preferences", lambda w: reverse("email_preferences"), SIGNED_IN),
+    # « Mes données »: each person's own data only, whatever the role (the deletion screen
+    # shows a role's refusals instead of the form, still a 200).
+    ("my_data", lambda w: reverse("my_data"), SIGNED_IN),
+    ("my_data_download", lambda w: reverse("my_data_download"), SIGNED_IN),
+    ("account_delete", lambda w: reverse("account_delete"), SIGNED_IN),
     # The link of an email: the signed token is the credential, whoever opens it.
     ("unsubscribe", lambda w: reverse("unsubscribe", args=[unsubscribe_link(w)]), ALL_OK),
     ("admin", lambda w: reverse("admin:index"), STAFF_ONLY_ADMIN),

@@ -86,8 +86,18 @@ def page(browser, live_server):
 
     context.route("**/*", only_loopback)
     page = context.new_page()
+    # The Content-Security-Policy must refuse nothing the pages use (DSFR, htmx, autosave):
+    # Chromium reports every refusal on the console, and any one fails the test.
+    refused = []
+
+    def csp_violation(message):
+        if "Content Security Policy" in message.text:
+            refused.append(f"{page.url}: {message.text}")
+
+    page.on("console", csp_violation)
     yield page
     context.close()
+    assert not refused, "Refusé par la Content-Security-Policy :\n" + "\n".join(refused)
 
 
 def format_violations(violations: list[dict]) -> str:

@@ -1,10 +1,14 @@
-"""Steps shared by the browser tests: logging in and out through the real pages, the main
-menu, flash messages, DSFR checkboxes."""
+"""Steps shared by the browser tests: logging in (with the second factor when the user has one)
+and out through the real pages, confirming the password again, the main menu, flash messages,
+DSFR checkboxes."""
 
 import re
+import time
 
 from playwright.sync_api import expect
 
+from accounts.mfa import has_totp
+from accounts.models import User
 from tests import factories as f
 
 WAIT = 10_000  # ms: generous but bounded waits for htmx and page loads
@@ -22,8 +26,57 @@ def log_in(page, email: str, axe_check=None) -> None:
     page.get_by_label("Courriel").fill(email)
     page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
     page.get_by_role("button", name="Connexion").click()
+    user = User.objects.get(email=email)
+    if has_totp(user):  # staff and cell members (tests/factories.py gives them one)
+        enter_totp_code(page, user, axe_check)
     expect(page).to_have_url(re.compile(r"/mon-espace/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Mon espace")
+
+
+# Codes already typed, per TOTP secret: allauth accepts each code only once.
+_typed_counters: dict[str, set[int]] = {}
+
+
+def fresh_totp_code(secret: str) -> str:
+    """A code of the authenticator app that allauth accepts now and that was not typed yet in
+    this test run: the current 30-second step, else a later one within the tolerance
+    (``MFA_TOTP_TOLERANCE``), else wait for the next step."""
+    from allauth.mfa import app_settings
+
+    period, tolerance = app_settings.TOTP_PERIOD, app_settings.TOTP_TOLERANCE
+    typed = _typed_counters.setdefault(secret, set())
+    while True:
+        now = time.time()
+        counter, left = int(now // period), period - now % period
+        if tolerance == 0 and left < 3:  # would expire before the server checks it
+            time.sleep(left + 0.1)
+            continue
+        for candidate in range(counter, counter + tolerance + 1):
+            if candidate not in typed:
+                typed.add(candidate)
+                return f.totp_code(secret, candidate)
+        time.sleep(left + 0.1)
+
+
+def enter_totp_code(page, user, axe_check=None) -> None:
+    """The second step of the login: the code of the user's authenticator app."""
+    expect(page).to_have_url(re.compile(r"/compte/2fa/authenticate/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Double authentification")
+    if axe_check:
+        axe_check(page)
+    page.get_by_label("Code", exact=True).fill(fresh_totp_code(f.totp_secret(user)))
+    page.get_by_role("button", name="Connexion", exact=True).click()
+
+
+def confirm_password(page, axe_check=None) -> None:
+    """allauth's « Confirmer l'accès » page, before a sensitive action (publishing decisions,
+    setting up the second factor)."""
+    expect(page).to_have_url(re.compile(r"/compte/reauthenticate/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer l'accès")
+    if axe_check:
+        axe_check(page)
+    page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
+    page.get_by_role("button", name="Confirmer", exact=True).click()
 
 
 def log_out(page, axe_check=None) -> None:

@@ -17,10 +17,25 @@ from candidatures.models import Candidature, MemberCategory, Ptce
 from tests import factories as f
 from tests.candidatures.helpers import PDF_BYTES, VALID_SIRET, commune
 
+from .flows import (
+    PtceProfile,
+    add_members,
+    create_ptce,
+    expect_step,
+    fill_fields,
+    go_to_step,
+    open_my_candidatures,
+    open_summary,
+    start_candidature,
+    submit_candidature,
+    upload_document,
+    wait_for_autosave,
+)
+from .helpers import log_in, log_out
+
 pytestmark = pytest.mark.browser
 
 MIB = 1024 * 1024
-WAIT = 10_000  # ms: generous but bounded waits for htmx and page loads
 
 PRESENTATION = {
     "Intitulé du projet": "Filière locale de réemploi des matériaux",
@@ -38,6 +53,16 @@ PROJET_SECOND = {
     "Recherche et innovation": "Un partenariat avec un laboratoire de l'université.",
     "Viabilité économique": "La revente des matériaux couvre la moitié des charges.",
 }
+PTCE = PtceProfile(
+    name="Pôle Réemploi Rennes",
+    siret=VALID_SIRET,
+    legal_form="SCIC SAS",
+    year_created="2019",
+    address="12 rue de la Coopération",
+    postal_code="35000",
+    seat_commune="Rennes",
+    territory_communes="35238, 35288 35047",
+)
 MEMBERS = [
     ("Coopérative du Réemploi", MemberCategory.ESS_ENTERPRISE),
     ("BTP Rennais SARL", MemberCategory.NON_ESS_ENTERPRISE),
@@ -46,46 +71,6 @@ MEMBERS = [
 
 
 # --- Helpers ---------------------------------------------------------------------------------
-
-
-def log_in(page, axe_check, email: str, *, check: bool = False) -> None:
-    page.goto("/")
-    if check:
-        axe_check(page)
-    page.get_by_role("link", name="Se connecter").click()
-    expect(page).to_have_url(re.compile(r"/compte/login/$"))
-    if check:
-        axe_check(page)
-    page.get_by_label("Courriel").fill(email)
-    page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
-    page.get_by_role("button", name="Connexion").click()
-    expect(page).to_have_url(re.compile(r"/mon-espace/$"))
-
-
-def open_my_candidatures(page) -> None:
-    page.get_by_role("navigation", name="Menu principal").get_by_role(
-        "link", name="Mes candidatures"
-    ).click()
-    expect(page).to_have_url(re.compile(r"/candidatures/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Mes PTCE et candidatures")
-
-
-def expect_step(page, title: str, slug: str) -> None:
-    expect(page).to_have_url(re.compile(rf"/candidatures/\d+/etapes/{slug}/(#[\w-]+)?$"))
-    expect(page.get_by_role("heading", level=1)).to_contain_text(title)
-
-
-def go_to_step(page, number: int, title: str, slug: str) -> None:
-    """Through the list of steps under the stepper (links, not the saving buttons)."""
-    page.get_by_role("navigation", name="Étapes de la candidature").get_by_role(
-        "link", name=f"{number}. {title}"
-    ).click()
-    expect_step(page, title, slug)
-
-
-def fill_fields(page, values: dict) -> None:
-    for label, value in values.items():
-        page.get_by_label(label).fill(value)
 
 
 def autosave_key_left(page) -> bool:
@@ -98,22 +83,6 @@ def autosave_key_left(page) -> bool:
                          form.getAttribute("hx-post")].join(":");
             return !!localStorage.getItem(key);
         }"""
-    )
-
-
-def wait_for_autosave(page) -> None:
-    """The status line says « Enregistré à … » and the last values typed were confirmed."""
-    status = page.locator("#etat-enregistrement")
-    expect(status).to_contain_text("Enregistré à", timeout=WAIT)
-    expect(status).not_to_contain_text("sauf")  # no field refused
-    page.wait_for_function(
-        """() => {
-            const form = document.querySelector("form[data-autosave]");
-            const key = ["ami-autosave", form.getAttribute("data-autosave-user") || "",
-                         form.getAttribute("hx-post")].join(":");
-            return !localStorage.getItem(key);
-        }""",
-        timeout=WAIT,
     )
 
 
@@ -141,66 +110,25 @@ def test_applicant_creates_ptce_drafts_over_two_sessions_and_submits(page, live_
     page.on("request", lambda request: requested.append(request.url))
 
     # --- First session: PTCE, members, and the first steps of the candidature. ---
-    log_in(page, axe_check, user.email, check=True)
+    log_in(page, user.email, axe_check)
     axe_check(page)  # « Mon espace »
     open_my_candidatures(page)
     expect(page.get_by_text("Vous ne faites encore partie d'aucun PTCE")).to_be_visible()
     axe_check(page)
 
-    page.get_by_role("link", name="Créer un PTCE").click()
-    expect(page).to_have_url(re.compile(r"/candidatures/ptce/nouveau/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Déclarer un PTCE")
-    axe_check(page)
-    page.get_by_label("Nom du PTCE").fill("Pôle Réemploi Rennes")
-    page.get_by_label("SIRET de la structure porteuse").fill(VALID_SIRET)
-    page.get_by_label("Forme juridique").fill("SCIC SAS")
-    page.get_by_label("Année de création").fill("2019")
-    page.get_by_label(re.compile(r"^Adresse")).fill("12 rue de la Coopération")
-    page.get_by_label("Code postal").fill("35000")
-    page.get_by_label("Commune du siège").fill("Rennes")
-    page.get_by_label("Communes du territoire").fill("35238, 35288 35047")
-    page.get_by_role("button", name="Enregistrer").click()
-
-    expect(page).to_have_url(re.compile(r"/candidatures/ptce/\d+/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Pôle Réemploi Rennes")
-    expect(page.get_by_role("status").first).to_contain_text("vous êtes référent")
+    create_ptce(page, axe_check, PTCE)
     expect(page.get_by_role("row", name=re.compile("Commune du siège"))).to_contain_text(
         "Rennes (35238)"
     )
-    axe_check(page)
     ptce = Ptce.objects.get()
     assert ptce.siret == VALID_SIRET
     assert ptce.region_id == "53"
     assert not [url for url in requested if "recherche-siret" in url]
 
-    page.get_by_role("link", name="Gérer les membres").click()
-    expect(page).to_have_url(re.compile(r"/candidatures/ptce/\d+/membres/$"))
-    expect(page.get_by_text("Aucun membre n'est encore déclaré.")).to_be_visible()
-    axe_check(page)
-    for name, category in MEMBERS:
-        page.get_by_label("Raison sociale").fill(name)
-        page.get_by_label("Catégorie").select_option(category.value)
-        page.get_by_role("button", name="Ajouter ce membre").click()
-        expect(page.get_by_role("status").first).to_contain_text(f"« {name} » est ajouté")
-    table = page.get_by_role("table", name="Membres déclarés (3)")
-    for name, category in MEMBERS:
-        expect(table.get_by_role("row", name=re.compile(re.escape(name)))).to_contain_text(
-            category.label
-        )
-    expect(page.get_by_text("Il manque encore")).to_have_count(0)
-    axe_check(page)
+    add_members(page, axe_check, MEMBERS)
 
     # From the dashboard, start the candidature.
-    open_my_candidatures(page)
-    expect(page.get_by_role("heading", level=2, name="Pôle Réemploi Rennes")).to_be_visible()
-    axe_check(page)  # a PTCE and an open call, no candidature yet
-    page.get_by_role("link", name=f"Candidater à « {call.name} »").click()
-    expect(page).to_have_url(re.compile(rf"/candidater/{call.slug}/$"))
-    axe_check(page)
-    page.get_by_role("button", name="Commencer la candidature").click()
-    expect_step(page, "Présentation", "presentation")
-    expect(page.get_by_role("status").first).to_contain_text("est ouverte")
-    axe_check(page)
+    start_candidature(page, axe_check, call, PTCE.name)
     candidature = Candidature.objects.get(ptce=ptce, call=call)
 
     # Présentation: typed only, saved by htmx (no button).
@@ -226,12 +154,10 @@ def test_applicant_creates_ptce_drafts_over_two_sessions_and_submits(page, live_
     assert candidature.lever_research == ""
     assert not autosave_key_left(page)
 
-    page.get_by_role("button", name="Se déconnecter").click()
-    expect(page.get_by_role("link", name="Se connecter")).to_be_visible()
-    axe_check(page)  # the page the logout leads to
+    log_out(page, axe_check)
 
     # --- Second session: « Reprendre » leads back to where the applicant stopped. ---
-    log_in(page, axe_check, user.email)
+    log_in(page, user.email)
     open_my_candidatures(page)
     expect(page.get_by_role("table", name=f"Candidatures de {ptce.name}")).to_contain_text(
         "brouillon"
@@ -310,43 +236,23 @@ def test_applicant_creates_ptce_drafts_over_two_sessions_and_submits(page, live_
     expect(statuts.get_by_text("Aucun fichier déposé.")).to_be_visible()
     assert not candidature.documents.exists()
 
-    upload.set_input_files(
-        {"name": "statuts.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}
-    )
-    deposit.click()
-    expect(page.locator(".fr-alert--success")).to_contain_text(
-        "« Statuts » : le fichier « statuts.pdf » a été déposé."
-    )
-    expect(page.locator(".fr-alert--error")).to_have_count(0)
+    upload_document(page, axe_check, "Statuts", "statuts.pdf", PDF_BYTES)
     download = statuts.get_by_role("link", name=re.compile(r"la pièce « Statuts » : statuts\.pdf"))
     expect(download).to_contain_text(format_filesize(len(PDF_BYTES)))
-    expect(statuts.get_by_text("Déposée", exact=True)).to_be_visible()
     expect(statuts.get_by_label("Remplacer le fichier pour « Statuts »")).to_be_attached()
-    axe_check(page)
     document = candidature.documents.get()
     assert (document.original_name, document.size) == ("statuts.pdf", len(PDF_BYTES))
 
     # --- Summary and submission. ---
-    page.get_by_role("link", name="Étape suivante").click()
-    expect_step(page, "Récapitulatif et dépôt", "recapitulatif")
-    complete = page.get_by_role("heading", name="La candidature est complète")
-    if not complete.is_visible():  # say what is missing rather than only « not visible »
-        pytest.fail("Récapitulatif incomplet : " + page.locator(".fr-alert--warning").inner_text())
+    open_summary(page, axe_check)
     expect(page.get_by_text("Coopérative du Réemploi")).to_be_visible()
     expect(page.get_by_text("Statuts : statuts.pdf")).to_be_visible()
-    axe_check(page)
 
-    page.get_by_role("button", name="Déposer la candidature").click()
-    expect(page).to_have_url(re.compile(r"/candidatures/\d+/recepisse/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Accusé de réception")
-    number = re.compile(rf"PTCE-{call.year}-\d{{6}}")
-    expect(page.get_by_role("status").first).to_contain_text(number)
-    expect(page.get_by_role("main")).to_contain_text(number)
-    axe_check(page)
+    number = submit_candidature(page, axe_check, call)
     candidature.refresh_from_db()
     assert candidature.state == "submitted"
-    assert number.fullmatch(candidature.receipt_number)
-    expect(page.get_by_role("main")).to_contain_text(candidature.receipt_number)
+    assert re.fullmatch(rf"PTCE-{call.year}-\d{{6}}", candidature.receipt_number)
+    assert number == candidature.receipt_number
 
     pdf_link = page.get_by_role("link", name="Télécharger l'attestation de dépôt (PDF)")
     response = page.request.get(pdf_link.get_attribute("href"))
@@ -383,7 +289,7 @@ def test_completeness_lists_problems_with_links_to_the_right_step(page, live_ser
         requested_amount=Decimal("10000"),
     )
 
-    log_in(page, axe_check, user.email)
+    log_in(page, user.email)
     page.goto(reverse("candidature_detail", args=[candidature.pk]))
     expect(page.get_by_role("heading", level=1)).to_have_text("Pôle Incomplet")
     axe_check(page)

@@ -19,7 +19,23 @@ from evaluation.models import RegionalOpinion, RegionHandover, Review, ReviewSta
 from tests import factories as f
 from tests.candidatures.helpers import commune, complete_candidature
 
-from .helpers import WAIT, expect_message, log_in, log_out, main_menu, tick
+from .flows import (
+    Evaluation,
+    assign_automatically,
+    declare_admissible,
+    fill_review,
+    hand_over_region,
+    open_admissibility,
+    open_cell_dashboard,
+    open_regional_opinion,
+    open_review,
+    rank_region,
+    save_regional_opinion,
+    sign_in,
+    submit_review,
+    wait_for_autosave,
+)
+from .helpers import expect_message, log_in, log_out, main_menu, tick
 
 pytestmark = pytest.mark.browser
 
@@ -27,34 +43,6 @@ PTCE_NAME = "Pôle Réemploi Rennes"
 OLD_SUMMARY = "Une recyclerie du bâtiment."
 NEW_SUMMARY = "Une recyclerie du bâtiment, avec 4 salariés en insertion et 12 chantiers par an."
 ANCRAGE, COOPERATION, INNOVATION = "Ancrage territorial", "Coopération", "Innovation sociale"
-
-
-# --- Helpers ---------------------------------------------------------------------------------
-
-
-def wait_for_autosave(page) -> None:
-    """The status line says « Enregistré à … », no field was refused, and autosave.js no longer
-    keeps values that the server has not confirmed."""
-    status = page.locator("#etat-enregistrement")
-    expect(status).to_contain_text("Enregistré à", timeout=WAIT)
-    expect(status).not_to_contain_text("sauf")
-    page.wait_for_function(
-        """() => {
-            const form = document.querySelector("form[data-autosave]");
-            const key = ["ami-autosave", form.getAttribute("data-autosave-user") || "",
-                         form.getAttribute("hx-post")].join(":");
-            return !localStorage.getItem(key);
-        }""",
-        timeout=WAIT,
-    )
-
-
-def score(page, criterion: str, value: str) -> None:
-    page.get_by_label(re.compile(rf"^Note du critère « {criterion} »")).select_option(value)
-
-
-def comment(page, criterion: str, text: str) -> None:
-    page.get_by_label(f"Commentaire sur ce critère « {criterion} »").fill(text)
 
 
 # --- The whole regional review ---------------------------------------------------------------
@@ -111,16 +99,10 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
     ).user
 
     # --- The coordinator asks for a complement. ---
-    log_in(page, coordinator.email, axe_check)
-    axe_check(page)  # « Mon espace » of a coordinator
-    page.get_by_role("link", name="tableau de bord de la cellule").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Cellule régionale Bretagne")
-    expect(page.get_by_role("row", name=re.compile(PTCE_NAME))).to_contain_text("déposée")
-    axe_check(page)
-    page.get_by_role("link", name=f"Recevabilité : {PTCE_NAME}").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Recevabilité – {PTCE_NAME}")
+    sign_in(page, axe_check, coordinator.email)  # « Mon espace » of a coordinator
+    open_cell_dashboard(page, axe_check, "Bretagne")
+    open_admissibility(page, axe_check, PTCE_NAME)
     expect(page.get_by_role("link", name="statuts.pdf").first).to_be_visible()
-    axe_check(page)
 
     page.get_by_role("link", name="Demander des compléments").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Compléments – {PTCE_NAME}")
@@ -202,95 +184,36 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
 
     page.get_by_role("link", name="Recevabilité", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Recevabilité – {PTCE_NAME}")
-    points = page.get_by_role("group", name=re.compile("^Points à vérifier par le coordinateur"))
-    boxes = points.get_by_role("checkbox")
-    expect(boxes).to_have_count(3)
-    for index in range(3):
-        tick(boxes.nth(index))
-    tick(page.get_by_label("Recevable", exact=True))
-    axe_check(page)  # the form filled in
-    page.get_by_role("button", name="Enregistrer la décision").click()
-    expect_message(page, "La candidature est déclarée recevable")
-    expect(page.get_by_role("heading", name="Vérification enregistrée")).to_be_visible()
-    expect(page.get_by_role("button", name="Enregistrer la décision")).to_have_count(0)
-    axe_check(page)
+    declare_admissible(page, axe_check)
     assert Candidature.objects.get(pk=candidature.pk).state == "admissible"
 
     # --- Assignments. ---
-    page.get_by_role("navigation", name="Pages de la cellule").get_by_role(
-        "link", name="Attributions"
-    ).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Attributions de la cellule Bretagne")
-    expect(page.get_by_text("dont 1 à pourvoir")).to_be_visible()
-    axe_check(page)
-    page.get_by_role("button", name="Répartir automatiquement").click()
-    expect_message(page, "2 attribution(s) créée(s)")
-    assigned = page.get_by_role(
-        "table", name="Candidatures recevables et leurs évaluateurs"
-    ).get_by_role("row", name=re.compile(PTCE_NAME))
-    expect(assigned).to_contain_text("Étienne Premier")
-    expect(assigned).to_contain_text("Fanny Seconde")
-    expect(page.get_by_text("toutes pourvues")).to_be_visible()
-    axe_check(page)
+    assign_automatically(
+        page, axe_check, "Bretagne", PTCE_NAME, ["Étienne Premier", "Fanny Seconde"]
+    )
     log_out(page)
 
     # --- Both evaluators score and submit. ---
     reviews = [
-        (
-            first,
-            {ANCRAGE: "4", COOPERATION: "3", INNOVATION: "5"},
-            "favorable",
-            "80,00",
-        ),
-        (
-            second,
-            {ANCRAGE: "5", COOPERATION: "4", INNOVATION: None},  # « non applicable »
-            "reserved",
-            "93,33",
-        ),
+        Evaluation(first, {ANCRAGE: "4", COOPERATION: "3", INNOVATION: "5"}, "favorable", "80,00"),
+        # « non applicable » on the last criterion
+        Evaluation(second, {ANCRAGE: "5", COOPERATION: "4", INNOVATION: None}, "reserved", "93,33"),
     ]
-    for index, (evaluator, scores, opinion, total) in enumerate(reviews):
+    for index, evaluation in enumerate(reviews):
+        evaluator = evaluation.evaluator
         log_in(page, evaluator.email)
-        main_menu(page, "Mes évaluations")
-        expect(page.get_by_role("heading", level=1)).to_have_text("Mes évaluations")
-        worklist = page.get_by_role("table", name=re.compile("Candidatures attribuées"))
-        expect(worklist.get_by_role("row", name=re.compile(PTCE_NAME))).to_contain_text("à faire")
-        axe_check(page)
-        worklist.get_by_role("link", name=f"Évaluer la candidature de {PTCE_NAME}").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text(
-            f"Évaluation de la candidature de {PTCE_NAME}"
-        )
+        open_review(page, axe_check, PTCE_NAME)
         expect(page.get_by_text(NEW_SUMMARY)).to_be_visible()  # the snapshot after complements
         expect(
             page.get_by_text("Vous verrez les évaluations des autres membres de la cellule")
         ).to_be_visible()
-        axe_check(page)
 
-        for criterion, value in scores.items():
-            if value is None:
-                tick(page.get_by_label(re.compile(rf"^Non applicable : critère « {criterion} »")))
-            else:
-                score(page, criterion, value)
-            comment(page, criterion, f"Avis de {evaluator.first_name} sur {criterion.lower()}.")
-        tick(
-            page.get_by_role("group", name="Avis global").get_by_label(
-                {"favorable": "Favorable", "reserved": "Réservé"}[opinion], exact=True
-            )
-        )
-        page.get_by_label(re.compile(r"^Commentaire général")).fill(
-            f"Projet solide, selon {evaluator.first_name}."
-        )
-        wait_for_autosave(page)
-        expect(page.locator("#total-evaluation")).to_contain_text(f"{total} / 100")
-        axe_check(page)  # the grid filled in, saved, with its total
+        fill_review(page, axe_check, evaluation)
         review = Review.objects.get(candidature=candidature, evaluator=evaluator)
         assert review.state == ReviewState.DRAFT
-        assert review.opinion == opinion
+        assert review.opinion == evaluation.opinion
 
-        page.get_by_role("button", name="Rendre mon évaluation").click()
-        expect_message(page, "Votre évaluation est rendue.")
-        expect(page.get_by_text(re.compile(r"^Évaluation rendue le"))).to_be_visible()
-        expect(page.get_by_role("table", name="Mon évaluation")).to_contain_text(f"{total}")
+        submit_review(page, axe_check, evaluation.total)
         others = page.get_by_role("region", name="Les évaluations des autres membres de la cellule")
         if index == 0:
             expect(others).to_contain_text("Aucune autre évaluation n'a encore été rendue.")
@@ -301,17 +224,12 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
             expect(table.get_by_role("row", name=re.compile("^Note sur 100"))).to_contain_text(
                 "80,00"
             )
-        axe_check(page)
         assert Review.objects.get(pk=review.pk).state == ReviewState.SUBMITTED
         log_out(page)
 
     # --- The collegial opinion, the ranking, the hand-over. ---
     log_in(page, coordinator.email)
-    page.get_by_role("link", name="consolidation", exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Consolidation régionale – Bretagne")
-    axe_check(page)
-    page.get_by_role("link", name=PTCE_NAME, exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(f"Avis régional – {PTCE_NAME}")
+    open_regional_opinion(page, axe_check, "Bretagne", PTCE_NAME)
     side_by_side = page.locator("#cote-a-cote")
     expect(side_by_side).to_contain_text("Étienne Premier")
     expect(side_by_side).to_contain_text("Fanny Seconde")
@@ -321,43 +239,24 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
     )
     score_input = page.get_by_label(re.compile(r"^Note consolidée"))
     expect(score_input).to_have_value("86,67")  # the mean, kept as it is
-    axe_check(page)
-    page.get_by_label("Avis collégial").select_option("favorable")
-    page.get_by_label(re.compile(r"^Motivation")).fill(
-        "Un projet ancré dans son territoire, à la coopération réelle."
+    save_regional_opinion(
+        page,
+        axe_check,
+        PTCE_NAME,
+        "favorable",
+        "Un projet ancré dans son territoire, à la coopération réelle.",
     )
-    page.get_by_role("button", name="Enregistrer l'avis collégial").click()
-    expect_message(page, f"L'avis collégial sur « {PTCE_NAME} » est enregistré.")
-    axe_check(page)
     opinion = RegionalOpinion.objects.get(candidature=candidature)
     assert (opinion.consolidated_score, opinion.opinion) == (Decimal("86.67"), "favorable")
     assert opinion.score_justification == ""
 
-    navigation = page.get_by_role("navigation", name="Pages de la consolidation régionale")
-    navigation.get_by_role("link", name="Classement").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Classement régional – Bretagne")
-    expect(page.get_by_label(f"Rang de {PTCE_NAME}")).to_have_value("1")
-    axe_check(page)
-    page.get_by_role("button", name="Enregistrer le classement").click()
-    expect_message(page, "Le classement est enregistré.")
-    axe_check(page)
+    rank_region(page, axe_check, "Bretagne", [PTCE_NAME])
     assert RegionalOpinion.objects.get(candidature=candidature).rank == 1
 
-    navigation = page.get_by_role("navigation", name="Pages de la consolidation régionale")
-    navigation.get_by_role("link", name="Transmission à la CNA").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Transmettre la région Bretagne à la CNA"
-    )
-    expect(page.get_by_text("La région ne peut pas encore être transmise")).to_have_count(0)
-    axe_check(page)
-    page.get_by_label(re.compile(r"^Commentaire pour la CNA")).fill("Une candidature classée.")
-    page.get_by_role("button", name="Transmettre la région à la CNA").click()
-    expect_message(page, "La région Bretagne est transmise à la CNA")
-    expect(page.get_by_text(re.compile(r"^Région transmise à la CNA le"))).to_be_visible()
+    hand_over_region(page, axe_check, "Bretagne", "Une candidature classée.")
     expect(page.get_by_role("row", name=re.compile(PTCE_NAME))).to_contain_text(
         "avis régional rendu"
     )
-    axe_check(page)
 
     assert RegionHandover.objects.get(cell=cell).handed_over_by == coordinator
     assert Candidature.objects.get(pk=candidature.pk).state == "regional_review_done"

@@ -102,6 +102,8 @@ def test_preview_then_publish_through_the_screens(client):
     assert "[AMI PTCE]" in page  # subjects of the letters
     assert "Cellule régionale Île-de-France" in page
     assert edition.applicants[winner.pk].email in page
+    # Publishing asks for the password again (see the test below).
+    client.post(reverse("account_reauthenticate"), {"password": f.PASSWORD})
     # Without the confirmation box, nothing happens.
     client.post(url, {})
     assert not Decision.objects.filter(published_at__isnull=False).exists()
@@ -110,6 +112,35 @@ def test_preview_then_publish_through_the_screens(client):
     assert Decision.objects.filter(published_at__isnull=False).count() == 3
     response = client.post(url, {"confirm": "oui"}, follow=True)
     assert "déjà publiés" in response.content.decode()
+
+
+def test_publishing_needs_a_recent_reauthentication(client, settings):
+    """A session without a recent password confirmation is sent to confirm it; the publication
+    it asked for then goes through; five minutes later it is asked again."""
+    edition, winner = _edition()
+    client.force_login(edition.admin)
+    url = reverse("publication", args=[edition.call.pk])
+    assert client.get(url).status_code == 200  # the preview needs no confirmation
+
+    response = client.post(url, {"confirm": "oui"})
+    reauthenticate_url = reverse("account_reauthenticate")
+    assert response.status_code == 302
+    assert response.url == f"{reauthenticate_url}?next={url.replace('/', '%2F')}"
+    assert not Decision.objects.filter(published_at__isnull=False).exists()
+
+    page = client.get(response.url).content.decode()
+    assert "Mot de passe" in page
+    response = client.post(reauthenticate_url, {"password": "pas-le-bon-1", "next": url})
+    assert not Decision.objects.filter(published_at__isnull=False).exists()
+    # The right password: the suspended publication is carried out.
+    response = client.post(reauthenticate_url, {"password": f.PASSWORD, "next": url})
+    assert response.status_code == 302
+    assert response.url == reverse("decision_list", args=[edition.call.pk])
+    assert Decision.objects.filter(published_at__isnull=False).count() == 3
+
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0
+    response = client.post(url, {"confirm": "oui"})
+    assert response.url.startswith(reauthenticate_url)
 
 
 def test_pending_amount_change_reaches_the_letter(django_capture_on_commit_callbacks):

@@ -27,8 +27,9 @@ def _reachable(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def redis_url():
+def redis_url_or_skip() -> str:
+    """The broker's URL; skips the test when Redis is unreachable (fails it under ``CI=true``).
+    Also called by the browser test of a whole edition, outside this folder."""
     url = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/0"
     if not _reachable(url):
         message = f"Redis injoignable à {url} : lancez redis-server ou définissez CELERY_BROKER_URL"
@@ -36,6 +37,11 @@ def redis_url():
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+@pytest.fixture
+def redis_url():
+    return redis_url_or_skip()
 
 
 def database_url_of_test_db() -> str:

@@ -2,99 +2,39 @@
 Redis sends the outbox through Django's SMTP backend to a real SMTP server (aiosmtpd) on the
 loopback. Every email is counted by its X-AMI-Outbox-Id header, so a duplicate would show."""
 
-import email
-import logging
-import socket
-import threading
 import time
 from collections import Counter
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from ami.models import OutboxMessage, OutboxState
 from ami.tasks import send_outbox_message
 from tests.evaluation.national_helpers import fix_list, national_edition, publish
 from tests.integration.conftest import running_worker
+from tests.integration.smtp import SmtpServer, loopback_smtp_server, smtp_worker_env
 
 pytestmark = pytest.mark.integration
 
 COUNT = 200
 
 
-class Mailbox:
-    """aiosmtpd handler that keeps the outbox id of every message accepted."""
-
-    def __init__(self):
-        self.ids = []
-        self._lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content)
-        with self._lock:
-            self.ids.append(message["X-AMI-Outbox-Id"])
-        return "250 Message accepted for delivery"
-
-    def counts(self) -> Counter:
-        with self._lock:
-            return Counter(self.ids)
-
-
-class SmtpServer:
-    """A real SMTP server on 127.0.0.1 that can be stopped and started again on the same port."""
-
-    def __init__(self):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.mailbox = Mailbox()
-        self.controller = None
-
-    def start(self):
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
 @pytest.fixture
 def smtp_server():
-    # aiosmtpd logs every SMTP command at INFO: 200 emails of that slow the test down.
-    logger = logging.getLogger("mail.log")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    server = SmtpServer()
-    try:
+    with loopback_smtp_server() as server:
         yield server
-    finally:
-        server.stop()
-        logger.setLevel(level)
 
 
 @pytest.fixture
 def smtp_worker(transactional_db, redis_url, smtp_server, tmp_path):
     """Two prefork processes competing for the rows, Django's SMTP backend pointed at
     ``smtp_server``, and retries every second so the test is quick."""
-    env = {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
-        "EMAIL_USE_TLS": "false",
-        "EMAIL_USE_SSL": "false",
-        "EMAIL_HOST_USER": "",
-        "EMAIL_HOST_PASSWORD": "",
-        "EMAIL_TIMEOUT": "5",
-        "OUTBOX_RETRY_BASE_SECONDS": "1",
-        "OUTBOX_RETRY_MAX_SECONDS": "2",
-        "OUTBOX_MAX_ATTEMPTS": "50",
+    env = smtp_worker_env(
+        smtp_server,
+        OUTBOX_MAX_ATTEMPTS="50",
         # High enough not to slow the test down, but the shared limiter (advisory lock and
         # count) runs on every claim of both processes.
-        "OUTBOX_RATE_PER_MINUTE": "100000",
-        "LOG_LEVEL": "WARNING",
-    }
+        OUTBOX_RATE_PER_MINUTE="100000",
+    )
     args = ("--pool", "prefork", "--concurrency", "2")
     with running_worker(redis_url, tmp_path / "worker.log", env, *args) as worker:
         yield worker

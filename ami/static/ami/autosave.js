@@ -86,7 +86,13 @@
     document.querySelectorAll("form[data-autosave]").forEach(function (form) {
       form.addEventListener("input", function () { remember(form); });
       form.addEventListener("change", function () { remember(form); });
-      form.addEventListener("htmx:configRequest", function () { form._amiSent = values(form); });
+      form.addEventListener("htmx:configRequest", function (event) {
+        form._amiSent = values(form);
+        // htmx posts a form to the formaction of the submit button last clicked or focused:
+        // leaving a field by clicking « Rendre mon évaluation » would send that autosave to the
+        // submission URL, a second submission answered by an error. Autosaves go to hx-post.
+        event.detail.path = form.getAttribute("hx-post");
+      });
       form.addEventListener("htmx:afterRequest", function (event) {
         var xhr = event.detail.xhr;
         if (event.detail.successful && xhr && xhr.status === 200) {
