@@ -104,7 +104,8 @@ def normalised_expression(stats: dict[str, RegionStats]):
             value = Value(NORMALISED_MEAN)
         whens.append(When(region_id=region_id, regional_opinion__isnull=False, then=value))
     if not whens:
-        return Value(None, output_field=SCORE)
+        # A bare NULL cannot be sorted on in PostgreSQL (« non-integer constant in ORDER BY »).
+        return Cast(Value(None), output_field=SCORE)
     return Round(Case(*whens, default=None, output_field=SCORE), 2, output_field=SCORE)
 
 

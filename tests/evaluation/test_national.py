@@ -337,3 +337,16 @@ def test_new_handed_over_candidature_joins_an_open_deliberation():
     assert deliberation.sync_lines(session) == 1
     assert session.lines.filter(candidature=late).exists()
     _ = RegionalRole  # imported for symmetry with other tests
+
+
+def test_dashboard_before_any_regional_opinion(client):
+    """No region has scored yet: the normalised score is empty, and sorting on it works."""
+    call = f.CallFactory(phase=Phase.NATIONAL_REVIEW)
+    member = f.NationalMembershipFactory(cell=f.NationalCellFactory(call=call)).user
+    f.CandidatureFactory(call=call, state="submitted", submitted_at=call.opens_at)
+    client.force_login(member)
+    url = reverse("national_dashboard", args=[call.pk])
+    for params in ({}, {"tri": "-normalisee"}):
+        response = client.get(url, params)
+        assert response.status_code == 200
+        assert [row.normalised_score for row in response.context["rows"]] == [None]
