@@ -28,6 +28,7 @@ from ..permissions import (
     is_cell_coordinator,
 )
 from . import listing
+from .errors import add_errors
 
 PAGE_SIZE = 50
 
@@ -144,14 +145,6 @@ class OpinionForm(forms.Form):
     )
 
 
-def _add_errors(form, error: ValidationError):
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def regional_opinion(request, pk):
@@ -180,7 +173,7 @@ def regional_opinion(request, pk):
                     data["motivation"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             else:
                 messages.success(
                     request, f"L'avis collégial sur « {candidature.ptce.name} » est enregistré."

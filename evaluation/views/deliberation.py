@@ -23,7 +23,8 @@ from .. import publication
 from ..models import Decision, DecisionOutcome, DeliberationLine, SelectionScenario
 from ..permissions import can_administer_national, can_deliberate
 from . import listing
-from .national import _add_errors, call_or_404
+from .errors import add_errors
+from .national import call_or_404
 
 PREVIEW_PAGE_SIZE = 20
 
@@ -116,7 +117,7 @@ def deliberation_view(request, call_pk):
                     )
                     messages.success(request, "La séance est mise à jour.")
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             else:
                 return redirect("deliberation", call_pk=call.pk)
     elif deliberation is None:
@@ -204,7 +205,7 @@ def deliberation_line(request, call_pk, line_pk):
                     justification=data["justification"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             else:
                 messages.success(
                     request, f"La ligne « {line.candidature.ptce.name} » est modifiée."
@@ -362,7 +363,7 @@ def decision_edit(request, call_pk, pk):
                     granted_amount=form.cleaned_data.get("granted_amount"),
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             else:
                 messages.success(request, "La décision est modifiée.")
                 return redirect("decision_list", call_pk=call.pk)

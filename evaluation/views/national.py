@@ -29,6 +29,7 @@ from ..filters import NationalFilter
 from ..models import Opinion, ScenarioLine, ScoreBasis, SelectionScenario
 from ..permissions import can_deliberate, can_review_nationally, can_view_national
 from . import listing
+from .errors import add_errors
 
 PAGE_SIZE = 50
 # What the scenario's page reads of a line and its candidature.
@@ -170,14 +171,6 @@ class AnalysisForm(DsfrFormMixin, forms.Form):
     )
 
 
-def _add_errors(form, error: ValidationError):
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def national_candidature(request, pk):
@@ -200,7 +193,7 @@ def national_candidature(request, pk):
             try:
                 national.save_analysis(candidature, request.user, **form.cleaned_data)
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             else:
                 messages.success(request, "Votre analyse est enregistrée.")
                 return redirect("national_candidature", pk=candidature.pk)
@@ -366,7 +359,7 @@ def selection_assistant(request, call_pk):
                     call, request.user, form.cleaned_data["name"], form.parameters()
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors(form, error)
             else:
                 if scenario.feasible:
                     messages.success(request, f"Le scénario « {scenario.name} » est enregistré.")
