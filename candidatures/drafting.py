@@ -62,15 +62,16 @@ def line_prefix(line: CofinancingLine) -> str:
 
 @audited
 def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
-    """Save the fields of one step from submitted data (a QueryDict or dict)."""
-    refusal = editing_refusal(candidature, actor)
-    if refusal:
-        raise PermissionDenied(refusal)
+    """Save the fields of one step from submitted data (a QueryDict or dict).
+
+    The right to edit is checked on the row locked for the write, so that a submission (which
+    locks the same row) and an autosave never overlap: whichever comes second sees the other's
+    result, and nothing changes a candidature once it is submitted."""
     step = get_step(slug)
     errors = {}
-    fields_in_scope, _documents = editable_scope(candidature)
     with transaction.atomic():
-        locked = Candidature.objects.select_for_update().get(pk=candidature.pk)
+        locked = _lock_editable(candidature, actor)
+        fields_in_scope, _documents = editable_scope(locked)
         update_fields = ["current_step", "updated_at"]
         if step.fields:
             form = step_form_class(slug)(data=data, instance=locked)
@@ -109,25 +110,38 @@ def _save_lines(candidature, data) -> dict:
     return errors
 
 
-def _check_lines_editable(candidature, actor):
-    refusal = editing_refusal(candidature, actor)
+def _lock_editable(candidature, actor) -> Candidature:
+    """Lock the candidature's row (inside the caller's transaction) and check, on that locked
+    row, that the actor may still edit it; returns the locked instance."""
+    locked = (
+        Candidature.objects.select_for_update().select_related("call", "ptce").get(pk=candidature.pk)
+    )
+    refusal = editing_refusal(locked, actor)
     if refusal:
         raise PermissionDenied(refusal)
-    fields_in_scope, _documents = editable_scope(candidature)
+    return locked
+
+
+def _lock_lines_editable(candidature, actor) -> Candidature:
+    locked = _lock_editable(candidature, actor)
+    fields_in_scope, _documents = editable_scope(locked)
     if fields_in_scope is not None and "cofinancing" not in fields_in_scope:
         raise PermissionDenied("Les cofinancements ne font pas partie des compléments demandés.")
+    return locked
 
 
 @audited
+@transaction.atomic
 def add_line(candidature, actor) -> CofinancingLine:
-    _check_lines_editable(candidature, actor)
-    return CofinancingLine.objects.create(candidature=candidature)
+    locked = _lock_lines_editable(candidature, actor)
+    return CofinancingLine.objects.create(candidature=locked)
 
 
 @audited
+@transaction.atomic
 def delete_line(candidature, line_pk, actor) -> None:
-    _check_lines_editable(candidature, actor)
-    CofinancingLine.objects.filter(candidature=candidature, pk=line_pk).delete()
+    locked = _lock_lines_editable(candidature, actor)
+    CofinancingLine.objects.filter(candidature=locked, pk=line_pk).delete()
 
 
 ANSWER_FIELDS = (

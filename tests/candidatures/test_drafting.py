@@ -236,3 +236,92 @@ def test_amounts_typed_the_french_way_are_accepted_and_shown_back(
     _autosave(client, candidature, "budget", {"requested_amount": shown[7:-1]})
     candidature.refresh_from_db()
     assert candidature.requested_amount == saved
+
+
+# --- Autosave against a concurrent submission (issue 12, defect 1) ---------------------------
+
+
+def _submitted_behind_a_stale_instance():
+    """A complete draft read by an autosave, then submitted before that autosave writes."""
+    from candidatures import workflow
+
+    from .helpers import submittable
+
+    candidature, user = submittable()
+    stale = Candidature.objects.get(pk=candidature.pk)
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    return stale, user
+
+
+def test_autosave_read_before_a_submission_cannot_write_after_it():
+    from django.core.exceptions import PermissionDenied
+
+    from candidatures import drafting
+
+    stale, user = _submitted_behind_a_stale_instance()
+    assert stale.state == CandidatureState.DRAFT
+    with pytest.raises(PermissionDenied):
+        drafting.save_step(stale, "presentation", {"title": "Changé après le dépôt"}, user)
+    fresh = Candidature.objects.get(pk=stale.pk)
+    assert fresh.state == CandidatureState.SUBMITTED
+    assert fresh.title == fresh.snapshot["answers"]["title"] != "Changé après le dépôt"
+
+
+def test_cofinancing_lines_read_before_a_submission_cannot_change_after_it():
+    from django.core.exceptions import PermissionDenied
+
+    from candidatures import drafting
+
+    stale, user = _submitted_behind_a_stale_instance()
+    lines = CofinancingLine.objects.filter(candidature=stale).count()
+    with pytest.raises(PermissionDenied):
+        drafting.add_line(stale, user)
+    line = CofinancingLine.objects.create(candidature=stale, funder="x", amount=Decimal("1"))
+    with pytest.raises(PermissionDenied):
+        drafting.delete_line(stale, line.pk, user)
+    assert CofinancingLine.objects.filter(candidature=stale).count() == lines + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_autosaves_racing_a_submission_never_change_the_submitted_candidature():
+    import threading
+
+    from django.core.exceptions import PermissionDenied
+    from django.db import close_old_connections
+
+    from candidatures import drafting, workflow
+
+    from .helpers import submittable
+
+    candidature, user = submittable()
+    barrier = threading.Barrier(21)
+
+    def autosave(number):
+        close_old_connections()
+        try:
+            instance = Candidature.objects.get(pk=candidature.pk)
+            barrier.wait()
+            drafting.save_step(instance, "presentation", {"title": f"Titre {number}"}, user)
+        except PermissionDenied:
+            pass
+        finally:
+            close_old_connections()
+
+    def submit():
+        close_old_connections()
+        try:
+            instance = Candidature.objects.get(pk=candidature.pk)
+            barrier.wait()
+            workflow.transition(instance, CandidatureState.SUBMITTED, user)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=autosave, args=(n,)) for n in range(20)]
+    threads.append(threading.Thread(target=submit))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fresh = Candidature.objects.get(pk=candidature.pk)
+    assert fresh.state == CandidatureState.SUBMITTED
+    assert fresh.title == fresh.snapshot["answers"]["title"]
