@@ -114,7 +114,9 @@ def _lock_editable(candidature, actor) -> Candidature:
     """Lock the candidature's row (inside the caller's transaction) and check, on that locked
     row, that the actor may still edit it; returns the locked instance."""
     locked = (
-        Candidature.objects.select_for_update().select_related("call", "ptce").get(pk=candidature.pk)
+        Candidature.objects.select_for_update()
+        .select_related("call", "ptce")
+        .get(pk=candidature.pk)
     )
     refusal = editing_refusal(locked, actor)
     if refusal:

@@ -12,6 +12,7 @@ from ami.models import Commune
 from ami.territory import normalize_commune_code
 
 from .models import Ptce, PtceMember
+from .ptce import siret_locked
 
 COMMUNE_CODE_IN_TEXT = re.compile(r"\b(\d{5}|2[AB]\d{3})\b", re.IGNORECASE)
 MAX_TERRITORY_COMMUNES = 1000
@@ -240,6 +241,12 @@ class PtceForm(DsfrFormMixin, forms.ModelForm):
         )
         self.fields["address"].widget.attrs["autocomplete"] = "street-address"
         self.fields["year_created"].widget.attrs["inputmode"] = "numeric"
+        if siret_locked(self.instance):
+            self.fields["siret"].disabled = True
+            self.fields["siret"].help_text = (
+                "Une candidature de ce PTCE a été déposée : le SIRET ne peut plus être modifié. "
+                "Pour le corriger, écrivez à l'équipe Coorace."
+            )
 
     def clean_postal_code(self):
         postal_code = "".join(self.cleaned_data["postal_code"].split())

@@ -27,6 +27,7 @@ class PtceQuerySet(models.QuerySet):
         return self.filter(Exists(PtceMembership.objects.filter(ptce=OuterRef("pk"), user=user)))
 
 
+@audit.track()
 class Ptce(models.Model):
     name = models.CharField("nom", max_length=200)
     siret = models.CharField(

@@ -68,6 +68,10 @@ def create_ptce(user, *, territory_communes=(), **fields) -> Ptce:
 def update_ptce(ptce: Ptce, actor, *, territory_communes=None, **fields) -> Ptce:
     """Change the profile; ``territory_communes`` (when given) replaces the territory."""
     _require_member(ptce, actor)
+    if "siret" in fields and normalize_siret(fields["siret"]) != ptce.siret:
+        refusal = siret_change_refusal(ptce)
+        if refusal:
+            raise ValidationError({"siret": refusal})
     if "seat_commune" in fields and fields["seat_commune"] in (None, ""):
         raise ValidationError(
             {"seat_commune": "Indiquez la commune du siège : elle détermine la région du PTCE."}
@@ -82,6 +86,22 @@ def update_ptce(ptce: Ptce, actor, *, territory_communes=None, **fields) -> Ptce
     if territory_communes is not None:
         ptce.territory_communes.set(_communes(territory_communes))
     return ptce
+
+
+def siret_locked(ptce: Ptce) -> bool:
+    """Once a candidature of the PTCE has been submitted, its SIRET identifies the applicant (and,
+    for a laureate, the beneficiary of a public grant): only staff may change it (in the admin,
+    logged by the audit trail)."""
+    return ptce.pk is not None and ptce.candidatures.filter(submitted_at__isnull=False).exists()
+
+
+def siret_change_refusal(ptce: Ptce) -> str | None:
+    if siret_locked(ptce):
+        return (
+            "Le SIRET ne peut plus être modifié : une candidature de ce PTCE a été déposée. "
+            "Pour le corriger, écrivez à l'équipe Coorace."
+        )
+    return None
 
 
 def _apply_profile(ptce: Ptce, fields: dict) -> None:

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.identifiers import normalize_siret, validate_siret
 
 from .models import (
     AdmissibilityCheck,
@@ -238,6 +239,14 @@ class DeliberationOverrideAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "at"
 
 
+class DecisionBeneficiaryForm(forms.ModelForm):
+    def clean_beneficiary_siret(self):
+        siret = normalize_siret(self.cleaned_data.get("beneficiary_siret", ""))
+        if siret:
+            validate_siret(siret)
+        return siret
+
+
 @admin.register(Decision)
 class DecisionAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Decisions are written by the CNA (deliberation, publication) and never deleted."""
@@ -254,3 +263,21 @@ class DecisionAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = [*CANDIDATURE_SEARCH, "motivation"]
     list_select_related = [*CANDIDATURE, "updated_by", "published_by"]
     date_hierarchy = "published_at"
+    # The one correction staff may make: the published beneficiary of a grant (the public record
+    # of the laureates page and the SCDL file), e.g. a SIRET that was wrong. Logged by the audit.
+    form = DecisionBeneficiaryForm
+    correctable_fields = ("beneficiary_name", "beneficiary_siret")
+
+    def has_change_permission(self, request, obj=None):
+        return (
+            obj is not None
+            and obj.is_published
+            and request.user.has_perm("evaluation.change_decision")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [
+            f.name
+            for f in self.model._meta.fields
+            if f.name not in self.correctable_fields or not self.has_change_permission(request, obj)
+        ]

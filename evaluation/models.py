@@ -466,6 +466,10 @@ class Decision(models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The public record of the grant (laureates page, SCDL open data): the beneficiary as it
+    # stood when the decision was published, never the PTCE's live profile.
+    beneficiary_name = models.CharField("bénéficiaire publié", max_length=200, blank=True)
+    beneficiary_siret = models.CharField("SIRET du bénéficiaire publié", max_length=14, blank=True)
 
     class Meta:
         verbose_name = "décision"

@@ -19,10 +19,15 @@ How each SCDL field is filled:
   (``Deliberation.held_on``) nor the moment the list was fixed (``fixed_at``, which a reopening
   moves) dates the final decision, while ``published_at`` is set once and never changes.
 - ``referenceDecision``: ``<call slug>-<receipt number>``, stable for the life of the call.
-- ``nomBeneficiaire`` / ``idBeneficiaire``: the PTCE's name and SIRET. A laureate without a valid
-  SIRET (14 digits with their check key) is left out of the file, logged as a warning and listed
-  for the CNA and the staff on the public page (``ScdlExport.skipped``), so that it gets fixed:
-  the file never holds an invalid row, and the public page still lists every laureate.
+- ``nomBeneficiaire`` / ``idBeneficiaire``: the PTCE's name and SIRET *as they stood when the
+  decision was published* (``Decision.beneficiary_name`` / ``beneficiary_siret``, frozen by
+  ``publication.publish``): the public record of a grant never follows a later change of the
+  PTCE's profile (its SIRET is locked once a candidature is submitted anyway). A laureate without
+  a valid SIRET (14 digits with their check key) is left out of the file, logged as a warning and
+  listed for the CNA and the staff on the public page (``ScdlExport.skipped``), so that it gets
+  fixed — by staff, in the decision's admin page, the one place where the published beneficiary
+  may be corrected (logged by the audit trail): the file never holds an invalid row, and the
+  public page still lists every laureate.
 - ``objet``: « Financement du développement du PTCE <name> (<call name>) », 256 characters at
   most.
 - ``montant``: the granted amount, dot as decimal separator, two decimals.
@@ -108,8 +113,8 @@ def published_laureates(call):
     return (
         published_decisions(call)
         .filter(outcome=DecisionOutcome.LAUREATE)
-        .select_related("candidature__ptce", "candidature__region")
-        .order_by("candidature__region__name", "candidature__ptce__name", "pk")
+        .select_related("candidature__region")
+        .order_by("candidature__region__name", "beneficiary_name", "pk")
     )
 
 
@@ -165,8 +170,8 @@ def _paris_date(moment):
     return timezone.localtime(moment, PARIS).date()
 
 
-def subsidy_object(call, ptce) -> str:
-    text = f"Financement du développement du PTCE {ptce.name} ({call.name})"
+def subsidy_object(call, beneficiary_name: str) -> str:
+    text = f"Financement du développement du PTCE {beneficiary_name} ({call.name})"
     return _shorten(text, _text_fields()["objet"])
 
 
@@ -184,16 +189,15 @@ def payment_dates(call, published_on) -> str:
 def scdl_row(call, decision) -> dict:
     """The SCDL row of one published laureate decision of ``call`` (values as text)."""
     candidature = decision.candidature
-    ptce = candidature.ptce
     published_on = _paris_date(decision.published_at)
     return {
         "nomAttribuant": call.granting_body_name.strip(),
         "idAttribuant": normalize_siret(call.granting_body_siret),
         "dateConvention": published_on.isoformat(),
         "referenceDecision": reference(call, candidature),
-        "nomBeneficiaire": ptce.name,
-        "idBeneficiaire": normalize_siret(ptce.siret),
-        "objet": subsidy_object(call, ptce),
+        "nomBeneficiaire": decision.beneficiary_name,
+        "idBeneficiaire": normalize_siret(decision.beneficiary_siret),
+        "objet": subsidy_object(call, decision.beneficiary_name),
         "montant": format(decision.granted_amount.quantize(CENT), "f"),
         "nature": NATURE,
         "conditionsVersement": call.subsidy_payment_terms.strip(),
@@ -213,7 +217,7 @@ def scdl_export(call, laureates=None) -> ScdlExport:
     laureates = published_laureates(call) if laureates is None else laureates
     export = ScdlExport()
     for decision in laureates:
-        siret = decision.candidature.ptce.siret
+        siret = decision.beneficiary_siret
         if not is_valid_siret(siret):
             reason = "SIRET invalide" if normalize_siret(siret) else "SIRET absent"
             export.skipped.append(SkippedLaureate(decision, reason))
@@ -231,7 +235,7 @@ def scdl_rows(call) -> list[dict]:
     for skipped in export.skipped:
         logger.warning(
             "Lauréat « %s » (décision %s) écarté des données SCDL de l'appel %s : %s.",
-            skipped.decision.candidature.ptce.name,
+            skipped.decision.beneficiary_name,
             skipped.decision.pk,
             call.slug,
             skipped.reason,

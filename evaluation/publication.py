@@ -143,7 +143,13 @@ def publish(call, actor) -> int:
             )
             decision.published_at = now
             decision.published_by = actor
-        Decision.objects.bulk_update(decisions, ["published_at", "published_by"], batch_size=2000)
+            decision.beneficiary_name = decision.candidature.ptce.name
+            decision.beneficiary_siret = decision.candidature.ptce.siret
+        Decision.objects.bulk_update(
+            decisions,
+            ["published_at", "published_by", "beneficiary_name", "beneficiary_siret"],
+            batch_size=2000,
+        )
         if decisions:
             coordinators = _coordinators(call)
             for (_call_id, region_id), region_decisions in _region_results(decisions).items():

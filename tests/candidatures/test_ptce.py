@@ -981,3 +981,59 @@ def test_company_lookup_is_cached(monkeypatch):
     second = company_lookup.lookup_siret(ASSOCIATION_SIRET)
     assert first == second
     assert len(calls) == 1
+
+
+# --- SIRET locked once a candidature is submitted (issue 12, defect 2) -----------------------
+
+
+def test_siret_cannot_change_once_a_candidature_is_submitted(client):
+    from django.core.exceptions import ValidationError
+
+    from candidatures import ptce as domain
+    from candidatures import workflow
+    from candidatures.models import CandidatureState
+
+    from .helpers import submittable
+
+    candidature, user = submittable()
+    ptce = candidature.ptce
+    siret = ptce.siret
+    domain.update_ptce(ptce, user, name="Renommé avant dépôt")  # allowed while a draft
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    with pytest.raises(ValidationError) as refusal:
+        domain.update_ptce(ptce, user, siret="35600000000048")
+    assert "ne peut plus être modifié" in str(refusal.value)
+    ptce.refresh_from_db()
+    assert ptce.siret == siret
+    # The form shows it locked and a forged POST changes nothing.
+    client.force_login(user)
+    page = client.get(reverse("ptce_edit", args=[ptce.pk])).content.decode()
+    assert "le SIRET ne peut plus être modifié" in page
+    form = _create_data(
+        siret="35600000000048", seat_commune="75056", postal_code="75001",
+        territory_communes="75056",
+    )  # fmt: skip
+    response = client.post(reverse("ptce_edit", args=[ptce.pk]), form)
+    assert response.status_code == 302  # the rest is saved
+    assert Ptce.objects.get(pk=ptce.pk).name == "PTCE du Val"
+    ptce.refresh_from_db()
+    assert ptce.siret == siret
+
+
+def test_staff_change_of_a_locked_siret_is_logged():
+    from ami.audit import acting, history_of
+    from candidatures import workflow
+    from candidatures.models import CandidatureState
+
+    from .helpers import submittable
+
+    candidature, user = submittable()
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    staff = f.UserFactory(is_staff=True)
+    ptce = candidature.ptce
+    with acting(staff):
+        ptce.siret = "35600000000048"
+        ptce.save()
+    change = history_of(ptce).changes[0]
+    assert change.actor == staff
+    assert [fc.name for fc in change.fields] == ["siret"]

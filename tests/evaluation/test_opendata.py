@@ -271,11 +271,14 @@ def test_not_selected_never_and_pending_not_yet(client, published):
     assert len(opendata.published_laureates(call)) == 2
 
 
-def test_laureate_without_valid_siret_is_left_out_and_logged(client, published, caplog):
-    first = published.candidatures[0]
+def test_laureate_without_valid_siret_is_left_out_and_logged(client, edition, caplog):
+    first, _second, third = edition.candidatures
     first.ptce.siret = "12345678901234"  # 14 digits, wrong check key
     first.ptce.save(update_fields=["siret"])
     assert not is_valid_siret(first.ptce.siret)
+    fix_list(edition, {first: "45000.50", third: "30000"})
+    publish(edition)
+    published = edition
 
     with caplog.at_level(logging.WARNING, logger="evaluation.opendata"):
         content = client.get(csv_url(published.call)).content
@@ -388,3 +391,52 @@ def test_call_page_links_to_the_laureates_once_published(client, edition):
     assert laureates_url(call) not in client.get(call_page).content.decode("utf-8")
     publish(edition)
     assert laureates_url(call) in client.get(call_page).content.decode("utf-8")
+
+
+# --- The public record is frozen at publication (issue 12, defect 2) ---------------------------
+
+
+def test_renaming_the_ptce_after_publication_changes_no_public_record(client, published):
+    first = published.candidatures[0]
+    name, siret = first.ptce.name, first.ptce.siret
+    first.ptce.name, first.ptce.siret = "Nouveau nom après publication", make_siret(77)
+    first.ptce.save(update_fields=["name", "siret"])
+
+    content = client.get(csv_url(published.call)).content
+    page = client.get(laureates_url(published.call)).content.decode("utf-8")
+
+    row = next(
+        r for r in csv_rows(content) if r["referenceDecision"].endswith(first.receipt_number)
+    )
+    assert (row["nomBeneficiaire"], row["idBeneficiaire"]) == (name, siret)
+    assert name in row["objet"]
+    assert "Nouveau nom après publication" not in content.decode("utf-8")
+    assert name in page and "Nouveau nom après publication" not in page
+
+
+def test_staff_correct_the_published_beneficiary_in_the_admin_and_it_is_logged(client, published):
+    from ami.audit import history_of
+
+    first = published.candidatures[0]
+    decision = Decision.objects.get(candidature=first)
+    staff = f.UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    url = reverse("admin:evaluation_decision_change", args=[decision.pk])
+    refused = client.post(url, {"beneficiary_name": "Corrigé", "beneficiary_siret": "123"})
+    assert refused.status_code == 200
+    assert Decision.objects.get(pk=decision.pk).beneficiary_siret == first.ptce.siret
+    response = client.post(
+        url, {"beneficiary_name": "Nom corrigé", "beneficiary_siret": make_siret(55)}
+    )
+    assert response.status_code == 302
+    decision.refresh_from_db()
+    assert (decision.beneficiary_name, decision.beneficiary_siret) == (
+        "Nom corrigé",
+        make_siret(55),
+    )
+    assert decision.outcome == DecisionOutcome.LAUREATE  # nothing else changes
+    changes = history_of(decision).changes
+    assert any(
+        change.actor == staff and "beneficiary_siret" in {fc.name for fc in change.fields}
+        for change in changes
+    )
