@@ -1,11 +1,20 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
+from django.contrib.auth.hashers import make_password
 from django.contrib.sites.shortcuts import get_current_site
+from django.utils.crypto import get_random_string
 
 from ami.outbox import queue_email
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def send_account_already_exists_mail(self, email: str) -> None:
+        """A sign-up with an address that has an account answers like a new sign-up (allauth's
+        enumeration prevention) — and takes as long: a new account costs one password hash,
+        which dominates the response time, so this path pays the same hash."""
+        make_password(get_random_string(32))
+        super().send_account_already_exists_mail(email)
+
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Route allauth's emails (confirmation, password reset …) through the outbox."""
         request = allauth_context.request

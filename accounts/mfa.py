@@ -2,23 +2,42 @@
 MFA adapter that keeps it on for them.
 
 Staff and members of any regional or national cell must have an active authenticator app (TOTP)
-before they reach a screen that shows other people's candidatures: the review screens
-(``/instruction/``, exports included), the candidature files that cells read
-(``/candidatures/``) and the Django admin (``/admin/``). Their account pages, the MFA pages,
-logout and the public pages stay reachable. Applicants may turn it on; nothing forces them.
-Switched off as a whole by ``settings.AMI_MFA_REQUIRED = False``.
+before they reach **any** screen except an explicit allow-list (``ALLOWED_URL_NAMES``): the
+public pages, the login, logout, re-authentication, password and email-confirmation pages, and
+the two-factor pages themselves. Everything else — « Mon espace », « Mes données », the review
+screens, the candidature files, the admin, and every screen added later — waits for the second
+factor: a new route is protected unless someone adds it here on purpose. Applicants may turn it
+on; nothing forces them. Switched off as a whole by ``settings.AMI_MFA_REQUIRED = False``
+(refused in production by ``check --deploy``).
 """
 
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .models import NationalCellMembership, RegionalCellMembership
+from .permissions import is_cell_member
 
-# URL spaces (ami/urls.py) closed to a user who must have the second factor and has not yet.
-PROTECTED_PREFIXES = ("/instruction/", "/candidatures/", "/admin/")
+# The only screens a user who must have the second factor reaches before setting it up (URL
+# names; every ``mfa_*`` page of allauth too).
+ALLOWED_URL_NAMES = frozenset(
+    {
+        # Public pages
+        "home", "call_detail", "call_laureates", "call_subsidies_csv", "accessibility",
+        "legal", "personal_data", "unsubscribe",
+        # Logging in and out, proving who one is, one's own password and email addresses
+        "account_login", "account_logout", "account_inactive", "account_signup",
+        "account_reauthenticate", "account_request_reauthentication_code",
+        "account_confirm_reauthentication_code", "account_confirm_login_code",
+        "account_email", "account_email_verification_sent", "account_confirm_email",
+        "account_change_password", "account_set_password", "account_reset_password",
+        "account_reset_password_done", "account_reset_password_from_key",
+        "account_reset_password_from_key_done",
+        # The end of staff's assistance session (django-hijack)
+        "hijack:release",
+    }
+)  # fmt: skip
 
 # Where the user was going when sent to set the second factor up (session key).
 NEXT_SESSION_KEY = "ami_mfa_next"
@@ -34,11 +53,7 @@ def holds_review_role(user) -> bool:
     """Staff, or a member of any regional or national cell (whatever the call)."""
     if not (user and user.is_authenticated and user.is_active):
         return False
-    return (
-        user.is_staff
-        or RegionalCellMembership.objects.filter(user=user).exists()
-        or NationalCellMembership.objects.filter(user=user).exists()
-    )
+    return user.is_staff or is_cell_member(user)
 
 
 def has_totp(user) -> bool:
@@ -58,7 +73,14 @@ def needs_mfa_setup(user) -> bool:
 
 
 def is_protected_path(path: str) -> bool:
-    return path.startswith(PROTECTED_PREFIXES)
+    """Does this path wait for the second factor? Every route does but the allow-list; a path
+    that matches no route is left to answer its 404."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    name = match.view_name
+    return not (name in ALLOWED_URL_NAMES or (match.url_name or "").startswith("mfa_"))
 
 
 def blocks_request(user, path: str) -> bool:

@@ -59,10 +59,21 @@ def is_support_staff(user, permission: str) -> bool:
 ACT_AS_PERMISSION = "accounts.can_act_as_user"
 
 
+def is_cell_member(user) -> bool:
+    """Member of any regional or national cell, whatever the call."""
+    return (
+        RegionalCellMembership.objects.filter(user=user).exists()
+        or NationalCellMembership.objects.filter(user=user).exists()
+    )
+
+
 def can_act_as(*, hijacker, hijacked) -> bool:
     """May ``hijacker`` act as ``hijacked`` to help them (django-hijack's permission check)?
     Only active staff explicitly given « accounts.can_act_as_user », on another active account
-    that is neither staff nor superuser (nobody gains rights by acting as someone else)."""
+    that is neither staff nor superuser nor a member of any regional or national cell: nobody
+    gains rights by acting as someone else. Assistance is for applicants (the public); acting as
+    a judge would let staff admit, score, move, deliberate or publish in an agent's name, so it is
+    refused outright rather than screen by screen."""
     if hijacked is None or not _authenticated(hijacker) or hijacker.pk == hijacked.pk:
         return False
     return (
@@ -71,4 +82,5 @@ def can_act_as(*, hijacker, hijacked) -> bool:
         and hijacked.is_active
         and not hijacked.is_staff
         and not hijacked.is_superuser
+        and not is_cell_member(hijacked)
     )

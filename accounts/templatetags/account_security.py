@@ -13,12 +13,6 @@ def mfa_required_for(user) -> bool:
     return mfa.mfa_required(user)
 
 
-@register.simple_tag
-def mfa_setup_needed(user) -> bool:
-    """Must have an authenticator app and has none yet."""
-    return mfa.needs_mfa_setup(user)
-
-
 @register.simple_tag(takes_context=True)
 def mfa_continue_url(context) -> str:
     """The screen the user was sent away from to set the second factor up, else « Mon espace »."""

@@ -8,9 +8,7 @@ from django.urls import reverse
 
 from accounts.models import ImpersonationLog, User
 from accounts.permissions import can_act_as
-from evaluation.models import NationalReview
 from tests import factories as f
-from tests.evaluation import national_helpers as nh
 
 pytestmark = pytest.mark.django_db
 
@@ -143,21 +141,37 @@ def test_other_users_see_nothing(client, helper, applicant):
 
 
 def test_writes_while_acting_record_the_user_and_the_staff_member(client, helper):
-    edition = nh.national_edition({"11": ["80"]})
-    candidature = edition.candidatures[0]
+    membership = f.PtceMembershipFactory()
+    applicant = membership.user
+    candidature = f.CandidatureFactory(ptce=membership.ptce)
     client.force_login(helper)
-    _start(client, edition.member)
+    _start(client, applicant)
     response = client.post(
-        reverse("national_candidature", args=[candidature.pk]),
-        {"score": "70", "opinion": "favorable", "comment": "Saisie pour la personne."},
+        reverse("candidature_autosave", args=[candidature.pk, "presentation"]),
+        {"title": "Saisi pour la personne"},
+        HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 302
-    event = NationalReview.objects.get().audit_events.get()
-    assert event.pgh_context["user"] == edition.member.pk
+    assert response.status_code == 200
+    event = candidature.audit_events.order_by("pgh_id").last()
+    assert event.title == "Saisi pour la personne"
+    assert event.pgh_context["user"] == applicant.pk
     assert event.pgh_context["impersonator"] == helper.pk
     from ami.audit import candidature_history
 
-    change = next(
-        c for c in candidature_history(candidature).changes if c.model_label == "analyse nationale"
-    )
-    assert (change.actor, change.impersonator) == (edition.member, helper)
+    change = next(c for c in candidature_history(candidature).changes if c.fields)
+    assert (change.actor, change.impersonator) == (applicant, helper)
+
+
+@pytest.mark.parametrize("role", ["cra_evaluator", "cra_coordinator", "cna_member", "cna_admin"])
+def test_never_as_a_member_of_a_regional_or_national_cell(client, helper, world, role):
+    """Acting as the CNA administrator, staff moved a candidature to another region: nobody
+    acts as a cell member at all, so no review, national or publication screen can be written
+    through someone else's rights (issue 12, defect 5)."""
+    target = world.user(role)
+    assert not can_act_as(hijacker=helper, hijacked=target)
+    client.force_login(helper)
+    assert client.get(_act_as_url(target)).status_code == 403
+    assert _start(client, target).status_code == 403
+    assert "hijack_history" not in client.session
+    assert not ImpersonationLog.objects.exists()
+    assert client.session["_auth_user_id"] == str(helper.pk)

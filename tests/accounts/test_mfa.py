@@ -94,7 +94,7 @@ def test_every_protected_space_waits_for_the_second_factor(client, world):
 def test_own_account_logout_and_mfa_pages_stay_reachable(client):
     coordinator, _ = coordinator_without_totp()
     client.force_login(coordinator)
-    for name in ("dashboard", "account_email", "account_change_password", "mfa_index", "home"):
+    for name in ("account_email", "account_change_password", "mfa_index", "home", "legal"):
         assert client.get(reverse(name)).status_code == 200, name
     # The setup page only asks for the password first (allauth), it does not loop.
     response = client.get(SETUP_URL)
@@ -104,17 +104,21 @@ def test_own_account_logout_and_mfa_pages_stay_reachable(client):
     assert SESSION_KEY not in client.session
 
 
-def test_dashboard_says_what_to_do(client):
+@pytest.mark.parametrize(
+    "name", ["dashboard", "my_data", "my_data_download", "email_preferences", "account_delete"]
+)
+def test_every_screen_outside_the_allow_list_waits_for_the_second_factor(client, name):
+    """« Mes données » gave a cell member's collegial opinions without the second factor: now
+    everything but the explicit allow-list waits for it (issue 12, defect 3)."""
     coordinator, _ = coordinator_without_totp()
     client.force_login(coordinator)
-    page = client.get(reverse("dashboard")).content.decode()
-    assert "Activez la double authentification" in page
-    assert f'href="{SETUP_URL}"' in page
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response.url == SETUP_URL
+    page = client.get(response.url, follow=True).content.decode()
+    assert "La double authentification est obligatoire" in page
     f.give_totp(coordinator)
-    assert (
-        "Activez la double authentification"
-        not in client.get(reverse("dashboard")).content.decode()
-    )
+    assert client.get(reverse(name)).status_code == 200
 
 
 def test_applicants_are_not_forced(client, world):
@@ -151,7 +155,7 @@ def test_the_setting_turns_the_policy_off(client, settings):
     assert client.get(reverse("cell_home", args=[cell.pk])).status_code == 200
 
 
-def test_protected_prefixes_match_the_urlconf(world):
+def test_only_the_allow_list_is_open_before_the_second_factor(world):
     cell = world.candidature_a.ptce.region.cells.get(call=world.call)
     for url in (
         reverse("evaluator_worklist"),
@@ -160,9 +164,19 @@ def test_protected_prefixes_match_the_urlconf(world):
         reverse("pv_pdf", args=[world.call.pk]),
         reverse("candidature_detail", args=[world.candidature_a.pk]),
         reverse("admin:index"),
+        reverse("dashboard"),
+        reverse("my_data_download"),
     ):
         assert mfa.is_protected_path(url), url
-    for url in (reverse("dashboard"), SETUP_URL, reverse("account_logout"), reverse("home")):
+    assert not mfa.is_protected_path("/une-page-inconnue/")  # answers its own 404
+    for url in (
+        SETUP_URL,
+        reverse("account_logout"),
+        reverse("home"),
+        reverse("call_detail", args=[world.call.slug]),
+        reverse("mfa_index"),
+        reverse("hijack:release"),
+    ):
         assert not mfa.is_protected_path(url), url
 
 
@@ -435,3 +449,14 @@ def test_reauthentication_by_password_or_app_never_by_an_emailed_code(client):
     assert response.status_code == 302
     # A sensitive page now opens without asking again.
     assert client.get(reverse("mfa_generate_recovery_codes")).status_code == 200
+
+
+def test_deployment_check_refuses_the_policy_off(settings):
+    from django.core.checks import run_checks
+
+    def ids():
+        return {m.id for m in run_checks(include_deployment_checks=True, tags=["security"])}
+
+    assert "accounts.E001" not in ids()
+    settings.AMI_MFA_REQUIRED = False
+    assert "accounts.E001" in ids()

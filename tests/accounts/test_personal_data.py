@@ -168,6 +168,7 @@ def test_export_queries_do_not_grow_with_candidatures(django_assert_num_queries)
 
 
 def test_download_screen_streams_the_zip(client, scene):
+    f.give_totp(scene["person"])  # an evaluator too: the second factor first (accounts.mfa)
     client.force_login(scene["person"])
     response = client.get(reverse("my_data_download"))
     assert response.status_code == 200
