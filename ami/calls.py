@@ -10,11 +10,27 @@ from ami.audit import audited
 
 from .models import Call, CallPhaseChange, Phase
 
+# The one table of allowed phase moves (DESIGN §4), forward along the lifecycle and back only
+# where the platform supports undoing: the CNA reopens its list (deliberated → national review)
+# or a region's review (national → regional review). Once open, a call never goes back to draft
+# (its questionnaire, grid and documents are frozen), and nothing leaves « archived ».
+PHASE_MOVES = {
+    Phase.DRAFT: {Phase.OPEN},
+    Phase.OPEN: {Phase.REGIONAL_REVIEW},
+    Phase.REGIONAL_REVIEW: {Phase.NATIONAL_REVIEW},
+    Phase.NATIONAL_REVIEW: {Phase.REGIONAL_REVIEW, Phase.DELIBERATED},
+    Phase.DELIBERATED: {Phase.NATIONAL_REVIEW, Phase.PUBLISHED},
+    Phase.PUBLISHED: {Phase.ARCHIVED},
+    Phase.ARCHIVED: set(),
+}
+
 
 @audited
-def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseChange:
-    """Move a call to another phase by hand (staff or CNA administrator), logged with who and
-    when. The calendar-driven moves pass ``actor=None``."""
+def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseChange | None:
+    """Move a call to another phase (staff or CNA administrator by hand; the calendar-driven
+    moves pass ``actor=None``), on the locked row, logged with who and when. A move to the phase
+    the call is already in changes and logs nothing (returns None), so that concurrent requests
+    doing the same move log it once; a move the table does not allow is refused."""
     from accounts.permissions import is_national_administrator, is_staff
 
     if to_phase not in Phase.values:
@@ -26,6 +42,14 @@ def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseC
         )
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.phase == to_phase:
+            call.phase = to_phase
+            return None
+        if to_phase not in PHASE_MOVES[locked.phase]:
+            raise ValidationError(
+                f"Impossible de passer l'appel de la phase « {locked.get_phase_display()} » à la "
+                f"phase « {Phase(to_phase).label} »."
+            )
         change = CallPhaseChange.objects.create(
             call=locked, from_phase=locked.phase, to_phase=to_phase, actor=actor, comment=comment
         )

@@ -136,3 +136,77 @@ def test_draft_call_page_is_hidden_from_the_public(client):
     assert client.get(reverse("call_detail", args=[call.slug])).status_code == 404
     client.force_login(UserFactory(is_staff=True))
     assert client.get(reverse("call_detail", args=[call.slug])).status_code == 200
+
+
+# --- One table of allowed phase moves (issue 12, defect 6) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("from_phase", "to_phase"),
+    [
+        (Phase.OPEN, Phase.DRAFT),
+        (Phase.DRAFT, Phase.PUBLISHED),
+        (Phase.OPEN, Phase.NATIONAL_REVIEW),
+        (Phase.PUBLISHED, Phase.NATIONAL_REVIEW),
+        (Phase.ARCHIVED, Phase.OPEN),
+    ],
+)
+def test_moves_outside_the_table_are_refused_and_log_nothing(from_phase, to_phase):
+    from django.core.exceptions import ValidationError
+
+    call = CallFactory(phase=from_phase)
+    admin = NationalMembershipFactory(cell__call=call, role=NationalRole.ADMINISTRATOR).user
+    with pytest.raises(ValidationError) as refusal:
+        set_phase(call, to_phase, admin)
+    assert "Impossible de passer l'appel" in str(refusal.value)
+    call.refresh_from_db()
+    assert call.phase == from_phase
+    assert not CallPhaseChange.objects.filter(call=call).exists()
+
+
+def test_a_move_to_the_current_phase_changes_and_logs_nothing():
+    call = CallFactory(phase=Phase.PUBLISHED)
+    assert set_phase(call, Phase.PUBLISHED, None) is None
+    assert not CallPhaseChange.objects.filter(call=call).exists()
+
+
+def test_every_phase_is_in_the_table():
+    from ami.calls import PHASE_MOVES
+
+    assert set(PHASE_MOVES) == set(Phase.values)
+    for targets in PHASE_MOVES.values():
+        assert targets <= set(Phase.values)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_publications_log_the_phase_change_once():
+    import threading
+
+    from django.db import close_old_connections
+
+    from evaluation import publication
+    from tests.evaluation.national_helpers import fix_list, national_edition
+
+    edition = national_edition({"11": [70, 60]})
+    first, second = edition.candidatures
+    fix_list(edition, {first: "40000"})
+    barrier = threading.Barrier(4)
+    published = []
+
+    def publish():
+        close_old_connections()
+        try:
+            call = Call.objects.get(pk=edition.call.pk)
+            barrier.wait()
+            published.append(publication.publish(call, edition.admin))
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=publish) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(published) == [0, 0, 0, 2]
+    changes = CallPhaseChange.objects.filter(call=edition.call, to_phase=Phase.PUBLISHED)
+    assert [(c.from_phase, c.to_phase) for c in changes] == [(Phase.DELIBERATED, Phase.PUBLISHED)]
