@@ -88,12 +88,9 @@ def declare_conflict(candidature, evaluator, reason: str) -> ConflictOfInterest:
                     evaluator.pk,
                 )
             # The evaluator's own declaration replaces a detection, whatever was settled.
-            conflict.source = ConflictSource.DECLARED
-            conflict.status = ConflictStatus.CONFIRMED
-            conflict.reason = reason
-            conflict.settled_by = None
-            conflict.settled_at = None
-            conflict.save()
+            _write_status(
+                conflict, ConflictStatus.CONFIRMED, source=ConflictSource.DECLARED, reason=reason
+            )
         _withdraw_from_review(candidature, evaluator)
         if not already_declared:
             logger.info(
@@ -103,6 +100,19 @@ def declare_conflict(candidature, evaluator, reason: str) -> ConflictOfInterest:
             )
             _notify_coordinators(conflict)
     return conflict
+
+
+def _write_status(conflict, status, *, settled_by=None, source=None, reason=None) -> None:
+    """The one place a conflict's status changes (on a row the caller has locked): a declaration
+    (``source``, ``reason``; nobody settles it) or a coordinator's settling (``settled_by``)."""
+    conflict.status = status
+    if source is not None:
+        conflict.source = source
+    if reason is not None:
+        conflict.reason = reason
+    conflict.settled_by = settled_by
+    conflict.settled_at = timezone.now() if settled_by is not None else None
+    conflict.save(update_fields=["status", "source", "reason", "settled_by", "settled_at"])
 
 
 def _notify_coordinators(conflict) -> None:
@@ -239,20 +249,20 @@ def settle_conflict(conflict, coordinator, confirm: bool) -> ConflictOfInterest:
         raise PermissionDenied(
             "Vous ne pouvez pas trancher un conflit d'intérêts qui vous concerne."
         )
-    if conflict.source == ConflictSource.DECLARED:
-        raise PermissionDenied(
-            "Ce conflit a été déclaré par l'évaluateur lui-même : il ne peut pas être écarté."
-        )
     if region_handed_over(candidature.call, candidature.region):
         raise PermissionDenied(HANDED_OVER)
     status = ConflictStatus.CONFIRMED if confirm else ConflictStatus.DISMISSED
     with transaction.atomic():
-        ConflictOfInterest.objects.select_for_update().filter(pk=conflict.pk).first()
-        conflict.status = status
-        conflict.settled_by = coordinator
-        conflict.settled_at = timezone.now()
-        conflict.save(update_fields=["status", "settled_by", "settled_at"])
+        # Checked on the locked row: the evaluator may have declared it meanwhile.
+        locked = ConflictOfInterest.objects.select_for_update().get(pk=conflict.pk)
+        if locked.source == ConflictSource.DECLARED:
+            raise PermissionDenied(
+                "Ce conflit a été déclaré par l'évaluateur lui-même : il ne peut pas être écarté."
+            )
+        _write_status(locked, status, settled_by=coordinator)
         if confirm:
-            _withdraw_from_review(candidature, conflict.evaluator)
-    logger.info("Conflict %s %s by coordinator %s", conflict.pk, status.label, coordinator.pk)
+            _withdraw_from_review(candidature, locked.evaluator)
+    logger.info("Conflict %s %s by coordinator %s", locked.pk, status.label, coordinator.pk)
+    for name in ("status", "source", "reason", "settled_by_id", "settled_at"):
+        setattr(conflict, name, getattr(locked, name))
     return conflict

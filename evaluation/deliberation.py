@@ -106,8 +106,9 @@ def open_deliberation(
 
 
 @audited
+@transaction.atomic
 def update_session(deliberation, actor, *, held_on, members_present, notes="") -> Deliberation:
-    _check_open(deliberation, actor)
+    deliberation = _lock_open(deliberation, actor)
     members = _check_members(deliberation.call, members_present)
     deliberation.held_on = held_on
     deliberation.notes = notes.strip()
@@ -120,10 +121,10 @@ def update_session(deliberation, actor, *, held_on, members_present, notes="") -
 def apply_scenario(deliberation, actor, scenario: SelectionScenario) -> Deliberation:
     """Start again from another scenario: every line takes its proposal (changes made so far
     stay in the record of overrides)."""
-    _check_open(deliberation, actor)
     if scenario.call_id != deliberation.call_id or not scenario.feasible:
         raise ValidationError("Ce scénario ne peut pas servir de point de départ.")
     with transaction.atomic():
+        deliberation = _lock_open(deliberation, actor)
         deliberation.scenario = scenario
         deliberation.save(update_fields=["scenario"])
         _reset_lines(deliberation, scenario)
@@ -168,12 +169,21 @@ def sync_lines(deliberation) -> int:
     return len(lines)
 
 
-def _check_open(deliberation, actor):
-    _check_can_deliberate(actor, deliberation.call)
-    if deliberation.is_fixed:
+def _lock_open(deliberation, actor) -> Deliberation:
+    """Lock the deliberation's row for the caller's transaction — the lock ``fix_list`` and
+    ``reopen`` take — and check, on the locked row, that the list may still change. Returns the
+    locked instance."""
+    locked = (
+        Deliberation.objects.select_for_update(of=("self",))
+        .select_related("call")
+        .get(pk=deliberation.pk)
+    )
+    _check_can_deliberate(actor, locked.call)
+    if locked.is_fixed:
         raise ValidationError(
             "La liste est arrêtée : un administrateur de la CNA doit la rouvrir pour la modifier."
         )
+    return locked
 
 
 # --- Lines ---------------------------------------------------------------------------------------
@@ -201,26 +211,29 @@ def amount_errors(call, candidature, amount) -> list[str]:
 def set_line(line: DeliberationLine, actor, *, selected: bool, amount, justification: str):
     """Decide one line. A line that departs from the proposal (or, started by hand, selects a
     candidature) needs a written justification, kept with every change."""
-    deliberation = line.deliberation
-    _check_open(deliberation, actor)
-    candidature = line.candidature
     justification = (justification or "").strip()
     amount = amount if selected else None
-    if selected:
-        errors = amount_errors(deliberation.call, candidature, amount)
-        if errors:
-            raise ValidationError({"amount": errors})
-    baseline_selected = bool(line.proposed_selected)
-    baseline_amount = line.proposed_amount if baseline_selected else None
-    departs = selected != baseline_selected or amount != baseline_amount
-    if departs and not justification:
-        raise ValidationError(
-            {
-                "justification": "Justifiez par écrit cette décision qui s'écarte de la "
-                "proposition : la justification figure au procès-verbal."
-            }
-        )
     with transaction.atomic():
+        deliberation = _lock_open(line.deliberation, actor)
+        line = (
+            DeliberationLine.objects.select_for_update(of=("self",))
+            .select_related("candidature")
+            .get(pk=line.pk)
+        )
+        if selected:
+            errors = amount_errors(deliberation.call, line.candidature, amount)
+            if errors:
+                raise ValidationError({"amount": errors})
+        baseline_selected = bool(line.proposed_selected)
+        baseline_amount = line.proposed_amount if baseline_selected else None
+        departs = selected != baseline_selected or amount != baseline_amount
+        if departs and not justification:
+            raise ValidationError(
+                {
+                    "justification": "Justifiez par écrit cette décision qui s'écarte de la "
+                    "proposition : la justification figure au procès-verbal."
+                }
+            )
         line.selected = selected
         line.amount = amount
         line.justification = justification if departs else ""
@@ -417,6 +430,22 @@ def update_decision(decision: Decision, actor, *, motivation: str, granted_amoun
     call = decision.deliberation.call
     if not can_administer_national(actor, call):
         raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    with transaction.atomic():
+        # The deliberation's lock serialises the edits (the envelope total below), the decision's
+        # the publication (which locks the pending decisions it publishes).
+        Deliberation.objects.select_for_update().filter(pk=decision.deliberation_id).get()
+        locked = (
+            Decision.objects.select_for_update(of=("self",))
+            .select_related("candidature", "deliberation")
+            .get(pk=decision.pk)
+        )
+        _update_decision(locked, call, motivation, granted_amount, actor)
+    for name in ("motivation", "granted_amount", "updated_by_id", "updated_at"):
+        setattr(decision, name, getattr(locked, name))
+    return decision
+
+
+def _update_decision(decision, call, motivation, granted_amount, actor):
     if decision.is_published:
         raise ValidationError("Cette décision est publiée : elle ne peut plus être modifiée.")
     errors = {}
@@ -446,4 +475,3 @@ def update_decision(decision: Decision, actor, *, motivation: str, granted_amoun
         decision.granted_amount = granted_amount
     decision.updated_by = actor
     decision.save(update_fields=["motivation", "granted_amount", "updated_by", "updated_at"])
-    return decision

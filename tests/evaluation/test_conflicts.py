@@ -351,3 +351,22 @@ def test_detection_for_a_whole_call_in_a_fixed_number_of_queries(ptce_with_membe
     )
     assert draft.pk not in {c.candidature_id for c in created}
     assert conflicts.detect_conflicts_for_call(world.call) == []
+
+
+def test_a_declaration_made_while_the_coordinator_settles_is_never_dismissed(ptce_with_members):
+    """The coordinator's page read the detected conflict; the evaluator declares it before the
+    coordinator's « écarter » arrives: the declaration stands (issue 12, defect 8)."""
+    world = ptce_with_members
+    evaluator = world.user("cra_evaluator")
+    evaluator.organisation_siren = MEMBER_SIRET[:9]
+    evaluator.save()
+    [stale] = conflicts.detect_conflicts(world.candidature_a)
+    conflicts.declare_conflict(world.candidature_a, evaluator, "Je suis salariée d'un membre.")
+    with pytest.raises(PermissionDenied):
+        conflicts.settle_conflict(stale, world.user("cra_coordinator"), confirm=False)
+    conflict = ConflictOfInterest.objects.get()
+    assert (conflict.source, conflict.status) == (
+        ConflictSource.DECLARED,
+        ConflictStatus.CONFIRMED,
+    )
+    assert not Candidature.objects.visible_to(evaluator).filter(pk=world.candidature_a.pk).exists()

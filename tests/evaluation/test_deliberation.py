@@ -251,3 +251,30 @@ def test_screens_of_the_deliberation(client):
     assert response["Location"] == reverse("decision_list", args=[edition.call.pk])
     page = client.get(response["Location"]).content.decode()
     assert edition.candidatures[0].ptce.name in page and "en attente" in page
+
+
+def test_a_line_read_before_the_list_is_fixed_cannot_change_after():
+    """``set_line`` checked « arrêtée » on the row read before: a change racing ``fix_list``
+    could land in a fixed list (issue 12, defect 8). Checked on the locked row now."""
+    edition = national_edition({"11": [80, 70]}, envelope=Decimal("100000"))
+    session = _open(edition)
+    first, second = edition.candidatures
+    stale = DeliberationLine.objects.select_related("deliberation__call").get(
+        deliberation=session, candidature=second
+    )
+    deliberation.set_line(
+        _line(session, first), edition.admin, selected=True, amount=Decimal("50000"),
+        justification="Retenue en séance.",
+    )  # fmt: skip
+    deliberation.fix_list(session, edition.admin)
+    assert not stale.deliberation.is_fixed  # what the racing request had read
+    with pytest.raises((ValidationError, PermissionDenied)):
+        deliberation.set_line(
+            stale, edition.admin, selected=True, amount=Decimal("40000"), justification="Tard."
+        )
+    assert not _line(session, second).selected
+    with pytest.raises((ValidationError, PermissionDenied)):
+        deliberation.update_session(
+            stale.deliberation, edition.admin, held_on=date(2026, 11, 21),
+            members_present=[edition.admin],
+        )  # fmt: skip
