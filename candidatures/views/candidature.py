@@ -222,13 +222,15 @@ def candidature_autosave(request, pk, step):
 @login_required
 def candidature_completeness(request, pk):
     candidature = own_candidature_or_404(request.user, pk)
+    refusal = drafting.editing_refusal(candidature, request.user)
     return render(
         request,
         "candidatures/completeness.html",
         {
             "candidature": candidature,
             "problems": completeness_problems(candidature),
-            "editable": drafting.editing_refusal(candidature, request.user) is None,
+            "editable": refusal is None,
+            "refusal": refusal or "",
         },
     )
 

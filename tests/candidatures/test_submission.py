@@ -112,8 +112,28 @@ def test_closed_call_page_says_so_and_nothing_is_lost(client):
     call.save()
     client.force_login(user)
     response = client.post(reverse("candidature_submit", args=[candidature.pk]), follow=True)
-    assert "Le dépôt est clos depuis le" in response.content.decode()
+    page = response.content.decode()
+    assert "Le dépôt est clos depuis le" in page
     assert Candidature.objects.get(pk=candidature.pk).title == "Réponse title"
+    # The completeness page and the summary no longer offer to submit (issue 12, defect 9).
+    summary = client.get(reverse("candidature_step", args=[candidature.pk, "recapitulatif"]))
+    for html in (page, summary.content.decode()):
+        assert "Vous pouvez la déposer" not in html
+        assert "Le dépôt des candidatures est clos" in html
+        assert "Déposer la candidature" not in html
+
+
+def test_summary_of_a_submitted_candidature_does_not_offer_to_submit(client):
+    candidature, user = submittable()
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    client.force_login(user)
+    for url in (
+        reverse("candidature_step", args=[candidature.pk, "recapitulatif"]),
+        reverse("candidature_completeness", args=[candidature.pk]),
+    ):
+        html = client.get(url).content.decode()
+        assert "Vous pouvez la déposer" not in html
+        assert "elle ne peut plus être modifiée" in html
 
 
 def test_incomplete_submission_is_refused_with_the_reasons(client):
