@@ -384,11 +384,16 @@ def decision_edit(request, call_pk, pk):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@reauthentication_required(allow_get=True)  # publishing asks for the password again
 def publication_view(request, call_pk):
+    """The permission first (404 for anyone else), then the password again."""
     call = call_or_404(request.user, call_pk)
     if not can_administer_national(request.user, call):
         raise Http404
+    return _publication(request, call)
+
+
+@reauthentication_required(allow_get=True)  # publishing asks for the password again
+def _publication(request, call):
     if request.method == "POST":
         if request.POST.get("confirm") != "oui":
             messages.error(request, "Cochez la case de confirmation pour publier.")
@@ -413,7 +418,10 @@ def publication_view(request, call_pk):
         _messages_from(request, error)
         return redirect("deliberation", call_pk=call.pk)
     pending = publication.pending_decisions(call)
-    page = Paginator(pending, PREVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    # The letters previewed are those of the candidatures the administrator may see (not one
+    # they declared a conflict on); every pending decision is published all the same.
+    previewed = pending.filter(candidature__in=Candidature.objects.visible_to(request.user))
+    page = Paginator(previewed, PREVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
     emails = [publication.decision_email(decision) for decision in page.object_list]
     if page.number == 1:
         emails += publication.region_emails(call, list(pending))

@@ -155,3 +155,33 @@ def test_pending_amount_change_reaches_the_letter(django_capture_on_commit_callb
         publish(edition)
     letter = OutboxMessage.objects.get(event="decision.laureate")
     assert "40\u202f000" in letter.body_text and "Projet exemplaire." in letter.body_text
+
+
+def test_publication_checks_the_permission_before_asking_for_the_password(client):
+    edition, _winner = _edition()
+    url = reverse("publication", args=[edition.call.pk])
+    client.force_login(edition.member)
+    assert client.post(url, {"confirm": "oui"}).status_code == 404  # not a password prompt
+    client.force_login(edition.coordinators["11"])
+    assert client.post(url, {"confirm": "oui"}).status_code == 404
+    assert not Decision.objects.filter(published_at__isnull=False).exists()
+
+
+def test_preview_leaves_out_the_letters_of_a_conflicted_candidature(client):
+    from evaluation.models import ConflictOfInterest, ConflictSource, ConflictStatus
+
+    edition, winner = _edition()
+    conflicted = edition.candidatures[1]
+    ConflictOfInterest.objects.create(
+        candidature=conflicted,
+        evaluator=edition.admin,
+        source=ConflictSource.DECLARED,
+        status=ConflictStatus.CONFIRMED,
+        reason="Ancien salarié.",
+    )
+    client.force_login(edition.admin)
+    page = client.get(reverse("publication", args=[edition.call.pk])).content.decode()
+    assert edition.applicants[winner.pk].email in page
+    assert edition.applicants[conflicted.pk].email not in page
+    # Publishing still publishes every pending decision.
+    assert publish(edition) == 3
