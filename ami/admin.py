@@ -40,6 +40,7 @@ from .models import (
     Region,
     ReminderSent,
 )
+from .spreadsheets import XLSX_CONTENT_TYPE, Sheet, safe_cell, write_xlsx
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,6 @@ for _model in apps.get_models():
 
 # Export of a selection (every changelist): the columns of the list, formulas neutralised.
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\\/*?:\[\]]")
 
 
@@ -216,9 +216,7 @@ def _log_export(request, modeladmin, count: int, kind: str) -> None:
 
 @admin.action(description="Exporter la sélection (XLSX)")
 def export_xlsx(modeladmin, request, queryset):
-    # The one writer of workbooks is evaluation.exports (formulas neutralised by safe_cell).
-    from evaluation.exports import Sheet, write_xlsx
-
+    # The one writer of workbooks is ami.spreadsheets (formulas neutralised by safe_cell).
     header, rows = export_table(modeladmin, request, queryset)
     title = _SHEET_TITLE_FORBIDDEN.sub(" ", str(capfirst(modeladmin.opts.verbose_name_plural)))
     output = BytesIO()
@@ -230,8 +228,6 @@ def export_xlsx(modeladmin, request, queryset):
 
 
 def _csv_value(value) -> str:
-    from evaluation.exports import safe_cell
-
     if value is None:
         return ""
     if isinstance(value, bool):

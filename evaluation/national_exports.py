@@ -2,7 +2,8 @@
 row per candidature with every score, opinion and decision), and the procès-verbal of the
 deliberation once the list is fixed, as a PDF and as an XLSX workbook.
 
-The workbooks are written by ``exports.write_xlsx`` (formulas neutralised by ``safe_cell``).
+The workbooks are written by ``ami.spreadsheets.write_xlsx`` (formulas neutralised by
+``safe_cell``).
 Queries stay bounded whatever the number of candidatures: the rows in one query, then one query
 each for the per-criterion means and the CNA's analyses."""
 
@@ -16,12 +17,13 @@ from django.db.models import Avg
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from ami.spreadsheets import Sheet, write_xlsx
 from ami.templatetags.ami_format import euros
 from candidatures.models import Candidature
 
 from .consolidation import opinion_label, rounded, score_fr
 from .deliberation import Totals
-from .exports import Sheet, criterion_mean_header, write_xlsx
+from .exports import criterion_mean_header
 from .models import (
     DecisionOutcome,
     Deliberation,
@@ -127,7 +129,7 @@ def national_table(call, user, queryset=None) -> tuple[list[str], list[list]]:
     row of ``queryset``, from ``national.national_rows(…, texts=True)`` with the dashboard's
     filters) with its review statistics, the mean per criterion, the collegial opinion, the
     normalised score, the CNA's analyses and the decision (pending ones included: only the CNA
-    and the staff reach this table). Values are raw; ``exports.write_xlsx`` formats them.
+    and the staff reach this table). Values are raw; ``ami.spreadsheets.write_xlsx`` formats them.
     Raises PermissionDenied for anyone else."""
     if not can_view_national(user, call):
         raise PermissionDenied("Seules la CNA de l'appel et l'équipe Coorace exportent ce tableau.")

@@ -57,8 +57,8 @@ from django.utils import timezone
 
 from ami.identifiers import is_valid_siret, normalize_siret
 from ami.models import Call, Phase
+from ami.spreadsheets import safe_cell
 
-from .exports import safe_cell
 from .models import Decision, DecisionOutcome
 
 logger = logging.getLogger(__name__)
@@ -247,10 +247,11 @@ def scdl_rows(call) -> list[dict]:
 
 
 def csv_cell(name: str, value: str) -> str:
-    """A CSV cell a spreadsheet will not run: text fields go through ``exports.safe_cell`` (an
-    apostrophe before a leading ``=``, ``+``, ``-``, ``@``…), then are cut to the schema's
-    ``maxLength`` so that the prefix never makes a valid value invalid. Numbers, dates and
-    booleans are written as they are (a number must stay a number for the schema)."""
+    """A CSV cell a spreadsheet will not run: text fields go through
+    ``ami.spreadsheets.safe_cell`` (an apostrophe before a leading ``=``, ``+``, ``-``, ``@``…),
+    then are cut to the schema's ``maxLength`` so that the prefix never makes a valid value
+    invalid. Numbers, dates and booleans are written as they are (a number must stay a number
+    for the schema)."""
     text_fields = _text_fields()
     if name not in text_fields or not value:
         return value

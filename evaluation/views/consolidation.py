@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import RegionalCell
 from accounts.permissions import is_national_member, is_regional_member
+from ami.spreadsheets import XLSX_CONTENT_TYPE
 from candidatures.models import Candidature, CandidatureState
 
 from .. import consolidation, exports
@@ -338,7 +339,7 @@ def consolidation_export(request, cell_pk):
     rows = list(exports.export_rows(filterset.qs))
     output = io.BytesIO()
     exports.write_workbook(cell, rows, output)
-    response = HttpResponse(output.getvalue(), content_type=exports.XLSX_CONTENT_TYPE)
+    response = HttpResponse(output.getvalue(), content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{exports.export_filename(cell)}"'
     return _no_store(response)
 

@@ -9,8 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
+from ami.spreadsheets import XLSX_CONTENT_TYPE
+
 from .. import national, national_exports
-from ..exports import XLSX_CONTENT_TYPE
 from ..filters import NationalFilter
 from ..models import Deliberation
 from .consolidation import _no_store

@@ -13,8 +13,9 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.models import RegionalCell
+from ami.spreadsheets import safe_cell
 from evaluation import consolidation
-from evaluation.exports import documents_zip, safe_cell
+from evaluation.exports import documents_zip
 from evaluation.models import Opinion
 from tests import factories as f
 from tests.candidatures.helpers import PDF_BYTES, add_document
