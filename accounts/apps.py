@@ -7,7 +7,12 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from ami.calls import register_phase_mover
+
         from . import checks  # noqa: F401  (registers the deployment checks)
+        from .permissions import may_move_call_phase
+
+        register_phase_mover(may_move_call_phase)
 
         # Staff acting as a user: every session logged (accounts.impersonation).
         from .impersonation import connect_signals

@@ -84,3 +84,8 @@ def can_act_as(*, hijacker, hijacked) -> bool:
         and not hijacked.is_superuser
         and not is_cell_member(hijacked)
     )
+
+
+def may_move_call_phase(actor, call) -> bool:
+    """Staff and the call's CNA administrators move its phase by hand (``ami.calls.set_phase``)."""
+    return is_staff(actor) or is_national_administrator(actor, call)

@@ -1,18 +1,13 @@
 """Admin of PTCEs and candidatures: lists, filters and search for support, the audit trail of
 candidatures and documents, and the move of a candidature to another region (with a reason)."""
 
-from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import admin
 from django.db import models
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from ami import audit
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
-from ami.models import Region
 
 from .models import (
     Candidature,
@@ -93,20 +88,6 @@ class CandidatureEventInline(admin.TabularInline):
         return False
 
 
-class MoveRegionForm(forms.Form):
-    region = forms.ModelChoiceField(
-        label="Nouvelle région d'instruction",
-        queryset=Region.objects.order_by("name"),
-        error_messages={"required": "Choisissez la région de destination."},
-    )
-    reason = forms.CharField(
-        label="Motif",
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Gardé avec le changement et envoyé aux coordinateurs des deux régions.",
-        error_messages={"required": "Indiquez le motif du changement de région."},
-    )
-
-
 @admin.register(Candidature)
 class CandidatureAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = [
@@ -124,61 +105,16 @@ class CandidatureAdmin(AuditHistoryMixin, admin.ModelAdmin):
     ]  # fmt: skip
     exclude = ["snapshot"]
     inlines = [CofinancingLineInline, DocumentInline, CandidatureEventInline]
-    actions = ["move_to_region"]
 
     def get_readonly_fields(self, request, obj=None):
         # Once created, a candidature keeps its PTCE and call; its region changes only through
-        # the « changer de région » action (logged, with a reason).
+        # the « changer de région » action (logged, with a reason), which the review app adds
+        # (evaluation.admin).
         fields = super().get_readonly_fields(request, obj)
         return [*fields, "ptce", "call", "region"] if obj is not None else fields
 
     def audit_history(self, obj):
         return audit.candidature_history(obj, limit=self.audit_history_limit)
-
-    @admin.action(
-        description="Changer de région d'instruction (avec un motif)", permissions=["change"]
-    )
-    def move_to_region(self, request, queryset):
-        """Ask for the region and the reason, then move each selected candidature as a CNA
-        administrator would (``evaluation.admission.move_region``: same checks, same log, same
-        emails to the coordinators)."""
-        # The rule lives in the review app (higher up); imported here, where it is used.
-        from evaluation.admission import move_region
-
-        form = MoveRegionForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            moved = 0
-            for candidature in queryset.select_related("ptce", "call", "region"):
-                try:
-                    move_region(
-                        candidature,
-                        form.cleaned_data["region"],
-                        request.user,
-                        form.cleaned_data["reason"],
-                    )
-                except (ValidationError, PermissionDenied) as error:
-                    text = " ".join(getattr(error, "messages", None) or [str(error)])
-                    self.message_user(request, f"{candidature} : {text}", messages.ERROR)
-                else:
-                    moved += 1
-            if moved:
-                self.message_user(
-                    request,
-                    f"{moved} candidature(s) déplacée(s) vers {form.cleaned_data['region'].name}.",
-                    messages.SUCCESS,
-                )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Changer de région d'instruction",
-            "subtitle": None,
-            "opts": self.opts,
-            "queryset": queryset.select_related("ptce", "call", "region"),
-            "form": form,
-            "action": "move_to_region",
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/candidatures/candidature/move_region.html", context)
 
 
 @admin.register(PtceMember)

@@ -5,7 +5,6 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -205,6 +204,17 @@ class CandidatureState(models.TextChoices):
     NOT_SELECTED = "not_selected", "non retenue"
 
 
+# What hides a submitted candidature from a cell member who would otherwise see it: functions
+# ``user -> boolean expression on Candidature`` that higher apps register in their
+# ``AppConfig.ready()`` (the review app: a blocking conflict of interest, DESIGN §3).
+HIDING_RULES: list = []
+
+
+def register_hiding_rule(rule) -> None:
+    if rule not in HIDING_RULES:
+        HIDING_RULES.append(rule)
+
+
 class CandidatureQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The one scoping rule for candidatures (DESIGN §3), used by every view and export:
@@ -228,16 +238,10 @@ class CandidatureQuerySet(models.QuerySet):
         national = Exists(
             NationalCellMembership.objects.filter(user=user, cell__call=OuterRef("call"))
         )
-        submitted = Q(submitted_at__isnull=False)
-        # A conflict of interest hides the candidature from that cell member (DESIGN §3). The
-        # model lives higher up (evaluation), hence the string reference.
-        conflict_model = apps.get_model("evaluation", "ConflictOfInterest")
-        conflicted = Exists(
-            conflict_model.objects.filter(candidature=OuterRef("pk"), evaluator=user).exclude(
-                status="dismissed"
-            )
-        )
-        return self.filter(own | (submitted & (regional | national) & ~conflicted))
+        judged = Q(submitted_at__isnull=False) & (regional | national)
+        for hides in HIDING_RULES:
+            judged &= ~hides(user)
+        return self.filter(own | judged)
 
     def of_applicant(self, user):
         """Candidatures of the PTCEs the user is in the team of (the applicant's own)."""

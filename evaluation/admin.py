@@ -11,7 +11,10 @@ from django.template.response import TemplateResponse
 
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
 from ami.identifiers import normalize_siret, validate_siret
+from ami.models import Region
+from candidatures.models import Candidature
 
+from .admission import move_region
 from .models import (
     AdmissibilityCheck,
     Assignment,
@@ -281,3 +284,66 @@ class DecisionAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             for f in self.model._meta.fields
             if f.name not in self.correctable_fields or not self.has_change_permission(request, obj)
         ]
+
+
+# --- The candidature's admin, from the review app -------------------------------------------------
+
+
+class MoveRegionForm(forms.Form):
+    region = forms.ModelChoiceField(
+        label="Nouvelle région d'instruction",
+        queryset=Region.objects.order_by("name"),
+        error_messages={"required": "Choisissez la région de destination."},
+    )
+    reason = forms.CharField(
+        label="Motif",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Gardé avec le changement et envoyé aux coordinateurs des deux régions.",
+        error_messages={"required": "Indiquez le motif du changement de région."},
+    )
+
+
+@admin.action(description="Changer de région d'instruction (avec un motif)", permissions=["change"])
+def move_to_region(modeladmin, request, queryset):
+    """Ask for the region and the reason, then move each selected candidature as a CNA
+    administrator would (``evaluation.admission.move_region``: same checks, same log, same
+    emails to the coordinators)."""
+    form = MoveRegionForm(request.POST if "apply" in request.POST else None)
+    if form.is_valid():
+        moved = 0
+        for candidature in queryset.select_related("ptce", "call", "region"):
+            try:
+                move_region(
+                    candidature,
+                    form.cleaned_data["region"],
+                    request.user,
+                    form.cleaned_data["reason"],
+                )
+            except (ValidationError, PermissionDenied) as error:
+                text = " ".join(getattr(error, "messages", None) or [str(error)])
+                modeladmin.message_user(request, f"{candidature} : {text}", messages.ERROR)
+            else:
+                moved += 1
+        if moved:
+            modeladmin.message_user(
+                request,
+                f"{moved} candidature(s) déplacée(s) vers {form.cleaned_data['region'].name}.",
+                messages.SUCCESS,
+            )
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Changer de région d'instruction",
+        "subtitle": None,
+        "opts": modeladmin.opts,
+        "queryset": queryset.select_related("ptce", "call", "region"),
+        "form": form,
+        "action": "move_to_region",
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/candidatures/candidature/move_region.html", context)
+
+
+# The candidature's admin (a lower app) gets its « changer de région » action from here.
+_candidature_admin = admin.site.get_model_admin(Candidature)
+_candidature_admin.actions = [*_candidature_admin.actions, move_to_region]

@@ -7,6 +7,13 @@ class EvaluationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # A blocking conflict of interest hides the candidature (candidatures' visible_to).
+        from candidatures.models import register_hiding_rule
+
+        from .permissions import conflicted_for
+
+        register_hiding_rule(conflicted_for)
+
         # This app's part of « Mes données » (export, account deletion): accounts.personal_data.
         from accounts.personal_data import register
 

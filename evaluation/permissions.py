@@ -2,6 +2,8 @@
 ``Candidature.objects.visible_to`` (which already hides conflicted ones); these add the role
 and the state of the review."""
 
+from django.db.models import Exists, OuterRef
+
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
 from accounts.permissions import (
     is_national_administrator,
@@ -20,6 +22,16 @@ from .models import (
     Review,
     ReviewState,
 )
+
+
+def conflicted_for(user):
+    """The candidatures ``user`` has a blocking conflict of interest on (an expression for
+    ``Candidature.objects.visible_to``, registered in ``EvaluationConfig.ready()``)."""
+    return Exists(
+        ConflictOfInterest.objects.filter(
+            BLOCKING_CONFLICT, candidature=OuterRef("pk"), evaluator=user
+        )
+    )
 
 
 def has_blocking_conflict(user, candidature) -> bool:
