@@ -18,15 +18,14 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Count
-from django.http import Http404, HttpResponse
-from django.template import TemplateDoesNotExist
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, strip_tags
 from django.utils.text import capfirst
 
-from . import audit, calls, email_catalogue, outbox
+from . import audit, calls, outbox
 from .models import (
     Call,
     CallPhaseChange,
@@ -490,58 +489,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             ),
         }
         return super().changelist_view(request, extra_context)
-
-    # --- Catalogue of the platform's emails, with a preview of each (staff) ----------------------
-
-    def get_urls(self):
-        catalogue_urls = [
-            path(
-                "catalogue/",
-                self.admin_site.admin_view(self.catalogue_view),
-                name="ami_outboxmessage_catalogue",
-            ),
-            path(
-                "catalogue/<str:event>/",
-                self.admin_site.admin_view(self.catalogue_preview_view),
-                name="ami_outboxmessage_catalogue_preview",
-            ),
-        ]
-        return catalogue_urls + super().get_urls()
-
-    def _catalogue_context(self, request, title):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        return {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": title,
-        }
-
-    def catalogue_view(self, request):
-        context = self._catalogue_context(request, "Catalogue des courriels")
-        context["entries"] = email_catalogue.CATALOGUE
-        return TemplateResponse(request, "admin/ami/outboxmessage/catalogue.html", context)
-
-    def catalogue_preview_view(self, request, event):
-        try:
-            entry = email_catalogue.get(event)
-        except KeyError:
-            raise Http404("Courriel inconnu.") from None
-        context = self._catalogue_context(request, f"Aperçu du courriel « {entry.event} »")
-        try:
-            subject, text, html = email_catalogue.render_sample(entry)
-            missing = ""
-        except TemplateDoesNotExist as error:
-            subject, text, html, missing = "", "", "", str(error)
-        context.update(
-            entry=entry,
-            subject=subject,
-            text=text,
-            html=html,
-            missing=missing,
-            templates=email_catalogue.template_names(entry),
-        )
-        return TemplateResponse(request, "admin/ami/outboxmessage/catalogue_preview.html", context)
 
 
 @admin.register(ReminderSent)

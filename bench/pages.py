@@ -36,9 +36,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from accounts.models import NationalRole, RegionalCell, RegionalRole, User  # noqa: E402
-from ami.demo.bench import BENCH_SLUG, bench_call  # noqa: E402
 from candidatures.models import Candidature  # noqa: E402
 from evaluation.models import Assignment, SelectionScenario  # noqa: E402
+from wiring.demo.bench import BENCH_SLUG, bench_call  # noqa: E402
 
 MAX_QUERIES = 25
 LIST_MS = 150

@@ -32,10 +32,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from ami.demo.seed import DOCUMENTS
 from ami.identifiers import luhn_ok
 from ami.models import Call, CallPhaseChange, Commune, DocumentType, OutboxMessage, Phase
-from candidatures.demo import demo_pdf
 from candidatures.models import (
     Candidature,
     CandidatureEvent,
@@ -48,6 +46,8 @@ from candidatures.models import (
     PtceMembership,
 )
 from candidatures.submission import completeness_problems
+from wiring.demo.candidatures import demo_pdf
+from wiring.demo.seed import DOCUMENTS
 
 DOMAIN = "rush.ami-ptce.test"
 SLUG_PREFIX = "rush-"

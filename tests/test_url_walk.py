@@ -533,7 +533,7 @@ def leaky_candidature(request, pk):
 
 def scratch_urlconf(*extra):
     module = types.ModuleType("scratch_urls")
-    from ami import urls
+    from wiring import urls
 
     module.urlpatterns = [*urls.urlpatterns, *extra]
     return module

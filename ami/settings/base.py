@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "accounts",
     "candidatures",
     "evaluation",
+    "wiring",
 ]
 
 MIDDLEWARE = [
@@ -83,7 +84,7 @@ MIDDLEWARE = [
     "accounts.middleware.MfaRequiredMiddleware",
 ]
 
-ROOT_URLCONF = "ami.urls"
+ROOT_URLCONF = "wiring.urls"
 WSGI_APPLICATION = "ami.wsgi.application"
 
 TEMPLATES = [
@@ -96,7 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "ami.context_processors.platform",
+                "wiring.context_processors.platform",
                 "csp.context_processors.nonce",
             ],
         },

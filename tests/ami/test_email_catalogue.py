@@ -10,9 +10,9 @@ from django.template import TemplateDoesNotExist
 from django.urls import reverse
 
 from accounts.preferences import OPTIONAL_KINDS
-from ami import email_catalogue
-from ami.email_catalogue import CATALOGUE, SAMPLE_CALL_NAME, render_sample
 from tests.factories import UserFactory
+from wiring import email_catalogue
+from wiring.email_catalogue import CATALOGUE, SAMPLE_CALL_NAME, render_sample
 
 IDS = [entry.event for entry in CATALOGUE]
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates" / "emails"

@@ -84,7 +84,7 @@ def test_back_link_only_to_this_site(client, draft, small_limit):
 def test_default_cap_is_above_every_document_limit_of_the_demo(settings):
     """25 MiB: the same as the reverse proxy's (tests/test_deployment.py), and above the
     per-type limits the demo call uses."""
-    from ami.demo.seed import DOCUMENTS
+    from wiring.demo.seed import DOCUMENTS
 
     assert settings.MAX_UPLOAD_REQUEST_BYTES == 25 * 1024 * 1024
     assert max(size for *_rest, size in DOCUMENTS) * 1024 * 1024 < settings.MAX_UPLOAD_REQUEST_BYTES

@@ -11,7 +11,6 @@ from django.db.models import Count, F
 
 from accounts.mfa import has_totp
 from accounts.models import NationalCellMembership, RegionalCellMembership, RegionalRole
-from ami.demo.bench import bench_users, region_counts, seed_bench
 from ami.models import Phase, Region
 from candidatures.models import Candidature, CandidatureState
 from candidatures.submission import build_snapshot, completeness_problems, territory_flags
@@ -25,6 +24,7 @@ from evaluation.models import (
     ReviewState,
 )
 from evaluation.scoring import recompute_call_totals, with_review_stats
+from wiring.demo.bench import bench_users, region_counts, seed_bench
 
 N = 60
 

@@ -6,11 +6,9 @@ from django.core.management import call_command
 from django.db.models import Avg
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
-from ami.demo.seed import NOT_SENT
 from ami.models import Call, Criterion, DocumentType, OutboxMessage, OutboxState, Phase, Region
 from candidatures.models import Candidature, CandidatureEvent, CandidatureState
 from candidatures.submission import completeness_problems
-from evaluation import demo
 from evaluation.models import (
     AdmissibilityCheck,
     Assignment,
@@ -22,6 +20,8 @@ from evaluation.models import (
     ReviewState,
     SelectionScenario,
 )
+from wiring.demo import evaluation as demo
+from wiring.demo.seed import NOT_SENT
 
 pytestmark = pytest.mark.django_db
 

@@ -1,10 +1,10 @@
 """National-scale bench data: a separate call « AMI PTCE banc d'essai » in national review with N
-candidatures spread over the regions, reviewed, ranked and handed over (see ``ami.demo.bench``).
+candidatures spread over the regions, reviewed, ranked and handed over (see ``wiring.demo.bench``).
 Idempotent: a second run finds the call and changes nothing; ``--reset`` seeds it again."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ami.demo.bench import BENCH_PASSWORD, BENCH_SLUG, DEFAULT_COUNT, seed_bench
+from wiring.demo.bench import BENCH_PASSWORD, BENCH_SLUG, DEFAULT_COUNT, seed_bench
 
 
 class Command(BaseCommand):

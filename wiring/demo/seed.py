@@ -35,8 +35,11 @@ from ami.models import (
     Region,
 )
 
+from . import DEMO_DOMAIN
+from .candidatures import seed_candidatures, seed_past_candidatures
+from .evaluation import seed_national_review, seed_regional_review
+
 DEMO_PASSWORD = "demo-ami-ptce-2025"  # noqa: S105 - published demo credential, demo data only
-DEMO_DOMAIN = "demo.ami-ptce.fr"
 PARIS = ZoneInfo("Europe/Paris")
 
 ELIGIBILITY_RULES = "\n".join(
@@ -272,10 +275,6 @@ def seed_demo() -> SeedResult:
     result.logins.append(("Porteur de PTCE", applicant.email))
     _cells(current, result.logins)
     _cells(edition_2025, [])
-    # The seed is wiring: it knows every app.
-    from candidatures.demo import seed_candidatures, seed_past_candidatures
-    from evaluation.demo import seed_national_review, seed_regional_review
-
     with quiet_outbox():
         seed_candidatures(current, applicant, _user)
         seed_regional_review(current, _user)

@@ -1,11 +1,12 @@
+"""The root URLconf: the one place that knows every app's routes (DESIGN §6)."""
+
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from hijack.views import ReleaseUserView
 
 from accounts import views as account_views
-
-from . import views
+from ami import views
 
 admin.site.site_header = "Administration de l'AMI PTCE"
 admin.site.site_title = "AMI PTCE"

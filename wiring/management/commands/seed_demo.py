@@ -4,7 +4,7 @@ Idempotent: running it again changes nothing that is already there."""
 
 from django.core.management.base import BaseCommand
 
-from ami.demo.seed import DEMO_PASSWORD, seed_demo
+from wiring.demo.seed import DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):

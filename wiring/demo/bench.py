@@ -519,8 +519,8 @@ class _Seeder:
         )
 
     def _ptces(self) -> None:
-        from candidatures.demo import KINDS, MEMBERS, THEMES, _luhn_siret
         from candidatures.models import Ptce, PtceMember, PtceMembership
+        from wiring.demo.candidatures import KINDS, MEMBERS, THEMES, _luhn_siret
 
         rng = self.rng
         self.rows = []  # one dict per PTCE / candidature, in creation order
@@ -608,8 +608,8 @@ class _Seeder:
         return rural, any(pk in self.qpv_communes for pk in communes)
 
     def _candidatures(self) -> None:
-        from candidatures.demo import _answers
         from candidatures.models import Candidature, CofinancingLine, Document
+        from wiring.demo.candidatures import _answers
 
         rng = self.rng
         call = self.call
@@ -664,8 +664,8 @@ class _Seeder:
         """One small PDF per mandatory type, stored once and shared by every candidature (the
         rows differ, the file is the same), and the snapshot that lists them. The candidatures
         are not saved yet: their primary keys are known."""
-        from candidatures.demo import demo_pdf
         from candidatures.models import Document
+        from wiring.demo.candidatures import demo_pdf
 
         files = {}
         for document_type in self.document_types:
@@ -795,7 +795,6 @@ class _Seeder:
     def _reviews(self) -> None:
         """Balanced assignments (round robin over the cell's evaluators, a conflicted evaluator
         skipped), each with a submitted review on the whole grid."""
-        from evaluation.demo import REVIEW_COMMENTS, SCORE_COMMENTS
         from evaluation.models import (
             Assignment,
             ConflictOfInterest,
@@ -806,6 +805,7 @@ class _Seeder:
             ReviewState,
         )
         from evaluation.scoring import compute_total
+        from wiring.demo.evaluation import REVIEW_COMMENTS, SCORE_COMMENTS
 
         rng = self.rng
         per_review = self.call.reviews_per_candidature
@@ -895,8 +895,8 @@ class _Seeder:
         """The collegial opinion at the mean of the reviews, then each region ranked by
         ``consolidation.set_ranking`` on ``default_ranking`` (one call per region)."""
         from evaluation.consolidation import default_ranking, rounded, set_ranking
-        from evaluation.demo import COLLEGIAL_MOTIVATIONS
         from evaluation.models import RegionalOpinion
+        from wiring.demo.evaluation import COLLEGIAL_MOTIVATIONS
 
         opinions = []
         for row in self.rows:
@@ -952,8 +952,8 @@ class _Seeder:
 
     def _analyses(self) -> None:
         """CNA analyses of the best candidatures, by one or two members each."""
-        from evaluation.demo import NATIONAL_ANALYSES
         from evaluation.models import NationalReview
+        from wiring.demo.evaluation import NATIONAL_ANALYSES
 
         best = sorted(self.rows, key=lambda row: -row["level"])
         best = best[: max(1, round(len(best) * ANALYSED_SHARE))] if best else []
@@ -975,6 +975,6 @@ class _Seeder:
 
 
 def _opinion(score) -> str:
-    from evaluation.demo import _opinion as demo_opinion
+    from wiring.demo.evaluation import _opinion as demo_opinion
 
     return demo_opinion(score)

@@ -15,7 +15,7 @@ member have something to look at.
 Deterministic (seeded ``random.Random``) and idempotent: a region whose admissibility has
 started is left as it is, so a second run changes nothing, not even what a demo user did.
 
-Going through the domain functions queues notification emails: ``ami.demo.seed.quiet_outbox``
+Going through the domain functions queues notification emails: ``wiring.demo.seed.quiet_outbox``
 keeps them from being sent (see there)."""
 
 import random
@@ -25,15 +25,23 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
-from ami.demo.seed import DEMO_DOMAIN
+from ami.calls import set_phase
+from ami.models import Phase
 from candidatures.models import Candidature, CandidatureState
-
-from .admission import MANUAL_ITEMS, decide_admissibility
-from .assignment import auto_assign
-from .consolidation import default_ranking, rankable, rounded, save_opinion, set_ranking
-from .models import AdmissibilityCheck, Assignment, Opinion
-from .permissions import region_handed_over
-from .reviews import (
+from evaluation import national, scenarios
+from evaluation.admission import MANUAL_ITEMS, decide_admissibility
+from evaluation.assignment import auto_assign
+from evaluation.consolidation import (
+    default_ranking,
+    hand_over,
+    rankable,
+    rounded,
+    save_opinion,
+    set_ranking,
+)
+from evaluation.models import AdmissibilityCheck, Assignment, Opinion, RegionHandover
+from evaluation.permissions import region_handed_over
+from evaluation.reviews import (
     GENERAL_COMMENT,
     GRID_MARKER,
     OPINION,
@@ -43,7 +51,8 @@ from .reviews import (
     score_field,
     submit_review,
 )
-from .scoring import compute_total, with_review_stats
+from evaluation.scoring import compute_total, with_review_stats
+from wiring.demo import DEMO_DOMAIN
 
 # Regions left as they are: their coordinator starts with the admissibility checks.
 NOT_STARTED = {"02", "52", "84"}
@@ -129,13 +138,6 @@ def seed_national_review(call, user_factory) -> None:
     and handed over to the CNA; two CNA analyses and one scenario of the selection assistant, so
     that the dashboard and the assistant show real-looking data. The list is not fixed: the demo
     CNA deliberates and publishes. Skipped when a region is already handed over."""
-    from ami.calls import set_phase
-    from ami.models import Phase
-
-    from . import national, scenarios
-    from .consolidation import hand_over
-    from .models import RegionHandover
-
     if RegionHandover.objects.filter(cell__call=call).exists():
         return
     set_phase(call, Phase.REGIONAL_REVIEW, None, comment="Clôture des candidatures (démo).")

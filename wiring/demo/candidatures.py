@@ -10,9 +10,8 @@ from django.db import transaction
 
 from ami.identifiers import luhn_ok
 from ami.models import Commune, Region
-
-from . import workflow
-from .models import (
+from candidatures import workflow
+from candidatures.models import (
     Candidature,
     CandidatureState,
     CofinancingLine,
