@@ -202,6 +202,20 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 MAX_UPLOAD_REQUEST_BYTES = 25 * 1024 * 1024
 
+# Every uploaded file (ami.upload_checks): office files (ZIP containers) that would expand beyond
+# this size or compress more than this ratio are refused (archive bombs); then ClamAV's daemon
+# scans it before it is stored. clamd is reached on a Unix socket (CLAMD_SOCKET) or else over TCP
+# (CLAMD_HOST:CLAMD_PORT). When it cannot answer the upload is refused (fail closed) unless
+# AMI_ANTIVIRUS_FAIL_OPEN, which the --deploy check refuses, like a disabled antivirus.
+AMI_UPLOAD_MAX_UNCOMPRESSED_BYTES = int(env("AMI_UPLOAD_MAX_UNCOMPRESSED_MB", "100")) * 1024 * 1024
+AMI_UPLOAD_MAX_COMPRESSION_RATIO = int(env("AMI_UPLOAD_MAX_COMPRESSION_RATIO", "100"))
+AMI_ANTIVIRUS_ENABLED = env_bool("AMI_ANTIVIRUS_ENABLED", True)
+AMI_ANTIVIRUS_FAIL_OPEN = env_bool("AMI_ANTIVIRUS_FAIL_OPEN", False)
+CLAMD_SOCKET = env("CLAMD_SOCKET", "")
+CLAMD_HOST = env("CLAMD_HOST", "127.0.0.1")
+CLAMD_PORT = int(env("CLAMD_PORT", "3310"))
+CLAMD_TIMEOUT = float(env("CLAMD_TIMEOUT", "30"))
+
 # Email: every message goes through the outbox (ami.outbox), then this backend.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")

@@ -2,7 +2,7 @@
 unless CELERY_BROKER_URL is set."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASE_OPTIONS, DATABASES, env, env_list
+from .base import BASE_DIR, DATABASE_OPTIONS, DATABASES, env, env_bool, env_list
 
 DEBUG = True
 SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-never-used-in-production")  # noqa: S105
@@ -17,3 +17,7 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBac
 
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# No clamd on a developer's machine by default: uploads are accepted with a warning in the log
+# when it cannot be reached (never in production: the --deploy check refuses it).
+AMI_ANTIVIRUS_FAIL_OPEN = env_bool("AMI_ANTIVIRUS_FAIL_OPEN", True)
