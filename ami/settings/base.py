@@ -160,6 +160,9 @@ AMI_MFA_REQUIRED = env_bool("AMI_MFA_REQUIRED", True)
 MFA_ADAPTER = "accounts.mfa.MfaAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "AMI PTCE"
+# Fernet key(s) encrypting the TOTP secrets and recovery seeds in the database (accounts.mfa);
+# comma-separated to rotate (the first encrypts). Required in production (--deploy check).
+MFA_ENCRYPTION_KEY = env("MFA_ENCRYPTION_KEY")
 # Accept the code of the previous and next 30-second step too (RFC 6238 § 5.2): a code typed as
 # it changes still works. A code is accepted only once.
 MFA_TOTP_TOLERANCE = 1

@@ -1,0 +1,26 @@
+"""Deployment checks (``manage.py check --deploy``) of the accounts app."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def mfa_encryption_key_check(app_configs, **kwargs):
+    """Second-factor secrets are encrypted under a key of the environment, never a derived one."""
+    from .mfa import _fernet
+
+    hint = (
+        "Set MFA_ENCRYPTION_KEY to the output of "
+        '`python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"`'
+        " (docs/operations.md « Authentication »)."
+    )
+    if not settings.MFA_ENCRYPTION_KEY:
+        return [Error("MFA_ENCRYPTION_KEY is not set.", hint=hint, id="accounts.E001")]
+    try:
+        _fernet()
+    except ValueError:
+        return [
+            Error("MFA_ENCRYPTION_KEY is not a valid Fernet key.", hint=hint, id="accounts.E002")
+        ]
+    return []
