@@ -559,6 +559,9 @@ def test_proxy_forwards_to_gunicorn_with_the_client_scheme(services, nginx_conf)
     # SECURE_PROXY_SSL_HEADER of the production settings reads it.
     assert headers["X-Forwarded-Proto"] == "$ami_forwarded_proto"
     assert "$http_x_forwarded_proto $ami_forwarded_proto" in " ".join(nginx_conf.split())
+    # The request id: the TLS proxy's when given, else nginx's own (ami.observability logs it).
+    assert headers["X-Request-ID"] == "$ami_request_id"
+    assert "$http_x_request_id $ami_request_id" in " ".join(nginx_conf.split())
 
 
 def test_proxy_body_limit_is_django_s(nginx_conf):
@@ -707,6 +710,9 @@ def test_nginx_in_front_of_django(proxy, settings):
     assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
     assert "Server" not in headers or "nginx/" not in headers["Server"]  # server_tokens off
     assert b"AMI PTCE" in body
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])  # nginx's $request_id
+    status, headers, _ = fetch(proxy, "GET", "/", headers={"X-Request-ID": "tls-proxy-1"})
+    assert headers["X-Request-ID"] == "tls-proxy-1"
 
     # Over 25 MiB: nginx answers itself, in French, with its own headers.
     too_big = b"x" * (25 * 1024 * 1024 + 1)
