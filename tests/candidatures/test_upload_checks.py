@@ -247,3 +247,14 @@ def test_deploy_check_refuses_a_disabled_or_fail_open_antivirus(settings):
     settings.AMI_ANTIVIRUS_ENABLED = False
     settings.AMI_ANTIVIRUS_FAIL_OPEN = False
     assert [error.id for error in antivirus_check(None)] == ["ami.E001"]
+
+
+def test_missing_clamd_skips_with_the_hint_and_fails_under_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install clamav-daemon"):
+        _clamd_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install clamav-daemon"):
+        _clamd_or_skip()
