@@ -22,11 +22,11 @@ RUN groupadd --system --gid 10001 app \
     && mkdir -p /var/lib/ami/private \
     && chown app:app /var/lib/ami/private
 
-# Dependencies first, from pyproject.toml alone, so this layer is rebuilt only when it changes
-# (packages = [] there: `pip install .` installs the dependencies, not the code).
+# Dependencies first, from the runtime lock alone (exact versions and the hash of every file,
+# generated from pyproject.toml by `make lock`), so this layer is rebuilt only when it changes.
 WORKDIR /tmp/deps
-COPY pyproject.toml ./
-RUN pip install --no-cache-dir . \
+COPY requirements/base.txt ./
+RUN pip install --no-cache-dir --require-hashes -r base.txt \
     && rm -rf /tmp/deps
 
 # The code stays owned by root: the app user can read it, not change it.
@@ -53,11 +53,12 @@ USER 10001:10001
 
 EXPOSE 8000
 
-# Any HTTP answer below 500 on / means gunicorn and Django are serving. The request carries the
-# first ALLOWED_HOSTS entry and X-Forwarded-Proto (as the TLS proxy would), so neither the host
-# check nor SECURE_SSL_REDIRECT gets in the way. Worker and beat override or disable this check.
+# /sante/ answers 200 when Django serves and its database, cache and broker answer (503 naming
+# the failing part otherwise). The request carries the first ALLOWED_HOSTS entry and
+# X-Forwarded-Proto (as the TLS proxy would), so neither the host check nor SECURE_SSL_REDIRECT
+# gets in the way. Worker and beat override or disable this check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import http.client, os, sys; host = os.environ.get('ALLOWED_HOSTS', '').split(',')[0].strip().lstrip('.*') or 'localhost'; c = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT', '8000')), timeout=4); c.request('GET', '/', headers={'Host': host, 'X-Forwarded-Proto': 'https'}); sys.exit(0 if c.getresponse().status < 500 else 1)"
+    CMD python -c "import http.client, os, sys; host = os.environ.get('ALLOWED_HOSTS', '').split(',')[0].strip().lstrip('.*') or 'localhost'; c = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT', '8000')), timeout=4); c.request('GET', '/sante/', headers={'Host': host, 'X-Forwarded-Proto': 'https'}); sys.exit(0 if c.getresponse().status == 200 else 1)"
 
 # Logs: gunicorn access log on stdout, errors and Django's logging on stderr (docker logs).
 CMD ["sh", "-c", "exec gunicorn ami.wsgi:application --bind 0.0.0.0:${PORT} --workers ${GUNICORN_WORKERS} --threads ${GUNICORN_THREADS} --timeout ${GUNICORN_TIMEOUT} --worker-tmp-dir /dev/shm --access-logfile - --error-logfile -"]

@@ -7,15 +7,26 @@ PYTEST_ARGS ?=
 LOAD_ARGS ?=
 BENCH_CANDIDATURES ?= 10000
 
-.PHONY: install run test lint format worker check-deploy clean-db load bench
+.PHONY: install lock run test lint format worker check-deploy clean-db load bench
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions and files of the lock (requirements/dev.txt: runtime and development
+# dependencies with their hashes), generated from pyproject.toml by `make lock`.
+$(VENV)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
+
+# Regenerate the locks after changing a dependency in pyproject.toml (needs PyPI): runtime
+# (requirements/base.txt, the image's) then development, constrained to the same runtime versions.
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links --index-url https://pypi.org/simple \
+	--pip-args "--isolated"
+lock: install
+	$(PIP_COMPILE) -o requirements/base.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev --constraint requirements/base.txt -o requirements/dev.txt pyproject.toml
 
 run: install
 	$(PY) manage.py migrate --noinput

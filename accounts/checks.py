@@ -1,7 +1,29 @@
-"""Deployment checks of the account security policy (``manage.py check --deploy``)."""
+"""Deployment checks (``manage.py check --deploy``) of the account security policy."""
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def mfa_encryption_key_check(app_configs, **kwargs):
+    """Second-factor secrets are encrypted under a key of the environment, never a derived one."""
+    from .mfa import _fernet
+
+    hint = (
+        "Set MFA_ENCRYPTION_KEY to the output of "
+        '`python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"`'
+        " (docs/operations.md « Authentication »)."
+    )
+    if not settings.MFA_ENCRYPTION_KEY:
+        return [Error("MFA_ENCRYPTION_KEY is not set.", hint=hint, id="accounts.E001")]
+    try:
+        _fernet()
+    except ValueError:
+        return [
+            Error("MFA_ENCRYPTION_KEY is not a valid Fernet key.", hint=hint, id="accounts.E002")
+        ]
+    return []
 
 
 @register(Tags.security, deploy=True)
@@ -15,6 +37,6 @@ def check_mfa_required(app_configs, **kwargs):
             "AMI_MFA_REQUIRED is off: staff and cell members could reach every candidature "
             "with a password alone.",
             hint="Unset AMI_MFA_REQUIRED (it defaults to true) in production.",
-            id="accounts.E001",
+            id="accounts.E003",
         )
     ]

@@ -9,11 +9,18 @@ screens, the candidature files, the admin, and every screen added later — wait
 factor: a new route is protected unless someone adds it here on purpose. Applicants may turn it
 on; nothing forces them. Switched off as a whole by ``settings.AMI_MFA_REQUIRED = False``
 (refused in production by ``check --deploy``).
+
+The secrets allauth keeps in the database (the TOTP key, the recovery codes' seed) are encrypted
+with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``) under ``MFA_ENCRYPTION_KEY``
+(several comma-separated keys: the first encrypts, all decrypt, to rotate). A database dump alone
+no longer gives anyone the second factor of a staff member.
 """
 
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
+from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -25,7 +32,7 @@ ALLOWED_URL_NAMES = frozenset(
     {
         # Public pages
         "home", "call_detail", "call_laureates", "call_subsidies_csv", "accessibility",
-        "legal", "personal_data", "unsubscribe",
+        "legal", "personal_data", "unsubscribe", "health",
         # Logging in and out, proving who one is, one's own password and email addresses
         "account_login", "account_logout", "account_inactive", "account_signup",
         "account_reauthenticate", "account_request_reauthentication_code",
@@ -103,6 +110,63 @@ def destination_after_setup(request) -> str:
     return reverse("dashboard")
 
 
+# --- Secrets encrypted at rest ---------------------------------------------------------------
+
+ENCRYPTED_PREFIX = "fernet:"
+# Where allauth keeps a secret in ``Authenticator.data``, by authenticator type.
+SECRET_FIELDS = {"totp": ("secret",), "recovery_codes": ("seed",)}
+SECRET_LISTS = {"recovery_codes": ("migrated_codes",)}
+
+
+def _fernet() -> MultiFernet:
+    keys = [key.strip() for key in (settings.MFA_ENCRYPTION_KEY or "").split(",") if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured(
+            "MFA_ENCRYPTION_KEY is not set: generate one with "
+            '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key()'
+            '.decode())"` (docs/operations.md).'
+        )
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def is_encrypted(value) -> bool:
+    return isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX)
+
+
+def encrypt_secret(text: str) -> str:
+    return ENCRYPTED_PREFIX + _fernet().encrypt(text.encode()).decode()
+
+
+def decrypt_secret(value: str) -> str:
+    """The clear secret. A value stored in the clear is refused: the data migration
+    (accounts 0007) encrypted them all, and nothing writes one since."""
+    if not is_encrypted(value):
+        raise ValueError("Second-factor secret stored in the clear: run `manage.py migrate`.")
+    return _fernet().decrypt(value.removeprefix(ENCRYPTED_PREFIX).encode()).decode()
+
+
+def encrypt_clear_secrets(authenticators) -> int:
+    """Encrypt in place the secrets of these authenticators still stored in the clear (the one
+    place that reads a clear secret: the data migration). Returns how many were changed."""
+    changed = 0
+    for authenticator in authenticators:
+        data = dict(authenticator.data or {})
+        before = dict(data)
+        for field in SECRET_FIELDS.get(authenticator.type, ()):
+            if isinstance(data.get(field), str) and not is_encrypted(data[field]):
+                data[field] = encrypt_secret(data[field])
+        for field in SECRET_LISTS.get(authenticator.type, ()):
+            if isinstance(data.get(field), list):
+                data[field] = [
+                    item if is_encrypted(item) else encrypt_secret(item) for item in data[field]
+                ]
+        if data != before:
+            authenticator.data = data
+            authenticator.save(update_fields=["data"])
+            changed += 1
+    return changed
+
+
 class MfaAdapter(DefaultMFAAdapter):
     """allauth's MFA adapter with the platform's rules and French messages."""
 
@@ -117,6 +181,12 @@ class MfaAdapter(DefaultMFAAdapter):
             "ce moment."
         ),
     }
+
+    def encrypt(self, text: str) -> str:
+        return encrypt_secret(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return decrypt_secret(encrypted_text)
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
         """The authenticator app of a user who must have one stays."""

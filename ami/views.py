@@ -1,9 +1,11 @@
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .models import Call
+from .observability import OK, health_report
 
 
 def _call_context(call):
@@ -53,3 +55,17 @@ def csrf_failure(request, reason=""):
             status=403,
         )
     return render(request, "403_csrf.html", status=403)
+
+
+@never_cache
+@require_GET
+def health(request):
+    """Health of the platform for load balancers and container healthchecks: 200 when the
+    database, the cache and the task broker answer, 503 naming the failing part otherwise."""
+    report = health_report()
+    healthy = all(state in (OK, "non configuré") for state in report.values())
+    return JsonResponse(
+        {"statut": OK if healthy else "erreur", "services": report},
+        status=200 if healthy else 503,
+        json_dumps_params={"ensure_ascii": False},
+    )

@@ -23,6 +23,7 @@ from django.utils import timezone
 from ami.audit import audited
 from ami.models import FileFormat
 from ami.templatetags.ami_format import format_filesize
+from ami.upload_checks import check_upload
 
 from .complements import editable_scope
 from .drafting import editing_refusal
@@ -275,6 +276,8 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
     detected = detect_format(uploaded_file.read(HEAD_SIZE), uploaded_file)
     if detected is None or detected not in document_type.allowed_formats:
         raise ValidationError(_format_refusal(name, document_type, detected))
+    # Archive bombs and the antivirus (clamd), before a byte reaches the storage.
+    check_upload(uploaded_file, name)
 
     storage = _storage()
     new_name = None

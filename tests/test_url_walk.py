@@ -95,6 +95,7 @@ PUBLIC = {
     "personal_data": "legal page",
     "unsubscribe": "the signed token of the email is the credential (RFC 8058 one-click)",
     "admin:login": "the admin's login form (goes through allauth and its second factor)",
+    "health": "service health for healthchecks: names the parts, no platform data",
 }
 # Pages without an object in their URL that show the signed-in user's own things only (their
 # scoping is tested in tests/accounts/test_permissions.py): walked for anonymous visitors only.

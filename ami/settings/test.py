@@ -13,3 +13,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 SITE_URL = "http://testserver"
 ACCOUNT_RATE_LIMITS = False
 TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = InvalidTemplateVariable()
+# No antivirus for the ordinary tests; tests/candidatures/test_upload_checks.py runs a real clamd.
+AMI_ANTIVIRUS_ENABLED = False

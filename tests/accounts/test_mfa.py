@@ -457,6 +457,6 @@ def test_deployment_check_refuses_the_policy_off(settings):
     def ids():
         return {m.id for m in run_checks(include_deployment_checks=True, tags=["security"])}
 
-    assert "accounts.E001" not in ids()
+    assert "accounts.E003" not in ids()
     settings.AMI_MFA_REQUIRED = False
-    assert "accounts.E001" in ids()
+    assert "accounts.E003" in ids()
