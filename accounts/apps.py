@@ -11,3 +11,10 @@ class AccountsConfig(AppConfig):
         from .impersonation import connect_signals
 
         connect_signals()
+
+        # The next edition gets the cells and the members staff keep (ami.calls.clone_call).
+        from ami.calls import register_clone_part
+
+        from .cells import CLONE_PART
+
+        register_clone_part(CLONE_PART)
