@@ -12,6 +12,11 @@ class AccountsConfig(AppConfig):
 
         connect_signals()
 
+        # Cell invitations are accepted on login or email confirmation (accounts.invitations).
+        from .invitations import connect_signals as connect_invitation_signals
+
+        connect_invitation_signals()
+
         # The next edition gets the cells and the members staff keep (ami.calls.clone_call).
         from ami.calls import register_clone_part
 

@@ -2,8 +2,11 @@
 and the members staff keep over to the next edition. Plugged into ``ami.calls.clone_call`` as a
 ``ClonePart`` registered in ``AccountsConfig.ready()`` (``ami`` never imports ``accounts``)."""
 
+from django.urls import reverse
+
 from ami.calls import CloneOption, ClonePart
 from ami.models import Call
+from ami.outbox import queue_templated_email
 
 from .models import (
     NationalCell,
@@ -17,6 +20,25 @@ PART_NAME = "cells"
 REGIONAL_CELLS = "cellules régionales créées"
 NATIONAL_CELL = "cellule nationale créée"
 MEMBERS = "membres reconduits"
+
+
+def notify_member_added(membership: RegionalCellMembership, actor) -> None:
+    """Tell a new member of a regional cell, with their role (« cell_member_added »): the same
+    email from the coordinator's members screen and from the admin."""
+    cell = membership.cell
+    queue_templated_email(
+        to=membership.user.email,
+        template="cell_member_added",
+        context={
+            "cell": cell,
+            "membership": membership,
+            "actor": actor,
+            "worklist_url": reverse("evaluator_worklist"),
+        },
+        event="cell.member_added",
+        related=cell,
+        call=cell.call,
+    )
 
 
 def regional_key(membership: RegionalCellMembership) -> str:
