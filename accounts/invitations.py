@@ -40,7 +40,6 @@ from .models import (
     RegionalCell,
     RegionalCellMembership,
     RegionalRole,
-    User,
 )
 from .permissions import is_national_administrator, is_regional_coordinator, is_staff
 
@@ -171,9 +170,7 @@ def _renew(invitation: CellInvitation, actor) -> None:
     invitation.sent_at = timezone.now()
     invitation.sent_count += 1
     invitation.expires_at = _new_expiry()
-    invitation.save(
-        update_fields=["role", "invited_by", "sent_at", "sent_count", "expires_at"]
-    )
+    invitation.save(update_fields=["role", "invited_by", "sent_at", "sent_count", "expires_at"])
 
 
 @audited
@@ -200,8 +197,7 @@ def revoke(invitation: CellInvitation, actor) -> CellInvitation:
         invitation = _locked(invitation)
         if not invitation.is_open:
             raise ValidationError(
-                f"L'invitation de {invitation.email} a déjà été "
-                f"{invitation.get_state_display()}."
+                f"L'invitation de {invitation.email} a déjà été {invitation.get_state_display()}."
             )
         invitation.revoked_at = timezone.now()
         invitation.revoked_by = actor
@@ -418,9 +414,7 @@ def plan_bulk(call: Call, text: str, actor) -> BulkPlan:
     }
     national = NationalCell.objects.filter(call=call).select_related("call").first()
     members = set(
-        RegionalCellMembership.objects.filter(cell__call=call).values_list(
-            "cell_id", "user__email"
-        )
+        RegionalCellMembership.objects.filter(cell__call=call).values_list("cell_id", "user__email")
     ) | {
         (None, email)
         for email in NationalCellMembership.objects.filter(cell__call=call).values_list(
@@ -476,6 +470,4 @@ def plan_bulk(call: Call, text: str, actor) -> BulkPlan:
 def apply_bulk(plan: BulkPlan, actor) -> list[CellInvitation]:
     """Invite exactly the lines the plan accepted, in one transaction."""
     with transaction.atomic():
-        return [
-            invite(line.cell, line.email, line.role_value, actor) for line in plan.accepted
-        ]
+        return [invite(line.cell, line.email, line.role_value, actor) for line in plan.accepted]

@@ -7,10 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole, User
 from accounts.cells import notify_member_added
 from accounts.invitations import invite
-from accounts.models import CellInvitation
+from accounts.models import CellInvitation, RegionalCell, RegionalCellMembership, RegionalRole, User
 from accounts.permissions import is_staff
 from ami.audit import audited
 
