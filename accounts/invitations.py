@@ -344,6 +344,10 @@ class BulkLine:
     def accepted(self) -> bool:
         return self.action == CREATE
 
+    @property
+    def role_label(self) -> str:
+        return dict(CellInvitation._meta.get_field("role").choices).get(self.role_value, "")
+
 
 @dataclass
 class BulkPlan:
