@@ -223,7 +223,9 @@ class InvitationState(models.TextChoices):
     REVOKED = "revoked", "révoquée"
 
 
-@audit.track()
+# The address is left out of the history: deleting an account deletes the invitations sent to
+# its addresses (accounts.personal_data) and nothing of the address stays in the audit trail.
+@audit.track(exclude=["email"])
 class CellInvitation(models.Model):
     """An invitation by email to join a regional cell (coordinator, evaluator) or the national
     cell (member, administrator) of a call, for a person with or without an account. It is

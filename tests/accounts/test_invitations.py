@@ -25,6 +25,7 @@ from accounts.models import (
     RegionalRole,
     User,
 )
+from ami import audit
 from ami.models import OutboxMessage
 from tests import factories as f
 
@@ -481,3 +482,27 @@ def test_members_screen_query_count_does_not_grow_with_invitations(client, world
     for i in range(2, 50):
         invitations.invite(cell_a(world), f"a{i}@example.org", "evaluator", coordinator)
     assert _queries(client, url) == few
+
+
+# --- Personal data ---------------------------------------------------------------------------
+
+
+def test_invitations_are_in_the_export_and_deleted_with_the_account(world):
+    import json
+
+    from accounts import personal_data
+    from tests.accounts.test_personal_data import read_zip
+
+    user = f.UserFactory(email="exportee@example.org")
+    invite(world, user.email)
+    data, _files = read_zip(personal_data.export_user_data(user))
+    exported = json.dumps(data, default=str)
+    assert "invitations_dans_les_cellules" in exported
+    assert "exportee@example.org" in exported
+
+    personal_data.delete_account(user)
+
+    assert not CellInvitation.objects.exists()
+    history = audit.event_model_of(CellInvitation)  # the audit trail keeps no address
+    assert history.objects.exists()
+    assert "email" not in {field.name for field in history._meta.fields}
