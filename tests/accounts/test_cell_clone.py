@@ -197,3 +197,26 @@ def test_admin_action_refuses_an_edition_no_longer_a_draft(client):
     )
 
     assert "est plus en brouillon" in response.content.decode()
+
+
+def test_confirmation_page_query_count_does_not_grow_with_members(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call, _ = edition_with_cells()
+    client.force_login(f.UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:ami_call_changelist")
+    data = {"action": "clone_for_next_year", "_selected_action": [call.pk]}
+
+    def count():
+        client.post(url, data)  # warm the per-process caches first
+        with CaptureQueriesContext(connection) as queries:
+            assert client.post(url, data).status_code == 200
+        return len(queries)
+
+    few = count()
+    cells = list(RegionalCell.objects.filter(call=call))
+    for i in range(45):
+        f.RegionalMembershipFactory(cell=cells[i % len(cells)], totp=False)
+    assert RegionalCellMembership.objects.filter(cell__call=call).count() == 48
+    assert count() == few
