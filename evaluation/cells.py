@@ -1,5 +1,6 @@
-"""Members of a regional cell (CRA): its coordinators add people by email, change their role and
-remove them; staff do the same in the admin. A cell always keeps at least one coordinator."""
+"""Members of a regional cell (CRA): its coordinators add people by email (an address without
+an account gets an invitation, ``accounts.invitations``), change their role and remove them; staff
+do the same in the admin. A cell always keeps at least one coordinator."""
 
 import logging
 

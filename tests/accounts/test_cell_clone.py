@@ -220,3 +220,21 @@ def test_confirmation_page_query_count_does_not_grow_with_members(client):
         f.RegionalMembershipFactory(cell=cells[i % len(cells)], totp=False)
     assert RegionalCellMembership.objects.filter(cell__call=call).count() == 48
     assert count() == few
+
+
+def test_everything_is_copied_in_one_transaction(monkeypatch):
+    from ami import calls
+
+    call, _ = edition_with_cells()
+
+    def broken(source, target, actor, keep):
+        raise RuntimeError("panne")
+
+    parts = {**calls._clone_parts, "broken": calls.ClonePart("broken", "", lambda c: [], broken)}
+    monkeypatch.setattr(calls, "_clone_parts", parts)
+
+    with pytest.raises(RuntimeError):
+        clone_call(call, None)
+
+    assert not Call.objects.filter(year=2026).exists()
+    assert RegionalCell.objects.exclude(call=call).count() == 0
