@@ -4,6 +4,7 @@ with a dry run; who may invite; the admin's screens."""
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -347,7 +348,10 @@ def test_admin_bulk_csv_upload_shows_the_report_then_confirms(client, world):
     assert "Région inconnue : « XX »" in html
     assert "Envoyer les 1 invitation(s)" in html
     assert not CellInvitation.objects.exists()
-    text = preview.context["form"]["text"].value()
+    # The confirmation form carries the list read from the file, as it was.
+    hidden = re.search(r'<textarea name="text" hidden[^>]*>(.*?)</textarea>', html, re.S)
+    text = unescape(hidden.group(1))
+    assert text.startswith("région,rôle,email\n11,évaluateur,un@example.org")
 
     response = client.post(url, {"call": world.call.pk, "text": text, "confirm": "yes"})
 
