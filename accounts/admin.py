@@ -155,6 +155,27 @@ class RegionalCellMembershipInline(admin.TabularInline):
     readonly_fields = ["added_at"]
 
 
+class OpenInvitationInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The cell's invitations neither accepted nor revoked (re-send or revoke them from
+    « Invitations dans les cellules »)."""
+
+    model = CellInvitation
+    extra = 0
+    fields = readonly_fields = ["email", "role", "sent_at", "expires_at", "sent_count"]
+    verbose_name_plural = "invitations en attente ou expirées"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(accepted_at=None, revoked_at=None)
+
+
+class RegionalOpenInvitationInline(OpenInvitationInline):
+    fk_name = "regional_cell"
+
+
+class NationalOpenInvitationInline(OpenInvitationInline):
+    fk_name = "national_cell"
+
+
 @admin.register(RegionalCell)
 class RegionalCellAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["region", "call"]
@@ -162,7 +183,7 @@ class RegionalCellAdmin(AuditHistoryMixin, admin.ModelAdmin):
     search_fields = ["region__name", "call__name", "memberships__user__email"]
     list_select_related = ["region", "call"]
     autocomplete_fields = ["call", "region"]
-    inlines = [RegionalCellMembershipInline]
+    inlines = [RegionalCellMembershipInline, RegionalOpenInvitationInline]
 
     def save_formset(self, request, form, formset, change):
         """A member added here gets the same email as from the cell's members screen."""
@@ -202,7 +223,7 @@ class NationalCellAdmin(AuditHistoryMixin, admin.ModelAdmin):
     search_fields = ["call__name", "memberships__user__email"]
     list_select_related = ["call"]
     autocomplete_fields = ["call"]
-    inlines = [NationalCellMembershipInline]
+    inlines = [NationalCellMembershipInline, NationalOpenInvitationInline]
 
 
 @admin.register(NationalCellMembership)

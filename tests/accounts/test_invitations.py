@@ -429,6 +429,8 @@ def test_a_membership_added_inline_in_the_cell_admin_sends_the_email(client, wor
         "memberships-INITIAL_FORMS": str(len(existing)),
         "memberships-MIN_NUM_FORMS": "0",
         "memberships-MAX_NUM_FORMS": "1000",
+        "invitations-TOTAL_FORMS": "0",  # the read-only inline of open invitations
+        "invitations-INITIAL_FORMS": "0",
     }
     for i, membership in enumerate(existing):
         data |= {
@@ -510,3 +512,15 @@ def test_invitations_are_in_the_export_and_deleted_with_the_account(world):
     history = audit.event_model_of(CellInvitation)  # the audit trail keeps no address
     assert history.objects.exists()
     assert "email" not in {field.name for field in history._meta.fields}
+
+
+def test_the_cell_admin_shows_its_open_invitations(client, world):
+    invite(world, "ouverte@example.org")
+    invitations.revoke(invite(world, "revoquee@example.org"), world.user("staff"))
+    client.force_login(world.user("staff"))
+
+    page = client.get(reverse("admin:accounts_regionalcell_change", args=[cell_a(world).pk]))
+
+    html = page.content.decode()
+    assert "ouverte@example.org" in html
+    assert "revoquee@example.org" not in html
