@@ -18,3 +18,15 @@ class AccountsConfig(AppConfig):
         from .impersonation import connect_signals
 
         connect_signals()
+
+        # Cell invitations are accepted on login or email confirmation (accounts.invitations).
+        from .invitations import connect_signals as connect_invitation_signals
+
+        connect_invitation_signals()
+
+        # The next edition gets the cells and the members staff keep (ami.calls.clone_call).
+        from ami.calls import register_clone_part
+
+        from .cells import CLONE_PART
+
+        register_clone_part(CLONE_PART)

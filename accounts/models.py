@@ -1,5 +1,7 @@
 """People and their roles: users (email login) and membership of regional and national cells."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -208,6 +210,128 @@ class NationalCellMembership(models.Model):
 
     def __str__(self):
         return f"{self.user} – {self.get_role_display()} – {self.cell}"
+
+
+def _invitation_expiry():
+    return timezone.now() + timedelta(days=settings.CELL_INVITATION_DAYS)
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "en attente"
+    EXPIRED = "expired", "expirée"
+    ACCEPTED = "accepted", "acceptée"
+    REVOKED = "revoked", "révoquée"
+
+
+# The address is left out of the history: deleting an account deletes the invitations sent to
+# its addresses (accounts.personal_data) and nothing of the address stays in the audit trail.
+@audit.track(exclude=["email"])
+class CellInvitation(models.Model):
+    """An invitation by email to join a regional cell (coordinator, evaluator) or the national
+    cell (member, administrator) of a call, for a person with or without an account. It is
+    accepted when the person signs up or logs in with that address, once verified
+    (``accounts.invitations``); it expires, can be re-sent (new expiry) or revoked, and is used
+    once."""
+
+    email = models.EmailField("adresse électronique")
+    regional_cell = models.ForeignKey(
+        RegionalCell,
+        verbose_name="cellule régionale",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    national_cell = models.ForeignKey(
+        NationalCell,
+        verbose_name="cellule nationale",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    role = models.CharField(
+        "rôle", max_length=20, choices=[*RegionalRole.choices, *NationalRole.choices]
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="invité par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sent_at = models.DateTimeField("envoyée le", default=timezone.now)
+    sent_count = models.PositiveSmallIntegerField("envois", default=1)
+    expires_at = models.DateTimeField("expire le", default=_invitation_expiry)
+    accepted_at = models.DateTimeField("acceptée le", null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="acceptée par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField("révoquée le", null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="révoquée par",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "invitation dans une cellule"
+        verbose_name_plural = "invitations dans les cellules"
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(regional_cell__isnull=False, national_cell__isnull=True)
+                    | models.Q(regional_cell__isnull=True, national_cell__isnull=False)
+                ),
+                name="cell_invitation_one_cell",
+            ),
+            models.UniqueConstraint(
+                fields=["regional_cell", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_regional_invitation",
+            ),
+            models.UniqueConstraint(
+                fields=["national_cell", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_national_invitation",
+            ),
+        ]
+        indexes = [models.Index(fields=["email"], name="cell_invitation_email")]
+
+    def __str__(self):
+        return f"{self.email} → {self.cell}"
+
+    @property
+    def cell(self):
+        return self.regional_cell or self.national_cell
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return InvitationState.REVOKED
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.expires_at <= timezone.now():
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING
+
+    def get_state_display(self) -> str:
+        return InvitationState(self.state).label
+
+    @property
+    def is_open(self) -> bool:
+        """Neither accepted nor revoked (maybe expired: it can then be re-sent)."""
+        return self.accepted_at is None and self.revoked_at is None
 
 
 # Deleted accounts keep their row (candidatures, reviews and decisions point to it) under a

@@ -45,6 +45,7 @@ from .models import (
     DELETED_USER_FIRST_NAME,
     DELETED_USER_LAST_NAME,
     AccountDeletion,
+    CellInvitation,
     NationalCellMembership,
     NationalRole,
     RegionalCellMembership,
@@ -199,6 +200,31 @@ def _roles_section(user) -> dict:
     }
 
 
+def _cell_invitations_section(addresses) -> list[dict]:
+    """Invitations to join a cell sent to one of the user's addresses."""
+    rows = (
+        CellInvitation.objects.filter(addressed_to("email", addresses))
+        .select_related("regional_cell__call", "regional_cell__region", "national_cell__call")
+        .order_by("sent_at", "pk")
+    )
+    return [
+        {
+            "adresse_invitee": invitation.email,
+            "appel": invitation.cell.call.name,
+            "cellule": (
+                f"cellule régionale {invitation.regional_cell.region.name}"
+                if invitation.regional_cell_id
+                else "cellule nationale"
+            ),
+            "role": invitation.get_role_display(),
+            "etat": invitation.get_state_display(),
+            "envoyee_le": invitation.sent_at,
+            "expire_le": invitation.expires_at,
+        }
+        for invitation in rows
+    ]
+
+
 def _emails_section(addresses) -> list[dict]:
     """The emails the platform sent (or will send) to the user: what and when, not the text."""
     rows = (
@@ -312,6 +338,7 @@ def write_user_data(user, fileobj) -> None:
             for a in EmailAddress.objects.filter(user=user).order_by("-primary", "email")
         ],
         "roles": _roles_section(user),
+        "invitations_dans_les_cellules": _cell_invitations_section(addresses),
         "courriels_envoyes": _emails_section(addresses),
     }
     mfa = _mfa_section(user)
@@ -498,9 +525,11 @@ def delete_account(user, actor=None, *, withdraw: bool = False) -> AccountDeleti
                 summary[contribution.name] = contribution.erase(locked, actor, withdraw=withdraw)
         regional, _ = RegionalCellMembership.objects.filter(user=locked).delete()
         national, _ = NationalCellMembership.objects.filter(user=locked).delete()
+        invitations, _ = CellInvitation.objects.filter(addressed_to("email", addresses)).delete()
         EmailAddress.objects.filter(user=locked).delete()
         summary["accounts"] = {
             "roles_retires": regional + national,
+            "invitations_supprimees": invitations,
             "seconds_facteurs_supprimes": _delete_authenticators(locked),
             **_erase_outbox(addresses, deleted_email(locked)),
         }

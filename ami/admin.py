@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import label_for_field, lookup_field, unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count
 from django.http import HttpResponse
@@ -344,11 +344,62 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
         ("Suivi", {"fields": ["created_at", "updated_at"]}),
     ]
 
-    @admin.action(description="Dupliquer pour l'année suivante (grille et pièces comprises)")
+    @admin.action(
+        description="Dupliquer pour l'année suivante (grille, pièces, cellules et membres)",
+        permissions=["add"],
+    )
     def clone_for_next_year(self, request, queryset):
+        """First an intermediate page: per edition, the members of its cells (every one kept
+        by default) and what exists already; then, confirmed, one clone per edition."""
+        queryset = queryset.order_by("-year", "name")
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Préparer l'édition suivante",
+                "editions": [
+                    {
+                        "call": call,
+                        "next_name": calls.next_edition_name(call, call.year + 1),
+                        "existing": calls.existing_next_edition(call),
+                        "parts": [
+                            {"part": part, "groups": _grouped(part.options(call))}
+                            for part in calls.clone_parts()
+                        ],
+                    }
+                    for call in queryset
+                ],
+                "action": "clone_for_next_year",
+                "selected": [str(call.pk) for call in queryset],
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/ami/call/clone_confirm.html", context)
         for call in queryset:
-            clone = calls.clone_call(call, request.user)
-            self.message_user(request, f"« {clone.name} » créé en brouillon.", messages.SUCCESS)
+            keep = {
+                part.name: set(request.POST.getlist(f"keep-{call.pk}-{part.name}"))
+                for part in calls.clone_parts()
+            }
+            try:
+                result = calls.prepare_next_edition(call, request.user, keep=keep)
+            except ValidationError as error:
+                for text in error.messages:
+                    self.message_user(request, text, messages.ERROR)
+                continue
+            done = ", ".join(f"{label} : {n}" for label, n in result.copied.items())
+            verb = "créé en brouillon" if result.created else "existait déjà, complété"
+            self.message_user(
+                request,
+                f"« {result.call.name} » {verb}" + (f" ({done})." if done else "."),
+                messages.SUCCESS,
+            )
+        return None
+
+
+def _grouped(options) -> list[tuple[str, list]]:
+    groups: dict[str, list] = {}
+    for option in options:
+        groups.setdefault(option.group, []).append(option)
+    return list(groups.items())
 
 
 @admin.register(Criterion)

@@ -1,6 +1,11 @@
-"""Domain functions on calls: phase changes (logged) and cloning an edition for next year."""
+"""Domain functions on calls: phase changes (logged) and cloning an edition for next year.
+
+What belongs to other apps (the cells and their members, kept in ``accounts``) is copied into the
+next edition through a registry: an app registers a ``ClonePart`` from its ``AppConfig.ready()``
+(``ami`` never imports it); the clone runs every part in its transaction."""
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -72,6 +77,46 @@ def set_phase(call: Call, to_phase: str, actor, comment: str = "") -> CallPhaseC
     return change
 
 
+@dataclass(frozen=True)
+class CloneOption:
+    """Something staff may choose to carry over into the next edition (checked by default)."""
+
+    key: str  # stable within its part, e.g. « regional-12 » for a membership
+    label: str
+    group: str  # heading it is listed under (e.g. the cell)
+
+
+@dataclass(frozen=True)
+class ClonePart:
+    """What an app copies into the next edition. ``copy(source, target, actor, keep)`` gets the
+    keys of the options staff kept (``None``: all of them), must only add what ``target`` lacks
+    (running it again adds nothing) and returns counts of what it created, by French label."""
+
+    name: str
+    label: str
+    options: Callable[[Call], list[CloneOption]]
+    copy: Callable[[Call, Call, object, set[str] | None], dict[str, int]]
+
+
+_clone_parts: dict[str, ClonePart] = {}
+
+
+def register_clone_part(part: ClonePart) -> None:
+    """Called from an app's ``ready()``; registering the same name again replaces it."""
+    _clone_parts[part.name] = part
+
+
+def clone_parts() -> list[ClonePart]:
+    return list(_clone_parts.values())
+
+
+@dataclass
+class CloneResult:
+    call: Call
+    created: bool  # False: the next edition existed and was completed
+    copied: dict[str, int] = field(default_factory=dict)  # what the parts added, by label
+
+
 def _shift_year(value, years: int):
     try:
         return value.replace(year=value.year + years)
@@ -79,15 +124,73 @@ def _shift_year(value, years: int):
         return value + timedelta(days=365 * years)
 
 
-@audited
-def clone_call(call: Call, actor, *, year: int | None = None) -> Call:
-    """Copy an edition (settings, grid, required documents) as a draft for ``year``
-    (next year by default), with every date moved by the same number of years."""
+def next_edition_name(call: Call, year: int) -> str:
+    name = call.name.replace(str(call.year), str(year))
+    return name if name != call.name else f"{call.name} {year}"
+
+
+def existing_next_edition(call: Call, year: int | None = None) -> Call | None:
+    """The edition a previous clone of ``call`` made for ``year`` (same name, same year)."""
     year = year or call.year + 1
+    return (
+        Call.objects.filter(year=year, name=next_edition_name(call, year))
+        .exclude(pk=call.pk)
+        .order_by("pk")
+        .first()
+    )
+
+
+@audited
+def clone_call(
+    call: Call, actor, *, year: int | None = None, keep: dict[str, set[str]] | None = None
+) -> Call:
+    """Copy an edition (settings, grid, required documents, and what other apps registered:
+    the cells and the members kept) as a draft for ``year`` (next year by default), with every
+    date moved by the same number of years, in one transaction. ``keep`` maps a part's name to
+    the keys of its options staff kept (a part not named keeps everything).
+
+    Running it again does not duplicate anything: it finds the edition made the first time and
+    completes it with what the parts still miss (a cell deleted since, a member now kept); the
+    grid and documents, which staff edit in the new edition, are left as they are. An edition
+    that is no longer a draft is refused."""
+    return prepare_next_edition(call, actor, year=year, keep=keep).call
+
+
+@audited
+def prepare_next_edition(
+    call: Call, actor, *, year: int | None = None, keep: dict[str, set[str]] | None = None
+) -> CloneResult:
+    """``clone_call`` with what it did: created or completed, and the counts of each part."""
+    year = year or call.year + 1
+    with transaction.atomic():
+        existing = existing_next_edition(call, year)
+        if existing is not None:
+            existing = Call.objects.select_for_update().get(pk=existing.pk)
+            if existing.phase != Phase.DRAFT:
+                raise ValidationError(
+                    f"« {existing.name} » existe déjà et n'est plus en brouillon "
+                    f"(phase : {existing.get_phase_display()}) : rien n'a été copié. "
+                    "Complétez ses cellules depuis l'administration."
+                )
+            result = CloneResult(existing, created=False)
+        else:
+            result = CloneResult(_copy_call(call, actor, year), created=True)
+        result.copied = _copy_parts(call, result.call, actor, keep)
+    return result
+
+
+def _copy_parts(call: Call, clone: Call, actor, keep: dict[str, set[str]] | None) -> dict:
+    """Run every registered part (cells and members …) on the new edition."""
+    copied = {}
+    for part in clone_parts():
+        kept = None if keep is None or part.name not in keep else set(keep[part.name])
+        copied.update(part.copy(call, clone, actor, kept))
+    return copied
+
+
+def _copy_call(call: Call, actor, year: int) -> Call:
     shift = year - call.year
-    base_name = call.name.replace(str(call.year), str(year))
-    if base_name == call.name:
-        base_name = f"{call.name} {year}"
+    base_name = next_edition_name(call, year)
     slug = slugify(base_name)[:70] or f"appel-{year}"
     candidate, n = slug, 2
     while Call.objects.filter(slug=candidate).exists():

@@ -1,5 +1,6 @@
-"""Members of a regional cell (CRA): its coordinators add people by email, change their role and
-remove them; staff do the same in the admin. A cell always keeps at least one coordinator."""
+"""Members of a regional cell (CRA): its coordinators add people by email (an address without
+an account gets an invitation, ``accounts.invitations``), change their role and remove them; staff
+do the same in the admin. A cell always keeps at least one coordinator."""
 
 import logging
 
@@ -7,10 +8,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole, User
+from accounts.cells import notify_member_added
+from accounts.invitations import invite
+from accounts.models import CellInvitation, RegionalCell, RegionalCellMembership, RegionalRole, User
 from accounts.permissions import is_staff
 from ami.audit import audited
-from ami.outbox import queue_templated_email
 
 from .models import Assignment, Review, ReviewState
 from .permissions import is_cell_coordinator
@@ -77,21 +79,23 @@ def add_member(cell: RegionalCell, email: str, role: str, actor) -> RegionalCell
                 {"email": f"{user.email} fait déjà partie de la cellule {cell.region.name}."}
             )
         membership = RegionalCellMembership.objects.create(cell=cell, user=user, role=role)
-        queue_templated_email(
-            to=user.email,
-            template="cell_member_added",
-            context={
-                "cell": cell,
-                "membership": membership,
-                "actor": actor,
-                "worklist_url": worklist_url(),
-            },
-            event="cell.member_added",
-            related=cell,
-            call=cell.call,
-        )
+        notify_member_added(membership, actor)
     logger.info("%s added %s to %s as %s", actor, user.email, cell, role)
     return membership
+
+
+def add_or_invite(
+    cell: RegionalCell, email: str, role: str, actor
+) -> RegionalCellMembership | CellInvitation:
+    """The members screen's « Ajouter »: a person who has an account joins at once
+    (``add_member``); an address without an account gets an invitation, which the person
+    accepts by creating their account with it and confirming it (``accounts.invitations``)."""
+    _check_can_manage(actor, cell)
+    _check_role(role)
+    address = (email or "").strip()
+    if address and not User.objects.filter(email__iexact=address).exists():
+        return invite(cell, address, role, actor)
+    return add_member(cell, email, role, actor)
 
 
 @audited

@@ -212,6 +212,18 @@ def _sample_cell_member_added():
     }
 
 
+def _sample_cell_invitation():
+    return {
+        "invitation": SimpleNamespace(pk=4, email="alex.durand@example.org"),
+        "cell_name": "cellule régionale d'animation Île-de-France",
+        "role": RegionalRole.EVALUATOR.label,
+        "actor": _person(),
+        "signup_url": reverse("account_signup"),
+        "login_url": reverse("account_login"),
+        "expires_on": "15/03/2026",
+    }
+
+
 def _sample_cell_candidature_moved():
     move = SimpleNamespace(
         from_region=_region("Bretagne"),
@@ -475,6 +487,16 @@ CATALOGUE: list[EmailEntry] = [
         "La personne ajoutée",
         "À l'ajout par un coordinateur ou l'équipe Coorace",
         _sample_cell_member_added,
+    ),
+    EmailEntry(
+        "cell.invitation",
+        "cell_invitation",
+        INSTRUCTION,
+        "Invitation à rejoindre une cellule régionale ou la cellule nationale, avec le rôle "
+        "proposé : acceptée à la connexion ou à la création du compte avec cette adresse.",
+        "La personne invitée (avec ou sans compte)",
+        "À l'invitation ou à son renvoi par un coordinateur ou l'équipe Coorace",
+        _sample_cell_invitation,
     ),
     EmailEntry(
         "evaluation.assigned",

@@ -237,6 +237,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute base for links in emails built outside a request (Celery tasks, commands).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
+# Invitations to join a regional or national cell (accounts.invitations): valid this many days.
+CELL_INVITATION_DAYS = int(env("CELL_INVITATION_DAYS", "14"))
+
 # Company lookup (« API Recherche d'entreprises », no key): base URL and timeout in seconds.
 COMPANY_LOOKUP_URL = env("COMPANY_LOOKUP_URL", "https://recherche-entreprises.api.gouv.fr/search")
 COMPANY_LOOKUP_TIMEOUT = float(env("COMPANY_LOOKUP_TIMEOUT", "3"))

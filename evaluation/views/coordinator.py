@@ -14,9 +14,17 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole, User
+from accounts import invitations
+from accounts.models import (
+    CellInvitation,
+    RegionalCell,
+    RegionalCellMembership,
+    RegionalRole,
+    User,
+)
 from accounts.permissions import is_national_administrator
 from ami.models import Region
 from ami.templatetags.ami_format import euros
@@ -128,12 +136,36 @@ def cell_members(request, cell_pk):
                     "email": request.POST.get("email", ""),
                     "role": request.POST.get("role", ""),
                 }
-                membership = cells.add_member(cell, posted["email"], posted["role"], request.user)
-                messages.success(
-                    request,
-                    f"{membership.user.email} fait désormais partie de la cellule "
-                    f"({membership.get_role_display()}) ; un courriel l'en informe.",
+                added = cells.add_or_invite(cell, posted["email"], posted["role"], request.user)
+                if isinstance(added, CellInvitation):
+                    messages.success(
+                        request,
+                        f"Aucun compte n'existe encore avec l'adresse {added.email} : une "
+                        f"invitation ({added.get_role_display()}) lui a été envoyée, valable "
+                        f"jusqu'au {timezone.localtime(added.expires_at):%d/%m/%Y}. La personne "
+                        "rejoindra la cellule en créant son compte avec cette adresse.",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"{added.user.email} fait désormais partie de la cellule "
+                        f"({added.get_role_display()}) ; un courriel l'en informe.",
+                    )
+            elif action in ("resend", "revoke"):
+                invitation = get_object_or_404(
+                    CellInvitation.objects.filter(regional_cell=cell),
+                    pk=_posted_pk(request, "invitation"),
                 )
+                if action == "resend":
+                    invitation = invitations.resend(invitation, request.user)
+                    messages.success(
+                        request,
+                        f"Invitation renvoyée à {invitation.email}, valable jusqu'au "
+                        f"{timezone.localtime(invitation.expires_at):%d/%m/%Y}.",
+                    )
+                else:
+                    invitation = invitations.revoke(invitation, request.user)
+                    messages.success(request, f"L'invitation de {invitation.email} est révoquée.")
             elif action in ("role", "remove"):
                 membership = get_object_or_404(
                     cell.memberships.select_related("user", "cell"),
@@ -175,12 +207,14 @@ def cell_members(request, cell_pk):
     memberships = cell.memberships.select_related("user").order_by(
         "role", "user__last_name", "user__first_name", "user__email"
     )
+    pending = cell.invitations.filter(accepted_at=None, revoked_at=None).order_by("email")
     return render(
         request,
         "evaluation/coordinator/members.html",
         {
             "cell": cell,
             "memberships": memberships,
+            "invitations": pending,
             "roles": RegionalRole.choices,
             "errors": errors,
             "posted": posted,

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from accounts import invitations
 from accounts.models import ImpersonationLog, RegionalCell, RegionalRole
 from ami.audit import history_of
 from ami.models import (
@@ -136,6 +137,7 @@ def every_model(db):
     ImpersonationLog.objects.create(
         hijacker=superuser, hijacked=edition.applicants[first.pk], reason="Aide au dépôt."
     )
+    invitations.invite(cell, "future.evaluatrice@example.org", RegionalRole.EVALUATOR, superuser)
     CallPhaseChange.objects.create(
         call=call, from_phase=Phase.DELIBERATED, to_phase=Phase.PUBLISHED, actor=superuser
     )

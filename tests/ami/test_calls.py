@@ -57,11 +57,20 @@ def test_clone_copies_grid_and_documents_as_a_draft_one_year_later():
     assert CallPhaseChange.objects.get(call=clone).actor == staff
 
 
-def test_clone_twice_gets_a_unique_slug():
+def test_clone_twice_finds_the_edition_made_the_first_time():
     call = CallFactory(name="AMI PTCE 2025", year=2025)
+    CriterionFactory(call=call)
     first = clone_call(call, None)
     second = clone_call(call, None)
-    assert first.slug != second.slug
+    assert first.pk == second.pk
+    assert Call.objects.filter(year=2026).count() == 1
+    assert first.criteria.count() == 1
+
+
+def test_clone_gets_a_unique_slug_when_another_call_has_it():
+    CallFactory(name="Autre", slug="ami-ptce-2026", year=2030)
+    call = CallFactory(name="AMI PTCE 2025", year=2025)
+    assert clone_call(call, None).slug == "ami-ptce-2026-2"
 
 
 def test_admin_clone_action(client):
@@ -71,6 +80,13 @@ def test_admin_clone_action(client):
     response = client.post(
         reverse("admin:ami_call_changelist"),
         {"action": "clone_for_next_year", "_selected_action": [call.pk]},
+    )
+    assert response.status_code == 200  # the confirmation page, nothing created yet
+    assert "Préparer l'édition suivante" in response.content.decode()
+    assert not Call.objects.filter(year=2026).exists()
+    response = client.post(
+        reverse("admin:ami_call_changelist"),
+        {"action": "clone_for_next_year", "_selected_action": [call.pk], "confirm": "yes"},
         follow=True,
     )
     assert response.status_code == 200

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
+from accounts import invitations
+from accounts.models import CellInvitation, RegionalCell, RegionalCellMembership, RegionalRole
 from accounts.navigation import navigation_for
 from ami.models import OutboxMessage
 from candidatures.models import CandidatureState
@@ -50,18 +51,72 @@ def test_coordinator_adds_an_existing_account_by_email(client, world):
     assert newcomer.email in page.content.decode()
 
 
-def test_unknown_email_is_refused_in_french(client, world):
+def test_unknown_email_gets_an_invitation(client, world):
     cell = cell_a(world)
     client.force_login(world.user("cra_coordinator"))
     response = client.post(
-        members_url(cell), {"action": "add", "email": "inconnu@example.org", "role": "evaluator"}
+        members_url(cell),
+        {"action": "add", "email": "Inconnu@example.org", "role": "evaluator"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "une invitation (évaluateur) lui a été envoyée" in html
+    invitation = CellInvitation.objects.get(regional_cell=cell)
+    assert (invitation.email, invitation.role) == ("inconnu@example.org", "evaluator")
+    assert "Invitations en attente (1)" in html
+    mail = OutboxMessage.objects.get(event="cell.invitation")
+    assert mail.recipient == "inconnu@example.org"
+    assert not RegionalCellMembership.objects.filter(cell=cell, user__email="inconnu@example.org")
+
+
+def test_invalid_email_is_refused_in_french(client, world):
+    cell = cell_a(world)
+    client.force_login(world.user("cra_coordinator"))
+    response = client.post(
+        members_url(cell), {"action": "add", "email": "pas-une-adresse", "role": "evaluator"}
     )
     assert response.status_code == 422
     html = response.content.decode()
-    assert "Aucun compte n&#x27;existe avec l&#x27;adresse « inconnu@example.org »" in html
-    assert "créer son compte" in html
-    assert 'value="inconnu@example.org"' in html  # what was typed is kept
-    assert not OutboxMessage.objects.filter(event="cell.member_added").exists()
+    assert "n&#x27;est pas une adresse électronique valide" in html
+    assert 'value="pas-une-adresse"' in html  # what was typed is kept
+    assert not OutboxMessage.objects.exists()
+
+
+def test_coordinator_resends_and_revokes_an_invitation_from_the_members_screen(client, world):
+    cell = cell_a(world)
+    client.force_login(world.user("cra_coordinator"))
+    client.post(members_url(cell), {"action": "add", "email": "x@example.org", "role": "evaluator"})
+    invitation = CellInvitation.objects.get(regional_cell=cell)
+    first_expiry = invitation.expires_at
+
+    client.post(members_url(cell), {"action": "resend", "invitation": invitation.pk})
+    invitation.refresh_from_db()
+    assert invitation.sent_count == 2 and invitation.expires_at > first_expiry
+    assert OutboxMessage.objects.filter(event="cell.invitation").count() == 2
+
+    client.post(members_url(cell), {"action": "revoke", "invitation": invitation.pk})
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+    assert invitation.revoked_by == world.user("cra_coordinator")
+    page = client.get(members_url(cell)).content.decode()
+    assert "Aucune invitation en attente." in page
+    response = client.post(
+        members_url(cell), {"action": "resend", "invitation": invitation.pk}, follow=True
+    )
+    assert "ne peut plus être renvoyée" in response.content.decode()
+
+
+def test_invitations_of_another_cell_are_not_found(client, world):
+    other = RegionalCell.objects.get(call=world.call, region=world.region_b)
+    invitation = invitations.invite(other, "y@example.org", "evaluator", world.user("staff"))
+    client.force_login(world.user("cra_coordinator"))
+    for action in ("resend", "revoke"):
+        response = client.post(
+            members_url(cell_a(world)), {"action": action, "invitation": invitation.pk}
+        )
+        assert response.status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None and invitation.sent_count == 1
 
 
 def test_member_twice_and_bad_role_are_refused(world):
