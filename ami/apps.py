@@ -7,4 +7,7 @@ class AmiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks  # noqa: F401 (registers the deployment checks)
+        from . import (
+            checks,  # noqa: F401 (registers the deployment checks)
+            tasks,  # noqa: F401 (registers the outbox's tasks, called by name)
+        )

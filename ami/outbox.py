@@ -32,6 +32,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .celery import app
 from .models import OutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
@@ -85,16 +86,21 @@ def render_templated_email(template: str, context: dict, *, call=None) -> tuple[
     return subject, text, html
 
 
-def _enqueue_after_commit(message_id: int) -> None:
-    from .tasks import send_outbox_message
+# The Celery task that sends one row (``ami.tasks``, a thin wrapper around ``send_message``),
+# called by its registered name: the task module imports this one, never the reverse.
+SEND_TASK = "ami.send_outbox_message"
 
-    transaction.on_commit(lambda: send_outbox_message.delay(message_id))
+
+def _send_task():
+    return app.tasks[SEND_TASK]
+
+
+def _enqueue_after_commit(message_id: int) -> None:
+    transaction.on_commit(lambda: _send_task().delay(message_id))
 
 
 def _eager() -> bool:
     """True when tasks run in-process (no broker: development, tests)."""
-    from .celery import app
-
     return bool(app.conf.task_always_eager)
 
 
@@ -104,9 +110,7 @@ def _schedule(message_id: int, delay: float) -> None:
     (``manage.py outbox_sweep``) sends it."""
     if _eager():
         return
-    from .tasks import send_outbox_message
-
-    send_outbox_message.apply_async(args=[message_id], countdown=max(delay, 0))
+    _send_task().apply_async(args=[message_id], countdown=max(delay, 0))
 
 
 # --- Errors -------------------------------------------------------------------------------------

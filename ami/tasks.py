@@ -3,7 +3,7 @@ from celery import shared_task
 from . import outbox
 
 
-@shared_task(name="ami.send_outbox_message")
+@shared_task(name=outbox.SEND_TASK)
 def send_outbox_message(message_id: int) -> bool:
     return outbox.send_message(message_id)
 

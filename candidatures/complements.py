@@ -4,17 +4,17 @@ and resubmits before the due date; the coordinator sees exactly what changed."""
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from ami.audit import audited
+from accounts.models import RegionalCellMembership, RegionalRole
 from ami.outbox import queue_templated_email
 
 from .errors import TransitionRefused
 from .models import Candidature, CandidatureState, ComplementRequest
 from .steps import STEPS
+from .submission import build_snapshot
 
 # The answers an applicant may be asked to complete, by field name, and the budget lines.
 COMPLEMENT_FIELDS = {name: step.slug for step in STEPS for name in step.fields}
@@ -33,40 +33,6 @@ def field_choices():
 
 def open_request(candidature) -> ComplementRequest | None:
     return candidature.complement_requests.filter(answered_at__isnull=True).first()
-
-
-@audited
-def request_complements(candidature, actor, *, message, fields, document_types, due_at):
-    """Create the request and send the candidature back to the applicant (one transition)."""
-    from . import workflow
-
-    message = (message or "").strip()
-    fields = [name for name in fields if name in COMPLEMENT_FIELDS]
-    document_types = list(document_types)
-    errors = {}
-    if not message:
-        errors["message"] = "Écrivez au porteur ce qui est attendu."
-    if not fields and not document_types:
-        errors["fields"] = "Indiquez au moins une rubrique ou une pièce à compléter."
-    if due_at is None or due_at <= timezone.now():
-        errors["due_at"] = "La date limite doit être dans le futur."
-    if any(d.call_id != candidature.call_id for d in document_types):
-        errors["document_types"] = "Ces pièces ne sont pas celles de l'appel."
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic():
-        request = ComplementRequest.objects.create(
-            candidature=candidature,
-            message=message,
-            fields=fields,
-            due_at=due_at,
-            requested_by=actor,
-        )
-        request.document_types.set(document_types)
-        workflow.transition(
-            candidature, CandidatureState.COMPLEMENTS_REQUESTED, actor, comment=message
-        )
-    return request
 
 
 def editable_scope(candidature) -> tuple[set[str] | None, set[int] | None]:
@@ -133,8 +99,6 @@ def diff_snapshots(before: dict, after: dict) -> dict:
 
 
 def apply_resubmission(candidature, actor, comment, at):
-    from .submission import build_snapshot
-
     request = open_request(candidature)
     after = build_snapshot(candidature)
     request.changes = diff_snapshots(candidature.snapshot or {}, after)
@@ -144,8 +108,6 @@ def apply_resubmission(candidature, actor, comment, at):
 
 
 def _coordinators(candidature):
-    from accounts.models import RegionalCellMembership, RegionalRole
-
     return list(
         RegionalCellMembership.objects.filter(
             cell__call=candidature.call_id,

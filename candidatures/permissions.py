@@ -3,6 +3,7 @@ candidature as an applicant needs membership of its PTCE's team."""
 
 from django.utils import timezone
 
+from .complements import request_refusal
 from .models import Candidature, CandidatureState, PtceMembership
 
 
@@ -29,8 +30,6 @@ def is_ptce_referent(user, ptce) -> bool:
 def can_edit_candidature(user, candidature, at=None) -> bool:
     """Applicants edit their draft while the call accepts submissions, and what a request for
     complements lists until its due date."""
-    from .complements import request_refusal
-
     at = at or timezone.now()
     if candidature.state == CandidatureState.DRAFT:
         editable = candidature.call.accepts_submissions(at)

@@ -13,8 +13,8 @@ from accounts.permissions import is_national_administrator, is_support_staff
 from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures import workflow
-from candidatures.complements import request_complements
-from candidatures.models import Candidature, CandidatureState, RegionMove
+from candidatures.complements import COMPLEMENT_FIELDS
+from candidatures.models import Candidature, CandidatureState, ComplementRequest, RegionMove
 from candidatures.submission import completeness_problems
 
 from .conflicts import detect_conflicts
@@ -145,23 +145,43 @@ def decide_admissibility(
 
 @audited
 def ask_complements(candidature, actor, *, message, fields, document_types, due_at):
-    """Send the candidature back to its applicant for complements (see
-    ``candidatures.complements.request_complements``), as a coordinator without a conflict on
-    it, while the region is not handed over."""
+    """Send the candidature back to its applicant for complements — what to change (fields of
+    ``candidatures.complements.COMPLEMENT_FIELDS``, document types) and by when —, as a
+    coordinator without a conflict on it, while the region is not handed over: the request and
+    the transition in one transaction."""
     if not can_coordinate(actor, candidature):
         raise PermissionDenied("Seul un coordinateur de la cellule régionale peut le demander.")
     if region_handed_over(candidature.call, candidature.region):
         raise ValidationError(
             "La région a été transmise à la CNA : l'instruction régionale est close."
         )
-    return request_complements(
-        candidature,
-        actor,
-        message=message,
-        fields=fields,
-        document_types=document_types,
-        due_at=due_at,
-    )
+    message = (message or "").strip()
+    fields = [name for name in fields if name in COMPLEMENT_FIELDS]
+    document_types = list(document_types)
+    errors = {}
+    if not message:
+        errors["message"] = "Écrivez au porteur ce qui est attendu."
+    if not fields and not document_types:
+        errors["fields"] = "Indiquez au moins une rubrique ou une pièce à compléter."
+    if due_at is None or due_at <= timezone.now():
+        errors["due_at"] = "La date limite doit être dans le futur."
+    if any(d.call_id != candidature.call_id for d in document_types):
+        errors["document_types"] = "Ces pièces ne sont pas celles de l'appel."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        request = ComplementRequest.objects.create(
+            candidature=candidature,
+            message=message,
+            fields=fields,
+            due_at=due_at,
+            requested_by=actor,
+        )
+        request.document_types.set(document_types)
+        workflow.transition(
+            candidature, CandidatureState.COMPLEMENTS_REQUESTED, actor, comment=message
+        )
+    return request
 
 
 @audited

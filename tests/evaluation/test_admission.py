@@ -18,7 +18,6 @@ from django.utils import timezone
 from accounts.models import RegionalRole
 from ami.models import OutboxMessage
 from candidatures import workflow
-from candidatures.complements import request_complements
 from candidatures.models import Candidature, CandidatureState, ComplementRequest, RegionMove
 from evaluation import admission
 from evaluation.models import AdmissibilityCheck, Assignment, RegionHandover
@@ -302,7 +301,7 @@ def test_resubmission_after_the_due_date_is_refused(client, case):
 
 def test_reminder_is_sent_once_and_not_for_answered_requests(case):
     candidature = case["candidature"]
-    request_complements(
+    admission.ask_complements(
         candidature,
         case["coordinator"],
         message="Précisez le résumé.",
