@@ -1,8 +1,7 @@
 """Rules of the admissibility transitions and of the hand-over (used by ``workflow``)."""
 
-from ami.outbox import queue_templated_email
-
 from .errors import TransitionRefused
+from .notify import notify_team
 
 
 def check_motivation(candidature, actor, comment, at):
@@ -22,21 +21,11 @@ def check_regional_opinion(candidature, actor, comment, at):
         )
 
 
-def _notify_team(candidature, template, event_name, event):
-    for email in candidature.ptce.team_emails():
-        queue_templated_email(
-            to=email,
-            template=template,
-            context={"candidature": candidature, "event": event},
-            event=event_name,
-            related=candidature,
-            call=candidature.call,
-        )
-
-
 def notify_admissible(candidature, actor, event):
-    _notify_team(candidature, "candidature_admissible", "candidature.admissible", event)
+    notify_team(candidature, "candidature_admissible", "candidature.admissible", {"event": event})
 
 
 def notify_inadmissible(candidature, actor, event):
-    _notify_team(candidature, "candidature_inadmissible", "candidature.inadmissible", event)
+    notify_team(
+        candidature, "candidature_inadmissible", "candidature.inadmissible", {"event": event}
+    )

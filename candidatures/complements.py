@@ -9,10 +9,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from accounts.models import RegionalCellMembership, RegionalRole
-from ami.outbox import queue_templated_email
 
 from .errors import TransitionRefused
 from .models import Candidature, CandidatureState, ComplementRequest
+from .notify import notify_team
 from .steps import STEPS
 from .submission import build_snapshot
 
@@ -119,29 +119,22 @@ def _coordinators(candidature):
 
 
 def notify_requested(candidature, actor, event):
-    request = open_request(candidature)
-    for email in candidature.ptce.team_emails():
-        queue_templated_email(
-            to=email,
-            template="complements_requested",
-            context={"candidature": candidature, "request": request},
-            event="candidature.complements_requested",
-            related=candidature,
-            call=candidature.call,
-        )
+    notify_team(
+        candidature,
+        "complements_requested",
+        "candidature.complements_requested",
+        {"request": open_request(candidature)},
+    )
 
 
 def notify_resubmitted(candidature, actor, event):
-    request = candidature.complement_requests.order_by("-answered_at").first()
-    for email in candidature.ptce.team_emails() + _coordinators(candidature):
-        queue_templated_email(
-            to=email,
-            template="complements_received",
-            context={"candidature": candidature, "request": request},
-            event="candidature.complements_received",
-            related=candidature,
-            call=candidature.call,
-        )
+    notify_team(
+        candidature,
+        "complements_received",
+        "candidature.complements_received",
+        {"request": candidature.complement_requests.order_by("-answered_at").first()},
+        also=_coordinators(candidature),
+    )
 
 
 def send_due_reminders(now=None) -> int:
@@ -165,14 +158,11 @@ def send_due_reminders(now=None) -> int:
                 continue
             request = ComplementRequest.objects.select_related("candidature__ptce").get(pk=pk)
             candidature = request.candidature
-            for email in candidature.ptce.team_emails():
-                queue_templated_email(
-                    to=email,
-                    template="complements_reminder",
-                    context={"candidature": candidature, "request": request},
-                    event="candidature.complements_reminder",
-                    related=candidature,
-                    call=candidature.call,
-                )
+            notify_team(
+                candidature,
+                "complements_reminder",
+                "candidature.complements_reminder",
+                {"request": request},
+            )
             sent += 1
     return sent

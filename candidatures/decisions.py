@@ -3,10 +3,9 @@ not selected only when the CNA's pending decision says so, at publication; the l
 the PTCE's team in the same transaction. The decision itself lives in ``evaluation`` (reached
 through the ``candidature.decision`` relation, never imported: DESIGN §6)."""
 
-from ami.outbox import queue_templated_email
-
 from .errors import TransitionRefused
 from .models import CandidatureState
+from .notify import notify_team
 
 TEMPLATES = {
     CandidatureState.LAUREATE: ("decision_laureate", "decision.laureate"),
@@ -44,13 +43,4 @@ def check_decision_is(outcome):
 
 def notify_decision(candidature, actor, event):
     template, event_name = TEMPLATES[candidature.state]
-    decision = _decision(candidature)
-    for email in candidature.ptce.team_emails():
-        queue_templated_email(
-            to=email,
-            template=template,
-            context={"candidature": candidature, "decision": decision},
-            event=event_name,
-            related=candidature,
-            call=candidature.call,
-        )
+    notify_team(candidature, template, event_name, {"decision": _decision(candidature)})

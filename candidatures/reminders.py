@@ -7,14 +7,12 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.preferences import REMINDER, allows, unsubscribe_token
-from ami.models import Call, Phase, ReminderKind, ReminderSent
-from ami.outbox import queue_templated_email
+from accounts.preferences import REMINDER, send_once
+from ami.models import Call, Phase, ReminderKind
 
 from .models import Candidature, CandidatureState
 
@@ -46,15 +44,6 @@ def time_left(remaining: timedelta) -> str:
     return "moins d'une heure"
 
 
-def preference_links(user) -> dict:
-    """The links every non-essential email carries: one-click unsubscribe and the preferences."""
-    return {
-        "unsubscribe_url": settings.SITE_URL
-        + reverse("unsubscribe", args=[unsubscribe_token(user, REMINDER)]),
-        "preferences_url": settings.SITE_URL + reverse("email_preferences"),
-    }
-
-
 def send_draft_reminders(now=None) -> int:
     """Remind the team of every draft candidature of an open call closing within 7 days.
     Returns the number of emails queued (0 on a second run at the same milestone)."""
@@ -75,33 +64,24 @@ def send_draft_reminders(now=None) -> int:
                 ptce_memberships__ptce=candidature.ptce_id, is_active=True
             ).order_by("pk")
             for user in team:
-                if not allows(user, REMINDER):
-                    continue
-                with transaction.atomic():
-                    if not ReminderSent.claim(
-                        kind=ReminderKind.DRAFT,
-                        milestone=milestone,
-                        recipient=user,
-                        related=candidature,
-                        now=now,
-                    ):
-                        continue
-                    queue_templated_email(
-                        to=user.email,
-                        template="draft_reminder",
-                        context={
-                            "candidature": candidature,
-                            "milestone": milestone,
-                            "time_left": time_left(remaining),
-                            "candidature_url": settings.SITE_URL
-                            + reverse("candidature_detail", args=[candidature.pk]),
-                            **preference_links(user),
-                        },
-                        event="candidature.draft_reminder",
-                        related=candidature,
-                        call=call,
-                    )
-                sent += 1
+                sent += send_once(
+                    user,
+                    preference=REMINDER,
+                    kind=ReminderKind.DRAFT,
+                    milestone=milestone,
+                    related=candidature,
+                    now=now,
+                    template="draft_reminder",
+                    event="candidature.draft_reminder",
+                    context={
+                        "candidature": candidature,
+                        "milestone": milestone,
+                        "time_left": time_left(remaining),
+                        "candidature_url": settings.SITE_URL
+                        + reverse("candidature_detail", args=[candidature.pk]),
+                    },
+                    call=call,
+                )
     if sent:
         logger.info("Draft reminders: %s email(s) queued", sent)
     return sent

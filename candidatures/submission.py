@@ -8,10 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from ami.outbox import queue_templated_email
-
 from .errors import TransitionRefused
 from .models import Candidature, MemberCategory
+from .notify import notify_team
 
 
 @dataclass(frozen=True)
@@ -227,24 +226,18 @@ def freeze(candidature, actor, comment, at):
 
 
 def notify_submitted(candidature, actor, event):
-    for email in candidature.ptce.team_emails():
-        queue_templated_email(
-            to=email,
-            template="candidature_submitted",
-            context={"candidature": candidature, "actor": actor, "event": event},
-            event="candidature.submitted",
-            related=candidature,
-            call=candidature.call,
-        )
+    notify_team(
+        candidature,
+        "candidature_submitted",
+        "candidature.submitted",
+        {"actor": actor, "event": event},
+    )
 
 
 def notify_withdrawn(candidature, actor, event):
-    for email in candidature.ptce.team_emails():
-        queue_templated_email(
-            to=email,
-            template="candidature_withdrawn",
-            context={"candidature": candidature, "actor": actor, "event": event},
-            event="candidature.withdrawn",
-            related=candidature,
-            call=candidature.call,
-        )
+    notify_team(
+        candidature,
+        "candidature_withdrawn",
+        "candidature.withdrawn",
+        {"actor": actor, "event": event},
+    )

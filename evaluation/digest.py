@@ -18,14 +18,12 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
-from accounts.preferences import DIGEST, allows, unsubscribe_token
-from ami.models import ReminderKind, ReminderSent
-from ami.outbox import queue_templated_email
+from accounts.preferences import DIGEST, allows, send_once
+from ami.models import ReminderKind
 from candidatures.models import CandidatureEvent, CandidatureState
 
 from .models import BLOCKING_CONFLICT, ConflictOfInterest, Review, ReviewState
@@ -177,35 +175,26 @@ def send_coordinator_digests(now=None) -> int:
         lines = changes[(cell.call_id, cell.region_id)].visible_to(blocked[user.pk])
         if not lines:
             continue
-        with transaction.atomic():
-            if not ReminderSent.claim(
-                kind=ReminderKind.DIGEST,
-                milestone=milestone,
-                recipient=user,
-                related=cell,
-                now=now,
-            ):
-                continue
-            queue_templated_email(
-                to=user.email,
-                template="coordinator_digest",
-                context={
-                    "cell": cell,
-                    "day": start.date(),
-                    "counts": counts(lines),
-                    "lines": lines,
-                    "cell_url": settings.SITE_URL + reverse("cell_home", args=[cell.pk]),
-                    "consolidation_url": settings.SITE_URL
-                    + reverse("consolidation_list", args=[cell.pk]),
-                    "unsubscribe_url": settings.SITE_URL
-                    + reverse("unsubscribe", args=[unsubscribe_token(user, DIGEST)]),
-                    "preferences_url": settings.SITE_URL + reverse("email_preferences"),
-                },
-                event="evaluation.coordinator_digest",
-                related=cell,
-                call=cell.call,
-            )
-        sent += 1
+        sent += send_once(
+            user,
+            preference=DIGEST,
+            kind=ReminderKind.DIGEST,
+            milestone=milestone,
+            related=cell,
+            now=now,
+            template="coordinator_digest",
+            event="evaluation.coordinator_digest",
+            context={
+                "cell": cell,
+                "day": start.date(),
+                "counts": counts(lines),
+                "lines": lines,
+                "cell_url": settings.SITE_URL + reverse("cell_home", args=[cell.pk]),
+                "consolidation_url": settings.SITE_URL
+                + reverse("consolidation_list", args=[cell.pk]),
+            },
+            call=cell.call,
+        )
     if sent:
         logger.info("Coordinator digests: %s email(s) queued", sent)
     return sent

@@ -10,16 +10,14 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.preferences import REMINDER, allows
-from ami.models import Call, Phase, ReminderKind, ReminderSent
-from ami.outbox import queue_templated_email
+from accounts.preferences import REMINDER, send_once
+from ami.models import Call, Phase, ReminderKind
 from candidatures.models import CandidatureState
-from candidatures.reminders import milestone_for, preference_links, time_left
+from candidatures.reminders import milestone_for, time_left
 
 from .models import (
     BLOCKING_CONFLICT,
@@ -84,33 +82,23 @@ def send_review_reminders(now=None) -> int:
             evaluators[assignment.evaluator_id] = assignment.evaluator
             by_evaluator[assignment.evaluator_id].append(assignment.candidature)
         for evaluator_id, pending in by_evaluator.items():
-            evaluator = evaluators[evaluator_id]
-            if not allows(evaluator, REMINDER):
-                continue
-            with transaction.atomic():
-                if not ReminderSent.claim(
-                    kind=ReminderKind.REVIEW,
-                    milestone=milestone,
-                    recipient=evaluator,
-                    related=call,
-                    now=now,
-                ):
-                    continue
-                queue_templated_email(
-                    to=evaluator.email,
-                    template="review_reminder",
-                    context={
-                        "pending": pending,
-                        "milestone": milestone,
-                        "time_left": time_left(remaining),
-                        "worklist_url": settings.SITE_URL + reverse("evaluator_worklist"),
-                        **preference_links(evaluator),
-                    },
-                    event="evaluation.review_reminder",
-                    related=call,
-                    call=call,
-                )
-            sent += 1
+            sent += send_once(
+                evaluators[evaluator_id],
+                preference=REMINDER,
+                kind=ReminderKind.REVIEW,
+                milestone=milestone,
+                related=call,
+                now=now,
+                template="review_reminder",
+                event="evaluation.review_reminder",
+                context={
+                    "pending": pending,
+                    "milestone": milestone,
+                    "time_left": time_left(remaining),
+                    "worklist_url": settings.SITE_URL + reverse("evaluator_worklist"),
+                },
+                call=call,
+            )
     if sent:
         logger.info("Review reminders: %s email(s) queued", sent)
     return sent

@@ -140,7 +140,7 @@ def test_the_database_refuses_a_second_reminder_of_the_same_milestone(case):
 
 def test_a_failure_to_queue_leaves_the_reminder_to_the_next_run(case):
     with (
-        mock.patch("candidatures.reminders.queue_templated_email", side_effect=RuntimeError),
+        mock.patch("accounts.preferences.queue_templated_email", side_effect=RuntimeError),
         pytest.raises(RuntimeError),
     ):
         send_draft_reminders(now=case["now"])
