@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from ami.templatetags.ami_format import format_filesize
+from ami.formats import format_filesize
 
 
 class SecurityHeadersMiddleware:

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ami.audit import audited
+from ami.formats import format_filesize
 from ami.models import FileFormat
-from ami.templatetags.ami_format import format_filesize
 from ami.upload_checks import check_upload
 
 from .complements import editable_scope

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
+
+from ami.formats import euros, paris_datetime
 
 from .errors import TransitionRefused
 from .models import Candidature, MemberCategory
@@ -101,8 +101,6 @@ def completeness_problems(candidature: Candidature) -> list[Problem]:
     amount = candidature.requested_amount
     need(amount is not None, "Le montant demandé est manquant.", "budget")
     if amount is not None:
-        from ami.templatetags.ami_format import euros
-
         need(
             call.min_amount <= amount <= call.max_amount,
             f"Le montant demandé ({euros(amount)}) doit être compris entre "
@@ -126,16 +124,12 @@ def completeness_problems(candidature: Candidature) -> list[Problem]:
     return problems
 
 
-def _paris(value):
-    return date_format(timezone.localtime(value), "d/m/Y à H\\hi")
-
-
 def check_submission(candidature, actor, comment, at):
     call = candidature.call
     if not call.accepts_submissions(at):
         if at >= call.closes_at:
             raise TransitionRefused(
-                f"Le dépôt est clos depuis le {_paris(call.closes_at)} (heure de Paris) : "
+                f"Le dépôt est clos depuis le {paris_datetime(call.closes_at)} (heure de Paris) : "
                 "votre candidature n'a pas été déposée. Elle reste enregistrée en brouillon.",
                 code="closed",
             )

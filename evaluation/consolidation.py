@@ -15,11 +15,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 
 from accounts.models import NationalCellMembership, RegionalCell
 from ami.audit import audited
+from ami.formats import paris_datetime
 from ami.outbox import queue_templated_email
 from candidatures import workflow
 from candidatures.models import Candidature, CandidatureState
@@ -51,13 +50,9 @@ def handover_of(cell: RegionalCell) -> RegionHandover | None:
     return RegionHandover.objects.filter(cell=cell).select_related("handed_over_by").first()
 
 
-def _paris(value) -> str:
-    return date_format(timezone.localtime(value), "d/m/Y à H\\hi")
-
-
 def _handed_over_refusal(handover: RegionHandover) -> str:
     return (
-        f"La région a été transmise à la CNA le {_paris(handover.handed_over_at)} par "
+        f"La région a été transmise à la CNA le {paris_datetime(handover.handed_over_at)} par "
         f"{handover.handed_over_by} : l'instruction régionale ne peut plus être modifiée."
     )
 
@@ -389,7 +384,7 @@ def handover_problems(cell: RegionalCell, at=None) -> list[Problem]:
     if call.accepts_submissions(at):
         problems.append(
             Problem(
-                f"Le dépôt des candidatures est ouvert jusqu'au {_paris(call.closes_at)} : "
+                f"Le dépôt des candidatures est ouvert jusqu'au {paris_datetime(call.closes_at)} : "
                 "d'autres candidatures peuvent encore arriver."
             )
         )
@@ -460,7 +455,7 @@ def hand_over(cell: RegionalCell, actor, comment: str = "") -> RegionHandover:
             if previous is not None:
                 raise ValidationError(
                     f"La région a déjà été transmise à la CNA le "
-                    f"{_paris(previous.handed_over_at)} par {previous.handed_over_by}.",
+                    f"{paris_datetime(previous.handed_over_at)} par {previous.handed_over_by}.",
                     code="already",
                 )
             # Lock the region's candidatures: no decision may slip in between the check and the

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from ami.audit import audited
 from ami.calls import set_phase
+from ami.formats import euros
 from ami.models import Phase
 from candidatures.models import Candidature, CandidatureState
 
@@ -33,12 +34,6 @@ from .models import (
 from .permissions import can_administer_national, can_deliberate
 
 ZERO = Decimal("0")
-
-
-def _euros(value: Decimal) -> str:
-    from ami.templatetags.ami_format import euros
-
-    return euros(value)
 
 
 # --- The session ---------------------------------------------------------------------------------
@@ -196,12 +191,12 @@ def amount_errors(call, candidature, amount) -> list[str]:
     errors = []
     if amount < call.min_amount or amount > call.max_amount:
         errors.append(
-            f"Le montant accordé doit être compris entre {_euros(call.min_amount)} et "
-            f"{_euros(call.max_amount)}."
+            f"Le montant accordé doit être compris entre {euros(call.min_amount)} et "
+            f"{euros(call.max_amount)}."
         )
     requested = candidature.requested_amount
     if requested is not None and amount > requested:
-        errors.append(f"Le montant accordé dépasse le montant demandé ({_euros(requested)}).")
+        errors.append(f"Le montant accordé dépasse le montant demandé ({euros(requested)}).")
     if amount != amount.quantize(Decimal("0.01")):
         errors.append("Le montant a au plus deux décimales (centimes).")
     return errors
@@ -296,9 +291,9 @@ def list_errors(deliberation) -> list[str]:
     figures = totals(deliberation)
     if figures.over:
         errors.append(
-            f"La liste dépasse l'enveloppe de {_euros(figures.excess)} "
-            f"({_euros(figures.granted)} accordés pour une enveloppe de "
-            f"{_euros(figures.envelope)}) : réduisez des montants ou retirez des lauréats."
+            f"La liste dépasse l'enveloppe de {euros(figures.excess)} "
+            f"({euros(figures.granted)} accordés pour une enveloppe de "
+            f"{euros(figures.envelope)}) : réduisez des montants ou retirez des lauréats."
         )
     if not figures.lines:
         errors.append("Aucune candidature n'a été transmise par les régions.")
@@ -465,8 +460,8 @@ def _update_decision(decision, call, motivation, granted_amount, actor):
             )
             if others + granted_amount > call.envelope:
                 errors["granted_amount"] = (
-                    f"Avec ce montant, le total accordé ({_euros(others + granted_amount)}) "
-                    f"dépasserait l'enveloppe ({_euros(call.envelope)})."
+                    f"Avec ce montant, le total accordé ({euros(others + granted_amount)}) "
+                    f"dépasserait l'enveloppe ({euros(call.envelope)})."
                 )
     if errors:
         raise ValidationError(errors)

@@ -15,7 +15,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import reverse
@@ -23,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
 from accounts.preferences import DIGEST, allows, send_once
+from ami.formats import PARIS
 from ami.models import ReminderKind
 from candidatures.models import CandidatureEvent, CandidatureState
 
@@ -30,7 +30,6 @@ from .models import BLOCKING_CONFLICT, ConflictOfInterest, Review, ReviewState
 
 logger = logging.getLogger(__name__)
 
-PARIS = ZoneInfo("Europe/Paris")
 S = CandidatureState
 
 SUBMITTED = "submitted"

@@ -17,8 +17,8 @@ from django.db.models import Avg
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from ami.formats import euros
 from ami.spreadsheets import Sheet, write_xlsx
-from ami.templatetags.ami_format import euros
 from candidatures.models import Candidature
 
 from .consolidation import opinion_label, rounded, score_fr

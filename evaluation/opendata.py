@@ -51,10 +51,10 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from ami.formats import PARIS
 from ami.identifiers import is_valid_siret, normalize_siret
 from ami.models import Call, Phase
 from ami.spreadsheets import safe_cell
@@ -70,7 +70,6 @@ NOTIFICATION_UE = "non"
 SINGLE_BENEFICIARY_SHARE = "1.00"
 CENT = Decimal("0.01")
 ELLIPSIS = "…"
-PARIS = ZoneInfo("Europe/Paris")
 
 
 @functools.cache

@@ -47,8 +47,9 @@ from fractions import Fraction
 from functools import lru_cache
 from itertools import combinations
 
+from ami.formats import euros
+
 CENT = Decimal("0.01")
-NNBSP = "\u202f"  # narrow no-break space: thousands separator
 NBSP = "\u00a0"  # no-break space: before « € » and « % »
 DEFAULT_TIME_LIMIT = 60.0
 # Laureates named in a message before « … » takes over.
@@ -144,11 +145,8 @@ def propose(
 
 @lru_cache(maxsize=4096)
 def _euros(amount: Decimal) -> str:
-    """``Decimal("1234.5")`` → ``"1 234,50 €"`` (narrow no-break space between thousands,
-    no-break space before the euro sign)."""
-    value = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
-    text = f"{value:,.2f}".replace(",", NNBSP).replace(".", ",")
-    return f"{text}{NBSP}€"
+    """Amounts in the explanations always show their cents: ``"1 234,50 €"``, ``"60 000,00 €"``."""
+    return euros(amount, 2)
 
 
 def _note(value: Decimal) -> str:

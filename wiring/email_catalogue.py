@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import TemplateDoesNotExist
@@ -24,6 +23,7 @@ from django.urls import reverse
 
 from accounts.models import RegionalCellMembership, RegionalRole, User
 from accounts.preferences import DIGEST, REMINDER
+from ami.formats import PARIS
 from ami.models import Call
 from ami.outbox import render_templated_email
 
@@ -63,7 +63,6 @@ class EmailEntry:
 
 # --- Sample objects (never saved) ---------------------------------------------------------------
 
-PARIS = ZoneInfo("Europe/Paris")
 SAMPLE_CALL_NAME = "AMI PTCE 2026 (exemple)"
 
 

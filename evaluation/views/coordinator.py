@@ -5,7 +5,6 @@ user's scope is a 404."""
 
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,8 +25,8 @@ from accounts.models import (
     User,
 )
 from accounts.permissions import is_national_administrator
+from ami.formats import PARIS, euros
 from ami.models import Region
-from ami.templatetags.ami_format import euros
 from candidatures.complements import field_choices, open_request
 from candidatures.models import Candidature, CandidatureState, FundingStatus
 
@@ -35,7 +34,6 @@ from .. import admission, assignment, cells, conflicts
 from ..models import AdmissibilityCheck, Assignment, ConflictOfInterest, Review, ReviewState
 from ..permissions import can_coordinate, cell_of, region_handed_over
 
-PARIS = ZoneInfo("Europe/Paris")
 PAGE_SIZE = 50
 
 

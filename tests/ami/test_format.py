@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from ami.templatetags.ami_format import euros, remaining
+from ami.formats import euros, remaining
 
 
 @pytest.mark.parametrize(

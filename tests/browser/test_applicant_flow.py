@@ -11,8 +11,8 @@ from django.core import mail
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from ami.formats import format_filesize
 from ami.models import OutboxMessage
-from ami.templatetags.ami_format import format_filesize
 from candidatures.models import Candidature, MemberCategory, Ptce
 from tests import factories as f
 from tests.candidatures.helpers import PDF_BYTES, VALID_SIRET, commune

@@ -22,8 +22,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from ami.formats import format_filesize
 from ami.models import FileFormat, Phase
-from ami.templatetags.ami_format import filesize, format_filesize
+from ami.templatetags.ami_format import filesize
 from candidatures.documents import (
     delete_document,
     detect_format,

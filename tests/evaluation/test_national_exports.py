@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from ami.templatetags.ami_format import euros
+from ami.formats import euros
 from evaluation import deliberation as deliberation_module
 from evaluation import national
 from evaluation.models import ConflictOfInterest, Opinion

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from unittest import mock
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -24,6 +23,7 @@ from accounts.models import (
 )
 from ami import outbox
 from ami.calls import clone_call, set_phase
+from ami.formats import PARIS
 from ami.models import (
     Call,
     Criterion,
@@ -40,7 +40,6 @@ from .candidatures import seed_candidatures, seed_past_candidatures
 from .evaluation import seed_national_review, seed_regional_review
 
 DEMO_PASSWORD = "demo-ami-ptce-2025"  # noqa: S105 - published demo credential, demo data only
-PARIS = ZoneInfo("Europe/Paris")
 
 ELIGIBILITY_RULES = "\n".join(
     [

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from ami.templatetags.ami_format import format_filesize
+from ami.formats import format_filesize
 from candidatures.retention import purge_documents
 
 
