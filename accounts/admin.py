@@ -237,7 +237,7 @@ class NationalCellMembershipAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(AccountDeletion)
-class AccountDeletionAdmin(admin.ModelAdmin):
+class AccountDeletionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The log of account deletions (« Mes données »): read only."""
 
     list_display = ["account_id", "at", "self_service", "actor"]
@@ -245,15 +245,6 @@ class AccountDeletionAdmin(admin.ModelAdmin):
     list_select_related = ["actor"]
     fields = ["account", "at", "self_service", "actor", "summary"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Invitations in the cells (accounts.invitations) ------------------------------------------

@@ -421,19 +421,10 @@ class DocumentTypeAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(CallPhaseChange)
-class CallPhaseChangeAdmin(admin.ModelAdmin):
+class CallPhaseChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["call", "from_phase", "to_phase", "actor", "at"]
     list_filter = ["call", "to_phase"]
     readonly_fields = ["call", "from_phase", "to_phase", "actor", "comment", "at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Region)

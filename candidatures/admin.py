@@ -196,18 +196,9 @@ class RegionMoveAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CandidatureEvent)
-class CandidatureEventAdmin(admin.ModelAdmin):
+class CandidatureEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "candidature", "from_state", "to_state", "actor"]
     list_filter = ["to_state", "candidature__call"]
     search_fields = ["candidature__ptce__name", "actor__email"]
     list_select_related = ["candidature__ptce", "candidature__call", "actor"]
     readonly_fields = ["candidature", "at", "from_state", "to_state", "actor", "comment"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
