@@ -83,16 +83,9 @@ def region_score_stats(call) -> dict[str, RegionStats]:
     }
 
 
-def normalise(score: Decimal, stats: RegionStats) -> Decimal:
-    """The normalised score of one value (the same formula as ``normalised_expression``)."""
-    if not stats.deviation:
-        return NORMALISED_MEAN
-    value = NORMALISED_MEAN + NORMALISED_SPREAD * (score - stats.mean) / stats.deviation
-    return value.quantize(Decimal("0.01"))
-
-
 def normalised_expression(stats: dict[str, RegionStats]):
-    """SQL expression of the normalised score of a candidature row (NULL without an opinion)."""
+    """SQL expression of the normalised score of a candidature row (NULL without an opinion):
+    the one definition of the formula, used by the dashboard, the exports and the assistant."""
     score = F("regional_opinion__consolidated_score")
     whens = []
     for region_id, region in stats.items():

@@ -15,7 +15,7 @@ from ami.audit import audited
 from . import selection
 from .deliberation import handed_over
 from .models import ScenarioLine, ScoreBasis, SelectionScenario
-from .national import normalise, region_score_stats
+from .national import normalised_expression, region_score_stats
 
 HUNDRED = Decimal("100")
 # Seconds the solver may take within a web request; past it, the best list found is returned,
@@ -96,28 +96,29 @@ def candidates(call, basis: str) -> list[selection.Candidate]:
     """The handed-over candidatures of the call as the solver's candidates (two queries). Plain
     values, not model instances: at 10 000 candidatures, building the instances took longer
     than solving."""
-    stats = region_score_stats(call)
     rows = (
         handed_over(call)
+        .annotate(normalised=normalised_expression(region_score_stats(call)))
         .order_by("pk")
         .values_list(
             "pk",
             "requested_amount",
             "is_rural",
             "in_qpv",
-            "region_id",
             "region__name",
             "ptce__name",
             "regional_opinion__consolidated_score",
+            "normalised",
         )
     )
     result = []
-    for pk, requested, rural, qpv, region_id, region, ptce, raw in rows:
-        # The consolidated score is mandatory: None means no collegial opinion.
+    for pk, requested, rural, qpv, region, ptce, raw, normalised in rows:
+        # The consolidated score is mandatory: None means no collegial opinion. The normalised
+        # score is the national dashboard's (``national.normalised_expression``, the one formula).
         if raw is None:
             score = Decimal("0")
         elif basis == ScoreBasis.NORMALISED:
-            score = normalise(raw, stats[region_id])
+            score = normalised
         else:
             score = raw
         result.append(
