@@ -286,3 +286,25 @@ def test_sign_up_with_a_taken_address_hashes_a_password_like_a_new_one(client, m
     assert answers["deja.inscrite@example.org"] == answers["nouvelle@example.org"]
     assert answers["nouvelle@example.org"] == (302, reverse("account_email_verification_sent"), 1)
     assert OutboxMessage.objects.count() == 2
+
+
+def test_passwords_are_hashed_with_argon2id_and_older_hashes_upgraded_at_login(client, settings):
+    """Argon2id with OWASP's parameters first; a PBKDF2 hash of before is replaced at the next
+    successful login (issue 18)."""
+    from django.contrib.auth.hashers import identify_hasher, make_password
+
+    from ami.settings.base import PASSWORD_HASHERS
+
+    settings.PASSWORD_HASHERS = PASSWORD_HASHERS
+    assert make_password("x").startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    user = UserFactory()
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    user.save(update_fields=["password"])
+    client.post(reverse("account_login"), {"login": user.email, "password": "mauvais-mot-2026"})
+    user.refresh_from_db()
+    assert identify_hasher(user.password).algorithm == "pbkdf2_sha256"  # a failure changes nothing
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert user.check_password(PASSWORD)
