@@ -1,30 +1,26 @@
-"""Routes of the coordinator screens (and the CNA administrator's change of region)."""
+"""Routes of the regional cell's coordinator screens: home and members, admission
+(admissibility, complements), assignments."""
 
 from django.urls import path
 
-from ..views import coordinator
+from ..views import admission, assignments, members
 
 urlpatterns = [
-    path("cellules/<int:cell_pk>/", coordinator.cell_home, name="cell_home"),
-    path("cellules/<int:cell_pk>/membres/", coordinator.cell_members, name="cell_members"),
+    path("cellules/<int:cell_pk>/", members.cell_home, name="cell_home"),
+    path("cellules/<int:cell_pk>/membres/", members.cell_members, name="cell_members"),
     path(
         "cellules/<int:cell_pk>/attributions/",
-        coordinator.cell_assignments,
+        assignments.cell_assignments,
         name="cell_assignments",
     ),
     path(
         "candidatures/<int:pk>/recevabilite/",
-        coordinator.admissibility,
+        admission.admissibility,
         name="admissibility",
     ),
     path(
         "candidatures/<int:pk>/complements/",
-        coordinator.complements_request,
+        admission.complements_request,
         name="complements_request",
-    ),
-    path(
-        "candidatures/<int:pk>/changer-de-region/",
-        coordinator.region_move,
-        name="region_move",
     ),
 ]

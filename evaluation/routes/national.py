@@ -1,11 +1,16 @@
-"""Routes of the national review (CNA): dashboard, analyses, assistant and scenarios,
-deliberation, decisions and publication."""
+"""Routes of the national review (CNA): a candidature's change of region, dashboard, analyses,
+assistant and scenarios, deliberation, decisions and publication."""
 
 from django.urls import path
 
-from ..views import deliberation, national
+from ..views import deliberation, national, region_move
 
 urlpatterns = [
+    path(
+        "candidatures/<int:pk>/changer-de-region/",
+        region_move.region_move,
+        name="region_move",
+    ),
     path("national/<int:call_pk>/", national.national_dashboard, name="national_dashboard"),
     path(
         "national/candidatures/<int:pk>/",

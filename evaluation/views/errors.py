@@ -1,6 +1,7 @@
 """Domain errors shown on the screens' forms."""
 
-from django.core.exceptions import ValidationError
+from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 
 def add_errors(form, error: ValidationError) -> None:
@@ -11,3 +12,15 @@ def add_errors(form, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, field_errors)
     else:
         form.add_error(None, error.messages)
+
+
+def errors_of(error: ValidationError) -> dict:
+    """Field errors by name; errors without a field under ``general`` (templates cannot read
+    ``__all__``)."""
+    errors = error.message_dict if hasattr(error, "error_dict") else {"general": error.messages}
+    return {("general" if key == NON_FIELD_ERRORS else key): v for key, v in errors.items()}
+
+
+def flash_errors(request, error: ValidationError):
+    for text in error.messages:
+        messages.error(request, text)

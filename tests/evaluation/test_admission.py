@@ -22,7 +22,7 @@ from candidatures.models import Candidature, CandidatureState, ComplementRequest
 from evaluation import admission
 from evaluation.models import AdmissibilityCheck, Assignment, RegionHandover
 from evaluation.tasks import send_complement_reminders
-from evaluation.views.coordinator import parse_due_at
+from evaluation.views.admission import parse_due_at
 from tests import factories as f
 from tests.candidatures.helpers import add_document, submittable
 

@@ -1,0 +1,217 @@
+"""The coordinator's admission of a candidature: the admissibility checklist and the request
+for complements (with the before/after of what the applicant changed). The rules live in
+``evaluation.admission``."""
+
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from ami.formats import PARIS, euros
+from candidatures.complements import field_choices, open_request
+from candidatures.models import CandidatureState, FundingStatus
+
+from .. import admission
+from ..models import AdmissibilityCheck
+from ..permissions import cell_of, region_handed_over
+from .errors import errors_of
+from .lookups import coordinated_candidature_or_404
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def admissibility(request, pk):
+    candidature = coordinated_candidature_or_404(request.user, pk)
+    errors, posted = {}, {"decision": "", "points": set(), "motivation": ""}
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        ticked = set(request.POST.getlist("points"))
+        posted = {
+            "decision": decision,
+            "points": ticked,
+            "motivation": request.POST.get("motivation", ""),
+        }
+        if decision not in ("admissible", "inadmissible"):
+            errors = {"decision": ["Choisissez : recevable ou irrecevable."]}
+        else:
+            try:
+                admission.decide_admissibility(
+                    candidature,
+                    request.user,
+                    admissible=decision == "admissible",
+                    answers=dict.fromkeys(ticked, True),
+                    motivation=posted["motivation"],
+                )
+            except ValidationError as error:
+                errors = errors_of(error)
+            else:
+                messages.success(
+                    request,
+                    f"La candidature est déclarée {candidature.get_state_display()} ; le porteur "
+                    "en est informé par courriel.",
+                )
+                return redirect("admissibility", pk=candidature.pk)
+    check = AdmissibilityCheck.objects.filter(candidature=candidature).first()
+    ptce = candidature.ptce
+    return render(
+        request,
+        "evaluation/coordinator/admissibility.html",
+        {
+            "candidature": candidature,
+            "cell": cell_of(candidature),
+            "items": admission.admissibility_checklist(candidature),
+            "check": check,
+            "frozen": list(check.answers.values()) if check else [],
+            "documents": list(candidature.documents.select_related("document_type")),
+            "members": list(ptce.members.all()),
+            "can_decide": candidature.state == CandidatureState.SUBMITTED
+            and not region_handed_over(candidature.call_id, candidature.region_id),
+            "errors": errors,
+            "posted": posted,
+        },
+        status=422 if errors else 200,
+    )
+
+
+def parse_due_at(day: str, hour: str):
+    """A date (YYYY-MM-DD as the date input sends it, or DD/MM/YYYY as typed where the browser
+    has no date picker) and an optional time (HH:MM, noon by default), in Paris time."""
+    parsed_day = None
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            parsed_day = datetime.strptime(day.strip(), pattern).date()
+            break
+        except ValueError:
+            continue
+    try:
+        parsed_time = (
+            datetime.strptime(hour.strip(), "%H:%M").time() if hour.strip() else time(12, 0)
+        )
+    except ValueError:
+        return None
+    if parsed_day is None:
+        return None
+    return datetime.combine(parsed_day, parsed_time, tzinfo=PARIS)
+
+
+def _amount(value) -> str:
+    try:
+        return euros(Decimal(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return "—"
+
+
+def _lines(lines) -> list[str]:
+    statuses = dict(FundingStatus.choices)
+    return [
+        f"{line.get('funder') or '—'} ({statuses.get(line.get('status'), '')}) : "
+        f"{_amount(line.get('amount'))}"
+        for line in lines or []
+    ]
+
+
+def describe_changes(changes: dict | None) -> list[dict]:
+    """The ``changes`` of an answered request, ready to show as before / after."""
+    labels = dict(field_choices())
+    rows = []
+    for key, change in (changes or {}).items():
+        row = {"kind": "text", "label": labels.get(key, key), "sha256": ""}
+        if key.startswith("document:"):
+            row.update(
+                kind="document",
+                label=f"Pièce : {key.removeprefix('document:')}",
+                before=change.get("before") or "(aucune pièce)",
+                after=change.get("after") or "",
+                sha256=change.get("sha256") or "",
+            )
+        elif key == "requested_amount":
+            row.update(before=_amount(change.get("before")), after=_amount(change.get("after")))
+        elif key == "cofinancing":
+            row.update(
+                kind="lines",
+                before=_lines(change.get("before")),
+                after=_lines(change.get("after")),
+            )
+        else:
+            row.update(before=change.get("before") or "", after=change.get("after") or "")
+        rows.append(row)
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def complements_request(request, pk):
+    candidature = coordinated_candidature_or_404(request.user, pk)
+    document_types = list(candidature.call.document_types.all())
+    errors = {}
+    posted = {
+        "message": "",
+        "fields": set(),
+        "document_types": set(),
+        "due_date": "",
+        "due_time": "12:00",
+    }
+    if request.method == "POST":
+        posted = {
+            "message": request.POST.get("message", ""),
+            "fields": set(request.POST.getlist("fields")),
+            "document_types": set(request.POST.getlist("document_types")),
+            "due_date": request.POST.get("due_date", ""),
+            "due_time": request.POST.get("due_time", ""),
+        }
+        due_at = parse_due_at(posted["due_date"], posted["due_time"])
+        try:
+            if due_at is None:
+                raise ValidationError({"due_at": "Indiquez une date limite valide."})
+            admission.ask_complements(
+                candidature,
+                request.user,
+                message=posted["message"],
+                fields=sorted(posted["fields"]),
+                document_types=[t for t in document_types if str(t.pk) in posted["document_types"]],
+                due_at=due_at,
+            )
+        except ValidationError as error:
+            errors = errors_of(error)
+        else:
+            messages.success(
+                request,
+                "La demande de compléments est envoyée au porteur ; la candidature lui est "
+                "rendue jusqu'à la date limite.",
+            )
+            return redirect("complements_request", pk=candidature.pk)
+    labels = dict(field_choices())
+    history = [
+        {
+            "request": complement,
+            "fields": [labels.get(name, name) for name in complement.fields],
+            "changes": describe_changes(complement.changes),
+        }
+        for complement in candidature.complement_requests.select_related(
+            "requested_by"
+        ).prefetch_related("document_types")
+    ]
+    can_request = (
+        candidature.state in (CandidatureState.SUBMITTED, CandidatureState.ADMISSIBLE)
+        and open_request(candidature) is None
+        and not region_handed_over(candidature.call_id, candidature.region_id)
+    )
+    return render(
+        request,
+        "evaluation/coordinator/complements.html",
+        {
+            "candidature": candidature,
+            "cell": cell_of(candidature),
+            "field_choices": field_choices(),
+            "document_types": document_types,
+            "history": history,
+            "can_request": can_request,
+            "errors": errors,
+            "posted": posted,
+        },
+        status=422 if errors else 200,
+    )

@@ -1,0 +1,163 @@
+"""The coordinator's home of a regional cell (its candidatures by state) and the cell's members
+(add, invite, change a role, remove). The rules live in ``evaluation.cells`` and
+``accounts.invitations``."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts import invitations
+from accounts.models import (
+    CellInvitation,
+    RegionalRole,
+)
+from candidatures.models import Candidature, CandidatureState
+
+from .. import cells
+from ..permissions import region_handed_over
+from .errors import errors_of, flash_errors
+from .lookups import coordinated_cell_or_404, posted_pk
+
+PAGE_SIZE = 50
+
+
+@login_required
+def cell_home(request, cell_pk):
+    cell = coordinated_cell_or_404(request.user, cell_pk)
+    candidatures = Candidature.objects.visible_to(request.user).filter(
+        call=cell.call_id, region=cell.region_id, submitted_at__isnull=False
+    )
+    counts = dict(
+        candidatures.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n")
+    )
+    states = [
+        (value, label, counts.get(value, 0))
+        for value, label in CandidatureState.choices
+        if value != CandidatureState.DRAFT
+    ]
+    state = request.GET.get("etat", "")
+    if state in counts:
+        candidatures = candidatures.filter(state=state)
+    else:
+        state = ""
+    page = Paginator(
+        candidatures.select_related("ptce").order_by("ptce__name", "pk"), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "evaluation/coordinator/cell_home.html",
+        {
+            "cell": cell,
+            "states": states,
+            "total": sum(counts.values()),
+            "state": state,
+            "page": page,
+            "handed_over": region_handed_over(cell.call_id, cell.region_id),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cell_members(request, cell_pk):
+    cell = coordinated_cell_or_404(request.user, cell_pk)
+    errors, posted = {}, {"email": "", "role": RegionalRole.EVALUATOR}
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "add":
+                posted = {
+                    "email": request.POST.get("email", ""),
+                    "role": request.POST.get("role", ""),
+                }
+                added = cells.add_or_invite(cell, posted["email"], posted["role"], request.user)
+                if isinstance(added, CellInvitation):
+                    messages.success(
+                        request,
+                        f"Aucun compte n'existe encore avec l'adresse {added.email} : une "
+                        f"invitation ({added.get_role_display()}) lui a été envoyée, valable "
+                        f"jusqu'au {timezone.localtime(added.expires_at):%d/%m/%Y}. La personne "
+                        "rejoindra la cellule en créant son compte avec cette adresse.",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"{added.user.email} fait désormais partie de la cellule "
+                        f"({added.get_role_display()}) ; un courriel l'en informe.",
+                    )
+            elif action in ("resend", "revoke"):
+                invitation = get_object_or_404(
+                    CellInvitation.objects.filter(regional_cell=cell),
+                    pk=posted_pk(request, "invitation"),
+                )
+                if action == "resend":
+                    invitation = invitations.resend(invitation, request.user)
+                    messages.success(
+                        request,
+                        f"Invitation renvoyée à {invitation.email}, valable jusqu'au "
+                        f"{timezone.localtime(invitation.expires_at):%d/%m/%Y}.",
+                    )
+                else:
+                    invitation = invitations.revoke(invitation, request.user)
+                    messages.success(request, f"L'invitation de {invitation.email} est révoquée.")
+            elif action in ("role", "remove"):
+                membership = get_object_or_404(
+                    cell.memberships.select_related("user", "cell"),
+                    pk=posted_pk(request, "membership"),
+                )
+                if action == "role":
+                    membership = cells.change_role(
+                        membership, request.POST.get("role"), request.user
+                    )
+                    messages.success(
+                        request,
+                        f"{membership.user} est désormais {membership.get_role_display()}.",
+                    )
+                    if (
+                        membership.user_id == request.user.pk
+                        and membership.role != RegionalRole.COORDINATOR
+                    ):
+                        return redirect("dashboard")  # no longer coordinator of the cell
+                else:
+                    withdrawn = cells.remove_member(membership, request.user)
+                    text = f"{membership.user} ne fait plus partie de la cellule."
+                    if withdrawn:
+                        text += (
+                            f" {withdrawn} attribution(s) sans évaluation rendue lui ont été "
+                            "retirées."
+                        )
+                    messages.success(request, text)
+                    if membership.user_id == request.user.pk:
+                        return redirect("dashboard")
+            else:
+                raise Http404
+        except ValidationError as error:
+            if action != "add":
+                flash_errors(request, error)
+                return redirect("cell_members", cell_pk=cell.pk)
+            errors = errors_of(error)
+        else:
+            return redirect("cell_members", cell_pk=cell.pk)
+    memberships = cell.memberships.select_related("user").order_by(
+        "role", "user__last_name", "user__first_name", "user__email"
+    )
+    pending = cell.invitations.filter(accepted_at=None, revoked_at=None).order_by("email")
+    return render(
+        request,
+        "evaluation/coordinator/members.html",
+        {
+            "cell": cell,
+            "memberships": memberships,
+            "invitations": pending,
+            "roles": RegionalRole.choices,
+            "errors": errors,
+            "posted": posted,
+        },
+        status=422 if errors else 200,
+    )
