@@ -328,6 +328,19 @@ class Candidature(models.Model):
         return f"{self.ptce} – {self.call}"
 
 
+class ThroughCandidatureQuerySet(models.QuerySet):
+    """The scoping of a model that hangs on one candidature (documents, reviews, decisions…):
+    a user reaches the rows of the candidatures ``Candidature.objects.visible_to`` lets them see,
+    no others. Screen predicates (``permissions.py``) then add the role and the state."""
+
+    candidature_field = "candidature"
+
+    def visible_to(self, user):
+        return self.filter(
+            **{f"{self.candidature_field}__in": Candidature.objects.visible_to(user).values("pk")}
+        )
+
+
 class FundingStatus(models.TextChoices):
     ACQUIRED = "acquired", "acquis"
     REQUESTED = "requested", "sollicité"
@@ -386,6 +399,8 @@ class Document(models.Model):
         related_name="+",
     )
     uploaded_at = models.DateTimeField("déposé le", default=timezone.now)
+
+    objects = ThroughCandidatureQuerySet.as_manager()
 
     class Meta:
         verbose_name = "pièce justificative"

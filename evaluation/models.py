@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ami import audit
+from candidatures.models import ThroughCandidatureQuerySet
 
 
 class Opinion(models.TextChoices):
@@ -73,6 +74,8 @@ class ConflictOfInterest(models.Model):
     )
     settled_at = models.DateTimeField("tranché le", null=True, blank=True)
 
+    objects = ThroughCandidatureQuerySet.as_manager()
+
     class Meta:
         verbose_name = "conflit d'intérêts"
         verbose_name_plural = "conflits d'intérêts"
@@ -103,6 +106,8 @@ class Assignment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     assigned_at = models.DateTimeField("attribué le", default=timezone.now)
+
+    objects = ThroughCandidatureQuerySet.as_manager()
 
     class Meta:
         verbose_name = "attribution"
@@ -139,6 +144,8 @@ class Review(models.Model):
     created_at = models.DateTimeField("commencée le", default=timezone.now)
     updated_at = models.DateTimeField("modifiée le", auto_now=True)
     submitted_at = models.DateTimeField("rendue le", null=True, blank=True)
+
+    objects = ThroughCandidatureQuerySet.as_manager()
 
     class Meta:
         verbose_name = "évaluation"
@@ -201,6 +208,8 @@ class RegionalOpinion(models.Model):
     )
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
+    objects = ThroughCandidatureQuerySet.as_manager()
+
     class Meta:
         verbose_name = "avis régional collégial"
         verbose_name_plural = "avis régionaux collégiaux"
@@ -253,6 +262,8 @@ class NationalReview(models.Model):
     created_at = models.DateTimeField("rédigée le", default=timezone.now)
     updated_at = models.DateTimeField("modifiée le", auto_now=True)
 
+    objects = ThroughCandidatureQuerySet.as_manager()
+
     class Meta:
         verbose_name = "analyse nationale"
         verbose_name_plural = "analyses nationales"
@@ -265,6 +276,16 @@ class NationalReview(models.Model):
 
     def __str__(self):
         return f"Analyse de {self.reviewer} – {self.candidature}"
+
+
+class SelectionScenarioQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Scenarios of the calls whose national cell the user is in (staff: all)."""
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(call__national_cell__memberships__user=user)
 
 
 class ScoreBasis(models.TextChoices):
@@ -292,6 +313,8 @@ class SelectionScenario(models.Model):
     )
     created_at = models.DateTimeField("créé le", default=timezone.now)
 
+    objects = SelectionScenarioQuerySet.as_manager()
+
     class Meta:
         verbose_name = "scénario de sélection"
         verbose_name_plural = "scénarios de sélection"
@@ -316,6 +339,8 @@ class ScenarioLine(models.Model):
     score = models.DecimalField("note retenue", max_digits=7, decimal_places=2)
     rank = models.PositiveIntegerField("rang")
     explanation = models.TextField("explication")
+
+    objects = ThroughCandidatureQuerySet.as_manager()
 
     class Meta:
         verbose_name = "ligne de scénario"
@@ -392,6 +417,8 @@ class DeliberationLine(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    objects = ThroughCandidatureQuerySet.as_manager()
 
     class Meta:
         verbose_name = "ligne de délibération"
@@ -470,6 +497,8 @@ class Decision(models.Model):
     # stood when the decision was published, never the PTCE's live profile.
     beneficiary_name = models.CharField("bénéficiaire publié", max_length=200, blank=True)
     beneficiary_siret = models.CharField("SIRET du bénéficiaire publié", max_length=14, blank=True)
+
+    objects = ThroughCandidatureQuerySet.as_manager()
 
     class Meta:
         verbose_name = "décision"

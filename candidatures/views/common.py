@@ -3,6 +3,8 @@ anything out of scope is a 404 (never a 403 that would confirm it exists)."""
 
 from django.shortcuts import get_object_or_404
 
+from ami.scoping import get_visible_or_404
+
 from ..models import Candidature, Ptce, PtceMembership
 
 
@@ -15,8 +17,8 @@ def member_ptce_or_404(user, pk) -> Ptce:
 
 
 def visible_candidature_or_404(user, pk) -> Candidature:
-    return get_object_or_404(
-        Candidature.objects.visible_to(user).select_related("call", "ptce", "region"), pk=pk
+    return get_visible_or_404(
+        Candidature.objects.select_related("call", "ptce", "region"), user, pk=pk
     )
 
 

@@ -12,9 +12,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from ami.models import DocumentType
+from ami.scoping import get_visible_or_404
 
 from ..documents import delete_document, open_for_download, store_document
-from .common import own_candidature_or_404, visible_candidature_or_404
+from ..models import Document
+from .common import own_candidature_or_404
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +74,7 @@ def document_delete(request, pk, document_pk):
 @login_required
 @require_GET
 def document_download(request, pk, document_pk):
-    candidature = visible_candidature_or_404(request.user, pk)
-    document = get_object_or_404(candidature.documents.all(), pk=document_pk)
+    document = get_visible_or_404(Document, request.user, pk=document_pk, candidature=pk)
     try:
         file = open_for_download(document, request.user)
     except PermissionDenied:

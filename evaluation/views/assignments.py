@@ -14,6 +14,7 @@ from accounts.models import (
     RegionalCellMembership,
     User,
 )
+from ami.scoping import get_visible_or_404
 from candidatures.models import Candidature, CandidatureState
 
 from .. import assignment, conflicts
@@ -58,8 +59,9 @@ def _assignment_post(request, cell):
         messages.success(request, f"« {candidature.ptce.name} » est attribuée à {evaluator}.")
         return
     if action == "unassign":
-        row = get_object_or_404(
+        row = get_visible_or_404(
             Assignment.objects.select_related("evaluator", "candidature__call"),
+            request.user,
             pk=posted_pk(request, "assignment"),
             candidature__call=cell.call_id,
             candidature__region=cell.region_id,
@@ -69,8 +71,9 @@ def _assignment_post(request, cell):
         messages.success(request, f"L'attribution à {row.evaluator} est retirée.")
         return
     if action in ("confirm_conflict", "dismiss_conflict"):
-        conflict = get_object_or_404(
+        conflict = get_visible_or_404(
             ConflictOfInterest.objects.select_related("evaluator", "candidature__ptce"),
+            request.user,
             pk=posted_pk(request, "conflict"),
             candidature__call=cell.call_id,
             candidature__region=cell.region_id,

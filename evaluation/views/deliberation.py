@@ -76,9 +76,9 @@ class SessionForm(DsfrFormMixin, forms.Form):
 
 
 def _line_rows(deliberation, user):
-    visible = Candidature.objects.visible_to(user).values("pk")
     return (
-        DeliberationLine.objects.filter(deliberation=deliberation, candidature__in=visible)
+        DeliberationLine.objects.visible_to(user)
+        .filter(deliberation=deliberation)
         .select_related("candidature__ptce", "candidature__region", "candidature__regional_opinion")
         .order_by("-selected", "-candidature__regional_opinion__consolidated_score", "pk")
     )
@@ -295,9 +295,9 @@ def deliberation_reopen(request, call_pk):
 
 
 def _decisions(call, user):
-    visible = Candidature.objects.visible_to(user).values("pk")
     return (
-        Decision.objects.filter(deliberation__call=call, candidature__in=visible)
+        Decision.objects.visible_to(user)
+        .filter(deliberation__call=call)
         .select_related("candidature__ptce", "candidature__region")
         .order_by("outcome", "candidature__region__name", "candidature__ptce__name")
     )

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import is_regional_coordinator, is_regional_member
+from ami.scoping import get_visible_or_404
 from candidatures.models import Candidature, MemberCategory
 from candidatures.submission import build_snapshot
 
@@ -408,12 +409,11 @@ def conflict_declare(request, pk):
 @login_required
 @require_POST
 def review_reopen(request, review_pk):
-    review = get_object_or_404(
-        Review.objects.filter(
-            candidature__in=Candidature.objects.visible_to(request.user)
-        ).select_related(
+    review = get_visible_or_404(
+        Review.objects.select_related(
             "candidature__call", "candidature__region", "candidature__ptce", "evaluator"
         ),
+        request.user,
         pk=review_pk,
     )
     candidature = review.candidature

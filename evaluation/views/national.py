@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.permissions import is_national_member
 from ami import audit
 from ami.models import Call
+from ami.scoping import get_visible_or_404
 from candidatures.forms import DsfrFormMixin
 from candidatures.models import Candidature
 
@@ -404,13 +405,13 @@ def scenario_list(request, call_pk):
 @login_required
 @require_GET
 def scenario_detail(request, pk):
-    scenario = get_object_or_404(
-        SelectionScenario.objects.select_related("call", "created_by"), pk=pk
+    scenario = get_visible_or_404(
+        SelectionScenario.objects.select_related("call", "created_by"), request.user, pk=pk
     )
     call = call_or_404(request.user, scenario.call_id)
-    visible = Candidature.objects.visible_to(request.user).filter(call_id=call.pk).values("pk")
     lines = (
-        ScenarioLine.objects.filter(scenario=scenario, candidature__in=visible)
+        ScenarioLine.objects.visible_to(request.user)
+        .filter(scenario=scenario)
         .select_related("candidature__ptce", "candidature__region")
         .only(*SCENARIO_LINE_FIELDS)
         .order_by("-selected", "rank", "pk")
