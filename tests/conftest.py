@@ -30,15 +30,10 @@ def _module_world(django_db_setup, django_db_blocker):
     """``build_world()`` once per test module, inside a transaction rolled back after the
     module's last test. Each test's own transaction (pytest-django's ``db``) nests inside it as a
     savepoint, so whatever a test writes is undone before the next one."""
-    from django.db import transaction
-
     from tests.roles import build_world
+    from tests.shared import built_once
 
-    with django_db_blocker.unblock(), transaction.atomic():
-        world = build_world()
-        with django_db_blocker.block():
-            yield world
-        transaction.set_rollback(True)
+    yield from built_once(django_db_blocker, build_world)
 
 
 @pytest.fixture
