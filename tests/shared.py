@@ -13,8 +13,9 @@ from django.test import override_settings
 
 def built_once(django_db_blocker, build, files_dir=None):
     """Generator for a module- or class-scoped fixture: ``yield from built_once(...)``. With
-    ``files_dir``, the files written while building go there (each test then writes to its own
-    folder, tests/conftest.py's ``_private_storage``)."""
+    ``files_dir``, the files written while building go there, and it stays the default storage
+    while the tests run, unless tests/conftest.py's ``_private_storage`` gives each test its own
+    folder (a module whose tests read the files built overrides that fixture)."""
     from django.conf import settings
 
     storages = settings.STORAGES
@@ -26,9 +27,8 @@ def built_once(django_db_blocker, build, files_dir=None):
                 "OPTIONS": {"location": str(files_dir)},
             },
         }
-    with django_db_blocker.unblock(), transaction.atomic():
-        with override_settings(STORAGES=storages):
-            built = build()
+    with override_settings(STORAGES=storages), django_db_blocker.unblock(), transaction.atomic():
+        built = build()
         with django_db_blocker.block():
             yield built
         transaction.set_rollback(True)
