@@ -1,5 +1,6 @@
 # make run  — install, migrate, load demo data, serve http://127.0.0.1:8000 (embedded PostgreSQL)
 # make test — install and run the whole test suite
+# make test-fast — the inner loop: no browser, integration nor slow tests, test database kept
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ PYTEST_ARGS ?=
 LOAD_ARGS ?=
 BENCH_CANDIDATURES ?= 10000
 
-.PHONY: install lock run test lint format worker check-deploy clean-db load bench
+.PHONY: install lock run test test-fast lint format worker check-deploy clean-db load bench
 
 install: $(VENV)/.installed
 
@@ -33,8 +34,15 @@ run: install
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# Locally the test database is kept between runs (--reuse-db; pytest-django still applies new
+# migrations; PYTEST_ARGS=--create-db rebuilds it); under CI=true it is created fresh.
+REUSE_DB := $(if $(filter true,$(CI)),--create-db,--reuse-db)
+
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(REUSE_DB) $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest $(REUSE_DB) -m "not browser and not integration and not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 
 
@@ -23,21 +25,27 @@ def _empty_cache():
     cache.clear()
 
 
-@pytest.fixture
-def world(db):
-    """A small edition with one actor of every role (see tests/roles.py)."""
+@pytest.fixture(scope="module")
+def _module_world(django_db_setup, django_db_blocker):
+    """``build_world()`` once per test module, inside a transaction rolled back after the
+    module's last test. Each test's own transaction (pytest-django's ``db``) nests inside it as a
+    savepoint, so whatever a test writes is undone before the next one."""
     from tests.roles import build_world
+    from tests.shared import built_once
 
-    return build_world()
+    yield from built_once(django_db_blocker, build_world)
 
 
-@pytest.fixture(autouse=True)
-def _reference_territory(request):
-    """Transactional tests (live server, real worker) flush every table afterwards, the
-    regions and départements of the data migration included: put them back first."""
-    if not {"transactional_db", "live_server"} & set(request.fixturenames):
-        return
-    request.getfixturevalue("transactional_db")
+@pytest.fixture
+def world(_module_world, db):
+    """A small edition with one actor of every role (see tests/roles.py), built once per module:
+    each test gets its own copy of the Python objects, as they were when built (a test that
+    changes an attribute or saves an object leaves the next test's copy untouched, and its
+    writes to the database are rolled back)."""
+    return copy.deepcopy(_module_world)
+
+
+def _restore_reference_territory():
     from ami.models import Department, Region
     from ami.territory_data import DEPARTMENTS, REGIONS
 
@@ -50,3 +58,22 @@ def _reference_territory(request):
         [Department(code=c, name=n, region_id=r) for c, n, r in DEPARTMENTS],
         ignore_conflicts=True,
     )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, plus the regions and départements of the data migration:
+    a database kept by ``--reuse-db`` (make test-fast) may come from a run whose last
+    transactional test flushed them."""
+    with django_db_blocker.unblock():
+        _restore_reference_territory()
+
+
+@pytest.fixture(autouse=True)
+def _reference_territory(request):
+    """Transactional tests (live server, real worker) flush every table afterwards, the
+    regions and départements of the data migration included: put them back first."""
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db")
+    _restore_reference_territory()

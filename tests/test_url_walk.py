@@ -15,6 +15,7 @@ each walked URL, with the same objects, is answered to some user of the world (t
 exist and are in a state where the screen works).
 """
 
+import copy
 import re
 import time
 import types
@@ -34,8 +35,9 @@ from tests import factories as f
 from tests.accounts.test_permissions import national
 from tests.candidatures.helpers import add_document
 from tests.roles import add_conflicted_evaluator, build_world
+from tests.shared import built_once
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # The roles walked (DESIGN §3) and what each must not reach (see ``build_scenes``).
 WALKED_ROLES = [
@@ -471,9 +473,23 @@ def walk_problems(client, walk: Walk, role: str, urlconf=None, only=None) -> lis
     return problems
 
 
+@pytest.fixture(scope="module")
+def _module_walk(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The three editions built once for the module (tests/shared.py), their documents in a
+    temporary folder that stays the storage of the module's tests (``_private_storage``)."""
+    files = tmp_path_factory.mktemp("walk") / "private"
+    yield from built_once(django_db_blocker, build_scenes, files)
+
+
 @pytest.fixture
-def walk(db, settings):
-    return build_scenes()
+def _private_storage():
+    """The walked documents stay where ``_module_walk`` put them (instead of
+    tests/conftest.py's per-test folder)."""
+
+
+@pytest.fixture
+def walk(_module_walk, db, settings):
+    return copy.deepcopy(_module_walk)
 
 
 @pytest.mark.parametrize("role", WALKED_ROLES)

@@ -152,6 +152,7 @@ def every_model(db):
     return edition, superuser
 
 
+@pytest.mark.slow
 def test_every_admin_page_loads_for_a_superuser(client, every_model):
     _edition, superuser = every_model
     client.force_login(superuser)

@@ -2,6 +2,7 @@
 invariants the domain functions guarantee (submission, reviews, opinions and ranking, hand-over),
 and the command is deterministic, idempotent and resettable."""
 
+import copy
 from collections import Counter
 from io import StringIO
 
@@ -24,14 +25,22 @@ from evaluation.models import (
     ReviewState,
 )
 from evaluation.scoring import recompute_call_totals, with_review_stats
+from tests.shared import built_once
 from wiring.demo.bench import bench_users, region_counts, seed_bench
 
 N = 60
 
 
+@pytest.fixture(scope="module")
+def _module_bench(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The bench seeded once for the module (tests/shared.py)."""
+    files = tmp_path_factory.mktemp("bench") / "private"
+    yield from built_once(django_db_blocker, lambda: seed_bench(N), files)
+
+
 @pytest.fixture
-def bench(db):
-    return seed_bench(N)
+def bench(_module_bench, db):
+    return copy.deepcopy(_module_bench)
 
 
 def test_candidatures_are_spread_over_every_region_by_weight(bench):

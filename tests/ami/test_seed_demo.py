@@ -1,9 +1,13 @@
+from dataclasses import dataclass
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Avg
+from django.test import TestCase, override_settings
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
 from ami.models import Call, Criterion, DocumentType, OutboxMessage, OutboxState, Phase, Region
@@ -23,7 +27,48 @@ from evaluation.models import (
 from wiring.demo import evaluation as demo
 from wiring.demo.seed import NOT_SENT
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@dataclass
+class Seeded:
+    out: str
+    callbacks: list
+    outbox: list
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """``seed_demo`` run once for the module (it takes about 20 s), its documents in a temporary
+    folder, inside a transaction rolled back after the module's last test; each test's own
+    transaction nests inside it as a savepoint. Keeps what the run printed, the on-commit
+    callbacks it registered (executed, as at a real commit) and the emails it sent."""
+    storages = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path_factory.mktemp("demo") / "private")},
+        },
+    }
+    with (
+        override_settings(STORAGES=storages),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
+        out = StringIO()
+        mail.outbox = []
+        with TestCase.captureOnCommitCallbacks(execute=True) as callbacks:
+            call_command("seed_demo", stdout=out)
+        seeded = Seeded(out=out.getvalue(), callbacks=callbacks, outbox=list(mail.outbox))
+        with django_db_blocker.block():
+            yield seeded
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def _private_storage():
+    """The demo's documents stay where ``seeded`` put them (instead of tests/conftest.py's
+    per-test folder)."""
 
 
 def _counts():
@@ -61,15 +106,13 @@ def _review_state():
     )
 
 
-def test_seed_demo_is_idempotent_and_prints_the_logins():
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
+def test_seed_demo_is_idempotent_and_prints_the_logins(seeded):
     first, reviewed = _counts(), _review_state()
     call_command("seed_demo", stdout=StringIO())
     assert _counts() == first
     assert _review_state() == reviewed
 
-    text = out.getvalue()
+    text = seeded.out
     assert "demo-ami-ptce-2025" in text
     assert "coorace@demo.ami-ptce.fr" in text
     edition_2025 = Call.objects.get(slug="ami-ptce-2025")
@@ -99,8 +142,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins():
     assert document.file.read().startswith(b"%PDF")
 
 
-def test_demo_user_can_log_in(client):
-    call_command("seed_demo", stdout=StringIO())
+def test_demo_user_can_log_in(client, seeded):
     response = client.post(
         "/compte/login/",
         {"login": "porteur@demo.ami-ptce.fr", "password": "demo-ami-ptce-2025"},
@@ -109,9 +151,8 @@ def test_demo_user_can_log_in(client):
     assert response["Location"] == "/mon-espace/"
 
 
-def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        call_command("seed_demo", stdout=StringIO())
+def test_seed_demo_gives_the_regional_cells_material(seeded):
+    callbacks = seeded.callbacks
     current = Call.objects.current()
     candidatures = Candidature.objects.filter(call=current)
     submitted = Review.objects.filter(candidature__call=current, state=ReviewState.SUBMITTED)
@@ -178,4 +219,4 @@ def test_seed_demo_gives_the_regional_cells_material(django_capture_on_commit_ca
     assert OutboxMessage.objects.filter(last_error=NOT_SENT).exists()
     assert not OutboxMessage.objects.filter(state=OutboxState.QUEUED).exists()
     assert not [callback for callback in callbacks if callback.__module__ == "ami.outbox"]
-    assert mail.outbox == []
+    assert seeded.outbox == []

@@ -2,6 +2,7 @@
 every score, opinion and decision; formulas neutralised; bounded queries) and the procès-verbal
 of the deliberation (PDF and XLSX, only once the list is fixed), with their permissions."""
 
+import copy
 import io
 from datetime import date
 from decimal import Decimal
@@ -21,6 +22,7 @@ from tests import factories as f
 from tests.evaluation.national_helpers import fix_list, national_edition, publish
 from tests.evaluation.test_scoring import NA, make_grid, make_review
 from tests.roles import LOGIN, NOT_FOUND, OK, ROLES, assert_outcome, client_as
+from tests.shared import built_once
 
 EVIL_NAME = '=HYPERLINK("x")'
 EVIL_JUSTIFICATION = "=1+1 : projet prioritaire pour le territoire"
@@ -50,10 +52,20 @@ def _assert_no_formula(workbook):
                 assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
 
 
+@pytest.fixture(scope="module")
+def _module_edition(django_db_setup, django_db_blocker):
+    """The edition built once for the module (tests/shared.py)."""
+    yield from built_once(django_db_blocker, _build_edition)
+
+
 @pytest.fixture
-def edition(db):
+def edition(_module_edition, db):
     """Three candidatures handed over (two in Île-de-France, one in Bretagne): the first with a
     formula for a name, two reviews on a real grid and two CNA analyses."""
+    return copy.deepcopy(_module_edition)
+
+
+def _build_edition():
     edition = national_edition({"11": [70, 60], "53": [50]}, envelope=Decimal("200000"))
     first, second, third = edition.candidatures
     first.ptce.name = EVIL_NAME
