@@ -35,13 +35,14 @@ def test_coordinator_sets_up_totp_then_logs_in_with_a_code(page, live_server, ax
     ).user
     cell_heading = "Cellule régionale Bretagne"
 
-    # --- Logged in with the password only: « Mon espace » says what to do. ---
-    log_in(page, coordinator.email, axe_check)
-    expect(page.get_by_role("heading", name="Activez la double authentification")).to_be_visible()
-    axe_check(page)
-
-    # --- The cell's screen sends to the setup, which first confirms the password. ---
-    main_menu(page, "Cellule régionale")
+    # --- Logged in with the password only: every screen but the public ones waits for the
+    # second factor, « Mon espace » too; the login leads to the setup, which first confirms the
+    # password. ---
+    page.goto("/")
+    page.get_by_role("link", name="Se connecter").click()
+    page.get_by_label("Courriel").fill(coordinator.email)
+    page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
+    page.get_by_role("button", name="Connexion").click()
     expect(page.get_by_text("La double authentification est obligatoire")).to_be_visible()
     confirm_password(page, axe_check)
 
@@ -70,8 +71,11 @@ def test_coordinator_sets_up_totp_then_logs_in_with_a_code(page, live_server, ax
     axe_check(page)
     assert f.totp_secret(coordinator) == secret
 
-    # « Continuer » leads to the screen the coordinator wanted.
+    # « Continuer » leads to the screen the coordinator wanted (« Mon espace »), then their cell.
     page.get_by_role("link", name="Continuer").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mon espace")
+    axe_check(page)
+    main_menu(page, "Cellule régionale")
     expect(page.get_by_role("heading", level=1)).to_have_text(cell_heading)
     axe_check(page)
     log_out(page, axe_check)
