@@ -13,22 +13,15 @@ from ami.audit import audited
 from ami.outbox import queue_templated_email
 
 from .errors import TransitionRefused
-from .models import Candidature, CandidatureState, ComplementRequest
-from .steps import STEPS
+from .models import CandidatureState, ComplementRequest
+from . import questionnaire
 
-# The answers an applicant may be asked to complete, by field name, and the budget lines.
-COMPLEMENT_FIELDS = {name: step.slug for step in STEPS for name in step.fields}
-COMPLEMENT_FIELDS["cofinancing"] = "budget"
 REMINDER_BEFORE = timedelta(days=2)
 
 
-def field_choices():
-    choices = [
-        (name, str(Candidature._meta.get_field(name).verbose_name).capitalize())
-        for step in STEPS
-        for name in step.fields
-    ]
-    return [*choices, ("cofinancing", "Cofinancements")]
+def field_choices(call):
+    """The answers an applicant may be asked to complete (by name), and the budget lines."""
+    return questionnaire.complement_choices(call)
 
 
 def open_request(candidature) -> ComplementRequest | None:
@@ -41,7 +34,8 @@ def request_complements(candidature, actor, *, message, fields, document_types, 
     from . import workflow
 
     message = (message or "").strip()
-    fields = [name for name in fields if name in COMPLEMENT_FIELDS]
+    offered = {name for name, _label in field_choices(candidature.call)}
+    fields = [name for name in fields if name in offered]
     document_types = list(document_types)
     errors = {}
     if not message:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 
 from ami.models import Commune, Density
+from candidatures import questionnaire
 from candidatures.models import Candidature, Document, MemberCategory, PtceMember
 from tests import factories as f
 
@@ -57,11 +58,14 @@ def complete_candidature(candidature: Candidature) -> Candidature:
     """Fill every answer, the PTCE profile and members, and the mandatory documents."""
     complete_ptce(candidature.ptce)
     candidature.region = candidature.ptce.region
-    for name in (
-        "title", "summary", "territory_description", "partners_description",
-        "lever_governance", "lever_engineering", "lever_research", "lever_viability",
-    ):  # fmt: skip
-        setattr(candidature, name, f"Réponse {name}")
+    candidature.title = "Réponse title"
+    candidature.answers = {
+        question.slug: f"Réponse {question.slug}"
+        if question.kind in ("short_text", "long_text")
+        else value
+        for question in questionnaire.questions(candidature.call)
+        for value in [questionnaire.sample_answers(candidature.call, 1).get(question.slug)]
+    }
     candidature.requested_amount = Decimal("50000")
     candidature.save()
     for document_type in candidature.call.document_types.filter(mandatory=True):
