@@ -489,6 +489,24 @@ class SectionAdmin(FrozenAdminMixin, admin.ModelAdmin):
         return preview_link(section.call if section.pk else None)
 
 
+@admin.register(Question)
+class QuestionAdmin(FrozenAdminMixin, admin.ModelAdmin):
+    list_display = ["label", "slug", "kind", "required", "section", "call"]
+    list_filter = ["call", "kind"]
+    search_fields = ["label", "slug", "call__name"]
+    list_select_related = ["call", "section"]
+    fields = [
+        "section",
+        ("order", "slug", "kind", "required"),
+        "label",
+        "help_text",
+        ("max_length", "choices"),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["section"] if obj else []
+
+
 @admin.register(Criterion)
 class CriterionAdmin(FrozenAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["label", "call", "weight", "scale_min", "scale_max", "order"]

@@ -147,6 +147,7 @@ def export(user, archive) -> dict:
         Candidature.objects.of_applicant(user)
         .select_related("call", "region", "ptce")
         .prefetch_related(
+            questionnaire.PREFETCH,
             "cofinancing_lines",
             "complement_requests",
             Prefetch(

@@ -60,6 +60,11 @@ REQUESTED_AMOUNT = CoreField(
 CORE_FIELDS = {core.name: core for core in (TITLE, REQUESTED_AMOUNT)}
 
 
+# For lists of candidatures of several calls: ``prefetch_related(questionnaire.PREFETCH)`` reads
+# every call's questionnaire in two queries.
+PREFETCH = "call__sections__questions"
+
+
 @dataclass(frozen=True)
 class Step:
     slug: str
@@ -86,13 +91,16 @@ def steps(call) -> list[Step]:
     cached = getattr(call, "_questionnaire_steps", None)
     if cached is not None:
         return cached
-    sections = list(
-        Section.objects.filter(call_id=call.pk)
-        .order_by("order", "pk")
-        .prefetch_related(
-            Prefetch("questions", queryset=Question.objects.order_by("order", "pk"))
+    if "sections" in getattr(call, "_prefetched_objects_cache", {}):
+        sections = list(call.sections.all())  # a list of candidatures: ``PREFETCH``
+    else:
+        sections = list(
+            Section.objects.filter(call_id=call.pk)
+            .order_by("order", "pk")
+            .prefetch_related(
+                Prefetch("questions", queryset=Question.objects.order_by("order", "pk"))
+            )
         )
-    )
     result = [
         Step(
             section.slug,

@@ -6,6 +6,8 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+
+from candidatures import questionnaire
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -122,13 +124,18 @@ def test_export(client, world, cell, exported):
         "Recherche – Anne Aubert",
         "Recherche – Bruno Bernard",
     ]
-    assert header[20:] == [
+    assert header[20:25] == [
         "Note consolidée /100",
         "Avis collégial",
         "Justification de la note",
         "Motivation",
         "Rang",
     ]
+    # Then the answers as submitted: the title and one column per question of the call.
+    assert header[25:] == ["Intitulé du projet"] + [
+        q.label for q in questionnaire.questions(world.candidature_a.call)
+    ]
+    assert len(header) == 25 + 1 + 8
     # The formula came out as text.
     name = '\'=HYPERLINK("http://exemple.test","clic")'
     assert set(rows) == {name, "Bocage", world.candidature_a.ptce.name}
