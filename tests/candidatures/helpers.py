@@ -80,3 +80,26 @@ def submittable(user=None, **call_kwargs):
     membership = f.PtceMembershipFactory(**({"user": user} if user else {}))
     candidature = f.CandidatureFactory(ptce=membership.ptce, call=call, requested_amount=None)
     return complete_candidature(candidature), membership.user
+
+
+def posted(question, raw):
+    """A stored answer as the applicant types it in the form (what the browser sends)."""
+    value = questionnaire.from_json(question, raw)
+    if hasattr(value, "strftime"):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal):
+        return str(value).replace(".", ",")
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def step_data(call, step_slug, answers, **core) -> dict:
+    """Form data of one step: ``answers`` (stored form, by slug) and typed fields (``title``,
+    ``requested_amount``) given as typed."""
+    step = questionnaire.get_step(call, step_slug)
+    data = {name: value for name, value in core.items() if name in step.core}
+    for question in step.questions:
+        if question.slug in answers:
+            data[question.slug] = posted(question, answers[question.slug])
+    return data
