@@ -18,6 +18,7 @@ from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
 from ..step_forms import CofinancingLineForm
+from ..receipt import submitted_answers
 from ..submission import budget_summary, completeness_problems
 from .common import member_ptce_or_404, own_candidature_or_404, visible_candidature_or_404
 
@@ -289,7 +290,11 @@ def candidature_receipt(request, pk):
     return render(
         request,
         "candidatures/receipt.html",
-        {"candidature": candidature, "snapshot": candidature.snapshot},
+        {
+            "candidature": candidature,
+            "snapshot": candidature.snapshot,
+            "answer_sections": submitted_answers(candidature),
+        },
     )
 
 
