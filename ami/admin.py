@@ -468,9 +468,7 @@ def _questions_clean(formset):
         if not slug:
             continue
         if slug in seen:
-            form.add_error(
-                "slug", f"Deux questions du questionnaire ont l'identifiant « {slug} »."
-            )
+            form.add_error("slug", f"Deux questions du questionnaire ont l'identifiant « {slug} ».")
         seen[slug] = form
 
 

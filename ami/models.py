@@ -3,11 +3,11 @@ and the notification outbox."""
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
-import pgtrigger
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
@@ -259,7 +259,9 @@ class FrozenOnceOpen(models.Model):
         if call is not None and call.phase != Phase.DRAFT:
             raise ValidationError(FROZEN_MESSAGE.format(call=call))
         if self.pk and call is not None:
-            stored_call = type(self).objects.filter(pk=self.pk).values_list("call__phase", flat=True)
+            stored_call = (
+                type(self).objects.filter(pk=self.pk).values_list("call__phase", flat=True)
+            )
             if any(phase != Phase.DRAFT for phase in stored_call):
                 raise ValidationError(FROZEN_MESSAGE.format(call=call))
 
@@ -481,14 +483,14 @@ class Question(FrozenOnceOpen):
     def __str__(self):
         return self.label
 
-    @property
-    def choice_list(self) -> list[str]:
-        return [line.strip() for line in self.choices.splitlines() if line.strip()]
-
     def save(self, *args, **kwargs):
         if self.section_id and not self.call_id:
             self.call_id = self.section.call_id
         super().save(*args, **kwargs)
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
 
     def clean(self):
         if self.section_id:
@@ -504,9 +506,7 @@ class Question(FrozenOnceOpen):
             .exclude(pk=self.pk)
             .exists()
         ):
-            errors["slug"] = (
-                f"Une autre question du questionnaire a l'identifiant « {self.slug} »."
-            )
+            errors["slug"] = f"Une autre question du questionnaire a l'identifiant « {self.slug} »."
         if self.kind in CHOICE_KINDS and not self.choice_list:
             errors["choices"] = "Une question à choix doit proposer au moins une réponse."
         if self.kind in CHOICE_KINDS and len(set(self.choice_list)) != len(self.choice_list):

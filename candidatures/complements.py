@@ -12,9 +12,9 @@ from django.utils.formats import date_format
 from ami.audit import audited
 from ami.outbox import queue_templated_email
 
+from . import questionnaire
 from .errors import TransitionRefused
 from .models import CandidatureState, ComplementRequest
-from . import questionnaire
 
 REMINDER_BEFORE = timedelta(days=2)
 

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from ami.audit import audited
 
+from . import questionnaire
 from .complements import editable_scope, request_refusal
 from .models import Candidature, CofinancingLine
 from .permissions import can_edit_candidature, is_ptce_member
-from . import questionnaire
 from .step_forms import CofinancingLineForm
 
 

@@ -406,7 +406,9 @@ def answer_rows(call, answers: dict, *, with_title=False) -> list[SectionAnswers
 
 
 def flat_rows(call, answers: dict, *, with_title=False) -> list[tuple[str, str]]:
-    return [row for section in answer_rows(call, answers, with_title=with_title) for row in section.rows]
+    return [
+        row for section in answer_rows(call, answers, with_title=with_title) for row in section.rows
+    ]
 
 
 def display_by_name(call, name: str, raw) -> str:

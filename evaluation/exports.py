@@ -84,7 +84,8 @@ def _score_value(score):
 def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
     """Header and rows of the export: PTCE, SIRET, state, requested amount, review statistics,
     per criterion of the call the mean score and each evaluator's score, the collegial
-    opinion and the rank, then the title and one column per question of the call. Values are raw (numbers stay numbers); ``write_workbook`` formats."""
+    opinion and the rank, then the title and one column per question of the call. Values are
+    raw (numbers stay numbers); ``write_workbook`` formats."""
     criteria = list(cell.call.criteria.all())
     evaluators = _evaluators(rows)
     header = [

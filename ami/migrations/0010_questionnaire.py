@@ -5,71 +5,169 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ami', '0009_audit_history'),
+        ("ami", "0009_audit_history"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text="Unique dans le questionnaire et stable d'une édition à l'autre : les réponses sont reprises d'une édition à la suivante par cet identifiant.", verbose_name='identifiant')),
-                ('label', models.CharField(max_length=300, verbose_name='libellé')),
-                ('help_text', models.TextField(blank=True, verbose_name='aide')),
-                ('kind', models.CharField(choices=[('short_text', 'texte court'), ('long_text', 'texte long'), ('integer', 'nombre entier'), ('amount', 'montant en euros'), ('yes_no', 'oui / non'), ('single_choice', 'choix unique'), ('multiple_choice', 'choix multiple'), ('date', 'date'), ('url', 'adresse internet'), ('email', 'adresse électronique')], max_length=20, verbose_name='type de réponse')),
-                ('required', models.BooleanField(default=True, verbose_name='obligatoire')),
-                ('max_length', models.IntegerField(blank=True, help_text='Pour les textes ; vide : 300 pour un texte court, sans limite pour un long.', null=True, verbose_name='nombre maximal de caractères')),
-                ('choices', models.TextField(blank=True, help_text='Pour les choix : une réponse par ligne.', verbose_name='réponses proposées')),
-                ('order', models.PositiveSmallIntegerField(default=0, verbose_name='ordre')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Unique dans le questionnaire et stable d'une édition à l'autre : les réponses sont reprises d'une édition à la suivante par cet identifiant.",
+                        verbose_name="identifiant",
+                    ),
+                ),
+                ("label", models.CharField(max_length=300, verbose_name="libellé")),
+                ("help_text", models.TextField(blank=True, verbose_name="aide")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("short_text", "texte court"),
+                            ("long_text", "texte long"),
+                            ("integer", "nombre entier"),
+                            ("amount", "montant en euros"),
+                            ("yes_no", "oui / non"),
+                            ("single_choice", "choix unique"),
+                            ("multiple_choice", "choix multiple"),
+                            ("date", "date"),
+                            ("url", "adresse internet"),
+                            ("email", "adresse électronique"),
+                        ],
+                        max_length=20,
+                        verbose_name="type de réponse",
+                    ),
+                ),
+                ("required", models.BooleanField(default=True, verbose_name="obligatoire")),
+                (
+                    "max_length",
+                    models.IntegerField(
+                        blank=True,
+                        help_text="Pour les textes ; vide : 300 pour un texte court, sans limite pour un long.",
+                        null=True,
+                        verbose_name="nombre maximal de caractères",
+                    ),
+                ),
+                (
+                    "choices",
+                    models.TextField(
+                        blank=True,
+                        help_text="Pour les choix : une réponse par ligne.",
+                        verbose_name="réponses proposées",
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0, verbose_name="ordre")),
             ],
             options={
-                'verbose_name': 'question',
-                'verbose_name_plural': 'questions',
-                'ordering': ['call', 'section__order', 'section', 'order', 'pk'],
+                "verbose_name": "question",
+                "verbose_name_plural": "questions",
+                "ordering": ["call", "section__order", "section", "order", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Section',
+            name="Section",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=120, verbose_name='titre')),
-                ('slug', models.SlugField(help_text="Dans l'adresse de l'étape, par exemple « projet ». Stable d'une édition à l'autre.", max_length=40, verbose_name='identifiant')),
-                ('kind', models.CharField(choices=[('questions', 'questions'), ('budget', 'budget (montant demandé et cofinancements, puis les questions)')], default='questions', max_length=20, verbose_name='nature')),
-                ('order', models.PositiveSmallIntegerField(default=0, verbose_name='ordre')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=120, verbose_name="titre")),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Dans l'adresse de l'étape, par exemple « projet ». Stable d'une édition à l'autre.",
+                        max_length=40,
+                        verbose_name="identifiant",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("questions", "questions"),
+                            (
+                                "budget",
+                                "budget (montant demandé et cofinancements, puis les questions)",
+                            ),
+                        ],
+                        default="questions",
+                        max_length=20,
+                        verbose_name="nature",
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(default=0, verbose_name="ordre")),
             ],
             options={
-                'verbose_name': 'rubrique du questionnaire',
-                'verbose_name_plural': 'rubriques du questionnaire',
-                'ordering': ['call', 'order', 'pk'],
+                "verbose_name": "rubrique du questionnaire",
+                "verbose_name_plural": "rubriques du questionnaire",
+                "ordering": ["call", "order", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='question',
-            name='call',
-            field=models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='ami.call', verbose_name='appel'),
+            model_name="question",
+            name="call",
+            field=models.ForeignKey(
+                editable=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="questions",
+                to="ami.call",
+                verbose_name="appel",
+            ),
         ),
         migrations.AddField(
-            model_name='section',
-            name='call',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sections', to='ami.call', verbose_name='appel'),
+            model_name="section",
+            name="call",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sections",
+                to="ami.call",
+                verbose_name="appel",
+            ),
         ),
         migrations.AddField(
-            model_name='question',
-            name='section',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='ami.section', verbose_name='rubrique'),
+            model_name="question",
+            name="section",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="questions",
+                to="ami.section",
+                verbose_name="rubrique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='section',
-            constraint=models.UniqueConstraint(fields=('call', 'slug'), name='one_section_slug_per_call', violation_error_message='Une autre rubrique de cet appel a cet identifiant.'),
+            model_name="section",
+            constraint=models.UniqueConstraint(
+                fields=("call", "slug"),
+                name="one_section_slug_per_call",
+                violation_error_message="Une autre rubrique de cet appel a cet identifiant.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='section',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'budget')), fields=('call',), name='one_budget_section_per_call', violation_error_message="L'appel a déjà une rubrique budget."),
+            model_name="section",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "budget")),
+                fields=("call",),
+                name="one_budget_section_per_call",
+                violation_error_message="L'appel a déjà une rubrique budget.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='question',
-            constraint=models.UniqueConstraint(fields=('call', 'slug'), name='one_question_slug_per_call', violation_error_message='Une autre question du questionnaire a cet identifiant.'),
+            model_name="question",
+            constraint=models.UniqueConstraint(
+                fields=("call", "slug"),
+                name="one_question_slug_per_call",
+                violation_error_message="Une autre question du questionnaire a cet identifiant.",
+            ),
         ),
     ]

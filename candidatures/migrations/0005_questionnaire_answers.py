@@ -83,7 +83,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("candidatures", "0004_audit_history"),
         ("ami", "0010_questionnaire"),
@@ -93,102 +92,133 @@ class Migration(migrations.Migration):
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='candidature',
-            name='insert_insert',
+            model_name="candidature",
+            name="insert_insert",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='candidature',
-            name='update_update',
+            model_name="candidature",
+            name="update_update",
         ),
         pgtrigger.migrations.RemoveTrigger(
-            model_name='candidature',
-            name='delete_delete',
+            model_name="candidature",
+            name="delete_delete",
         ),
         migrations.AddField(
-            model_name='candidature',
-            name='answers',
-            field=models.JSONField(blank=True, default=dict, verbose_name='réponses'),
+            model_name="candidature",
+            name="answers",
+            field=models.JSONField(blank=True, default=dict, verbose_name="réponses"),
         ),
         migrations.AddField(
-            model_name='candidaturehistory',
-            name='answers',
-            field=models.JSONField(blank=True, default=dict, verbose_name='réponses'),
+            model_name="candidaturehistory",
+            name="answers",
+            field=models.JSONField(blank=True, default=dict, verbose_name="réponses"),
         ),
         migrations.RunPython(forward, backward),
         migrations.RemoveField(
-            model_name='candidature',
-            name='budget_comment',
+            model_name="candidature",
+            name="budget_comment",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='lever_engineering',
+            model_name="candidature",
+            name="lever_engineering",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='lever_governance',
+            model_name="candidature",
+            name="lever_governance",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='lever_research',
+            model_name="candidature",
+            name="lever_research",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='lever_viability',
+            model_name="candidature",
+            name="lever_viability",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='partners_description',
+            model_name="candidature",
+            name="partners_description",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='summary',
+            model_name="candidature",
+            name="summary",
         ),
         migrations.RemoveField(
-            model_name='candidature',
-            name='territory_description',
+            model_name="candidature",
+            name="territory_description",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='budget_comment',
+            model_name="candidaturehistory",
+            name="budget_comment",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='lever_engineering',
+            model_name="candidaturehistory",
+            name="lever_engineering",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='lever_governance',
+            model_name="candidaturehistory",
+            name="lever_governance",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='lever_research',
+            model_name="candidaturehistory",
+            name="lever_research",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='lever_viability',
+            model_name="candidaturehistory",
+            name="lever_viability",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='partners_description',
+            model_name="candidaturehistory",
+            name="partners_description",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='summary',
+            model_name="candidaturehistory",
+            name="summary",
         ),
         migrations.RemoveField(
-            model_name='candidaturehistory',
-            name='territory_description',
+            model_name="candidaturehistory",
+            name="territory_description",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='candidature',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "candidatures_candidaturehistory" ("answers", "call_id", "cloned_from_id", "created_at", "current_step", "id", "in_qpv", "is_rural", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "ptce_id", "receipt_number", "region_id", "requested_amount", "state", "submitted_at", "title", "updated_at") VALUES (NEW."answers", NEW."call_id", NEW."cloned_from_id", NEW."created_at", NEW."current_step", NEW."id", NEW."in_qpv", NEW."is_rural", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', NEW."id", NEW."ptce_id", NEW."receipt_number", NEW."region_id", NEW."requested_amount", NEW."state", NEW."submitted_at", NEW."title", NEW."updated_at"); RETURN NULL;', hash='4345b7b495b378e045e2196b117eec7fb858c4ae', operation='INSERT', pgid='pgtrigger_insert_insert_ea3e9', table='candidatures_candidature', when='AFTER')),
+            model_name="candidature",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "candidatures_candidaturehistory" ("answers", "call_id", "cloned_from_id", "created_at", "current_step", "id", "in_qpv", "is_rural", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "ptce_id", "receipt_number", "region_id", "requested_amount", "state", "submitted_at", "title", "updated_at") VALUES (NEW."answers", NEW."call_id", NEW."cloned_from_id", NEW."created_at", NEW."current_step", NEW."id", NEW."in_qpv", NEW."is_rural", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'insert\', NEW."id", NEW."ptce_id", NEW."receipt_number", NEW."region_id", NEW."requested_amount", NEW."state", NEW."submitted_at", NEW."title", NEW."updated_at"); RETURN NULL;',
+                    hash="4345b7b495b378e045e2196b117eec7fb858c4ae",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_ea3e9",
+                    table="candidatures_candidature",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='candidature',
-            trigger=pgtrigger.compiler.Trigger(name='update_update', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD."answers" IS DISTINCT FROM (NEW."answers") OR OLD."call_id" IS DISTINCT FROM (NEW."call_id") OR OLD."cloned_from_id" IS DISTINCT FROM (NEW."cloned_from_id") OR OLD."created_at" IS DISTINCT FROM (NEW."created_at") OR OLD."current_step" IS DISTINCT FROM (NEW."current_step") OR OLD."id" IS DISTINCT FROM (NEW."id") OR OLD."in_qpv" IS DISTINCT FROM (NEW."in_qpv") OR OLD."is_rural" IS DISTINCT FROM (NEW."is_rural") OR OLD."ptce_id" IS DISTINCT FROM (NEW."ptce_id") OR OLD."receipt_number" IS DISTINCT FROM (NEW."receipt_number") OR OLD."region_id" IS DISTINCT FROM (NEW."region_id") OR OLD."requested_amount" IS DISTINCT FROM (NEW."requested_amount") OR OLD."state" IS DISTINCT FROM (NEW."state") OR OLD."submitted_at" IS DISTINCT FROM (NEW."submitted_at") OR OLD."title" IS DISTINCT FROM (NEW."title") OR OLD."updated_at" IS DISTINCT FROM (NEW."updated_at"))', func='INSERT INTO "candidatures_candidaturehistory" ("answers", "call_id", "cloned_from_id", "created_at", "current_step", "id", "in_qpv", "is_rural", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "ptce_id", "receipt_number", "region_id", "requested_amount", "state", "submitted_at", "title", "updated_at") VALUES (NEW."answers", NEW."call_id", NEW."cloned_from_id", NEW."created_at", NEW."current_step", NEW."id", NEW."in_qpv", NEW."is_rural", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', NEW."id", NEW."ptce_id", NEW."receipt_number", NEW."region_id", NEW."requested_amount", NEW."state", NEW."submitted_at", NEW."title", NEW."updated_at"); RETURN NULL;', hash='7dad9be5735adda12d945c91b1d1e2ee9b9c3001', operation='UPDATE', pgid='pgtrigger_update_update_72fdc', table='candidatures_candidature', when='AFTER')),
+            model_name="candidature",
+            trigger=pgtrigger.compiler.Trigger(
+                name="update_update",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    condition='WHEN (OLD."answers" IS DISTINCT FROM (NEW."answers") OR OLD."call_id" IS DISTINCT FROM (NEW."call_id") OR OLD."cloned_from_id" IS DISTINCT FROM (NEW."cloned_from_id") OR OLD."created_at" IS DISTINCT FROM (NEW."created_at") OR OLD."current_step" IS DISTINCT FROM (NEW."current_step") OR OLD."id" IS DISTINCT FROM (NEW."id") OR OLD."in_qpv" IS DISTINCT FROM (NEW."in_qpv") OR OLD."is_rural" IS DISTINCT FROM (NEW."is_rural") OR OLD."ptce_id" IS DISTINCT FROM (NEW."ptce_id") OR OLD."receipt_number" IS DISTINCT FROM (NEW."receipt_number") OR OLD."region_id" IS DISTINCT FROM (NEW."region_id") OR OLD."requested_amount" IS DISTINCT FROM (NEW."requested_amount") OR OLD."state" IS DISTINCT FROM (NEW."state") OR OLD."submitted_at" IS DISTINCT FROM (NEW."submitted_at") OR OLD."title" IS DISTINCT FROM (NEW."title") OR OLD."updated_at" IS DISTINCT FROM (NEW."updated_at"))',
+                    func='INSERT INTO "candidatures_candidaturehistory" ("answers", "call_id", "cloned_from_id", "created_at", "current_step", "id", "in_qpv", "is_rural", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "ptce_id", "receipt_number", "region_id", "requested_amount", "state", "submitted_at", "title", "updated_at") VALUES (NEW."answers", NEW."call_id", NEW."cloned_from_id", NEW."created_at", NEW."current_step", NEW."id", NEW."in_qpv", NEW."is_rural", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', NEW."id", NEW."ptce_id", NEW."receipt_number", NEW."region_id", NEW."requested_amount", NEW."state", NEW."submitted_at", NEW."title", NEW."updated_at"); RETURN NULL;',
+                    hash="7dad9be5735adda12d945c91b1d1e2ee9b9c3001",
+                    operation="UPDATE",
+                    pgid="pgtrigger_update_update_72fdc",
+                    table="candidatures_candidature",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='candidature',
-            trigger=pgtrigger.compiler.Trigger(name='delete_delete', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "candidatures_candidaturehistory" ("answers", "call_id", "cloned_from_id", "created_at", "current_step", "id", "in_qpv", "is_rural", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "ptce_id", "receipt_number", "region_id", "requested_amount", "state", "submitted_at", "title", "updated_at") VALUES (OLD."answers", OLD."call_id", OLD."cloned_from_id", OLD."created_at", OLD."current_step", OLD."id", OLD."in_qpv", OLD."is_rural", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', OLD."id", OLD."ptce_id", OLD."receipt_number", OLD."region_id", OLD."requested_amount", OLD."state", OLD."submitted_at", OLD."title", OLD."updated_at"); RETURN NULL;', hash='7dcc779874a0b1127f8b99c118517e0eca9d8069', operation='DELETE', pgid='pgtrigger_delete_delete_a5c74', table='candidatures_candidature', when='AFTER')),
+            model_name="candidature",
+            trigger=pgtrigger.compiler.Trigger(
+                name="delete_delete",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "candidatures_candidaturehistory" ("answers", "call_id", "cloned_from_id", "created_at", "current_step", "id", "in_qpv", "is_rural", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "ptce_id", "receipt_number", "region_id", "requested_amount", "state", "submitted_at", "title", "updated_at") VALUES (OLD."answers", OLD."call_id", OLD."cloned_from_id", OLD."created_at", OLD."current_step", OLD."id", OLD."in_qpv", OLD."is_rural", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', OLD."id", OLD."ptce_id", OLD."receipt_number", OLD."region_id", OLD."requested_amount", OLD."state", OLD."submitted_at", OLD."title", OLD."updated_at"); RETURN NULL;',
+                    hash="7dcc779874a0b1127f8b99c118517e0eca9d8069",
+                    operation="DELETE",
+                    pgid="pgtrigger_delete_delete_a5c74",
+                    table="candidatures_candidature",
+                    when="AFTER",
+                ),
+            ),
         ),
     ]

@@ -17,8 +17,8 @@ from .. import decisions, drafting, questionnaire, workflow
 from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
-from ..step_forms import CofinancingLineForm
 from ..receipt import submitted_answers
+from ..step_forms import CofinancingLineForm
 from ..submission import budget_summary, completeness_problems
 from .common import member_ptce_or_404, own_candidature_or_404, visible_candidature_or_404
 
@@ -227,7 +227,9 @@ def candidature_autosave(request, pk, step):
         "candidatures/_autosave_status.html",
         {"saved_at": result.saved_at, "errors": result.labelled_errors(), "level": "saved"},
     )
-    if current.kind == questionnaire.BUDGET_STEP:  # keep the financing plan in step with what was just saved
+    if (
+        current.kind == questionnaire.BUDGET_STEP
+    ):  # keep the financing plan in step with what was just saved
         html += render_to_string(
             "candidatures/_budget_table.html",
             {"candidature": candidature, "budget": budget_summary(candidature), "oob": True},

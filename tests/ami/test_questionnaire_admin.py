@@ -71,8 +71,13 @@ def test_staff_build_a_questionnaire_then_preview_it(client, staff, draft_call):
         section,
         [
             _question(1, "surface", "Surface du lieu (m²)", QuestionKind.INTEGER),
-            _question(2, "public", "Public principal", QuestionKind.SINGLE_CHOICE,
-                      choices="Habitants\r\nEntreprises"),
+            _question(
+                2,
+                "public",
+                "Public principal",
+                QuestionKind.SINGLE_CHOICE,
+                choices="Habitants\r\nEntreprises",
+            ),
             _question(3, "pitch", "Le projet en bref", QuestionKind.LONG_TEXT, max_length="300"),
         ],  # fmt: skip
     )
@@ -99,8 +104,10 @@ def test_staff_build_a_questionnaire_then_preview_it(client, staff, draft_call):
     ("questions", "field", "message"),
     [
         (
-            [_question(1, "surface", "Surface", QuestionKind.INTEGER),
-             _question(2, "surface", "Surface encore", QuestionKind.INTEGER)],
+            [
+                _question(1, "surface", "Surface", QuestionKind.INTEGER),
+                _question(2, "surface", "Surface encore", QuestionKind.INTEGER),
+            ],
             "slug",
             "Deux questions du questionnaire ont l&#x27;identifiant « surface ».",
         ),
@@ -164,12 +171,11 @@ def test_change_before_opening_is_allowed_after_opening_refused(client, staff, d
     # Adding a section to the open call from the call's page changes nothing either.
     client.post(
         reverse("admin:ami_call_change", args=[draft_call.pk]),
-        _formset("sections", [{"order": "2", "title": "Ajout", "slug": "ajout",
-                               "kind": "questions"}]),  # fmt: skip
+        _formset(
+            "sections", [{"order": "2", "title": "Ajout", "slug": "ajout", "kind": "questions"}]
+        ),  # fmt: skip
     )
-    assert list(Section.objects.filter(call=draft_call).values_list("slug", flat=True)) == [
-        "lieu"
-    ]
+    assert list(Section.objects.filter(call=draft_call).values_list("slug", flat=True)) == ["lieu"]
     # The domain refuses too, with the reason, whoever writes.
     question.label = "Par le shell"
     with pytest.raises(ValidationError, match="ne peuvent plus être modifiés"):
@@ -234,9 +240,7 @@ def test_clone_copies_the_questionnaire_same_slugs(staff):
     source = [(s.slug, s.title, s.kind, s.fields) for s in questionnaire.steps(call)]
     copied = [(s.slug, s.title, s.kind, s.fields) for s in questionnaire.steps(clone)]
     assert copied == source
-    assert Question.objects.filter(call=clone).count() == Question.objects.filter(
-        call=call
-    ).count()
+    assert Question.objects.filter(call=clone).count() == Question.objects.filter(call=call).count()
     # The copy is the new edition's own: editable while it is in draft.
     Question.objects.filter(call=clone, slug="summary").update(label="Résumé (2026)")
     assert Question.objects.get(call=call, slug="summary").label == "Résumé du projet"

@@ -83,7 +83,9 @@ def test_every_kind_is_saved_typed_and_shown_back(client, tiers_lieu):
         "activites",
         {"public": "Habitants", "activites": ["Coworking", "Café"], "rural": "oui"},
     )
-    _autosave(client, candidature, "financement", {"requested_amount": "35 000", "fonds": "1 500,50"})
+    _autosave(
+        client, candidature, "financement", {"requested_amount": "35 000", "fonds": "1 500,50"}
+    )
     candidature.refresh_from_db()
     assert candidature.title == "La Fabrique"
     assert candidature.requested_amount == Decimal("35000")

@@ -6,8 +6,6 @@ import zipfile
 from decimal import Decimal
 
 import pytest
-
-from candidatures import questionnaire
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +13,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.models import RegionalCell
+from candidatures import questionnaire
 from evaluation import consolidation
 from evaluation.exports import documents_zip, safe_cell
 from evaluation.models import Opinion
