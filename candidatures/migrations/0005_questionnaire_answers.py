@@ -4,9 +4,14 @@
 # are dropped. The title and the requested amount stay typed columns. Reversible: migrating back
 # puts every answer back in its column.
 
+import pgtrigger
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
+
+# The audit trail's rows are append-only (a trigger refuses updates): the move of their answers
+# is the one write this migration lets through, so that the history of every answer is kept.
+HISTORY_APPEND_ONLY = "candidatures.CandidatureHistory:append_only"
 
 # The questionnaire the columns made, as the applicant's forms showed it (label, help text).
 LEGACY_SECTIONS = (
@@ -39,6 +44,23 @@ LEGACY_SECTIONS = (
 LEGACY_FIELDS = [slug for *_s, questions in LEGACY_SECTIONS for slug, *_q in questions]
 
 
+def _move(model, to_answers: bool) -> None:
+    fields = ["answers"] if to_answers else LEGACY_FIELDS
+    batch = []
+    for row in model.objects.only("pk", "answers", *LEGACY_FIELDS).iterator(chunk_size=500):
+        if to_answers:
+            row.answers = {name: getattr(row, name) for name in LEGACY_FIELDS if getattr(row, name)}
+        else:
+            for name in LEGACY_FIELDS:
+                value = (row.answers or {}).get(name, "")
+                setattr(row, name, value if isinstance(value, str) else str(value))
+        batch.append(row)
+        if len(batch) >= 500:
+            model.objects.bulk_update(batch, fields)
+            batch = []
+    model.objects.bulk_update(batch, fields)
+
+
 def forward(apps, schema_editor):
     Call = apps.get_model("ami", "Call")
     Section = apps.get_model("ami", "Section")
@@ -56,30 +78,15 @@ def forward(apps, schema_editor):
                 )
                 for order, (question_slug, label, help_text, required) in enumerate(questions, 1)
             )  # fmt: skip
-    batch = []
-    for candidature in Candidature.objects.only("pk", *LEGACY_FIELDS).iterator(chunk_size=500):
-        candidature.answers = {
-            name: getattr(candidature, name) for name in LEGACY_FIELDS if getattr(candidature, name)
-        }
-        batch.append(candidature)
-        if len(batch) >= 500:
-            Candidature.objects.bulk_update(batch, ["answers"])
-            batch = []
-    Candidature.objects.bulk_update(batch, ["answers"])
+    _move(Candidature, to_answers=True)
+    with pgtrigger.ignore(HISTORY_APPEND_ONLY):
+        _move(apps.get_model("candidatures", "CandidatureHistory"), to_answers=True)
 
 
 def backward(apps, schema_editor):
-    Candidature = apps.get_model("candidatures", "Candidature")
-    batch = []
-    for candidature in Candidature.objects.only("pk", "answers").iterator(chunk_size=500):
-        for name in LEGACY_FIELDS:
-            value = (candidature.answers or {}).get(name, "")
-            setattr(candidature, name, value if isinstance(value, str) else str(value))
-        batch.append(candidature)
-        if len(batch) >= 500:
-            Candidature.objects.bulk_update(batch, LEGACY_FIELDS)
-            batch = []
-    Candidature.objects.bulk_update(batch, LEGACY_FIELDS)
+    _move(apps.get_model("candidatures", "Candidature"), to_answers=False)
+    with pgtrigger.ignore(HISTORY_APPEND_ONLY):
+        _move(apps.get_model("candidatures", "CandidatureHistory"), to_answers=False)
 
 
 class Migration(migrations.Migration):

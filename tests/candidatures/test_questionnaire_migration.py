@@ -123,6 +123,15 @@ def test_every_answer_survives_the_migration(transactional_db):
             assert candidature.answers.get(name, "") == answers[name], (pk, name)
         if candidature.snapshot:
             assert candidature.snapshot["answers"] == answers  # the frozen snapshot untouched
+    # The audit trail keeps the history of every answer (its rows written before the migration).
+    from django.apps import apps
+
+    history_model = apps.get_model("candidatures", "CandidatureHistory")
+    history = history_model.objects.filter(pgh_obj_id__in=expected)
+    assert history.count() == 6 + 2  # the inserts, and the two submissions
+    for row in history:
+        for name in OLD_COLUMNS:
+            assert row.answers.get(name, "") == expected[row.pgh_obj_id][name], (row.pk, name)
     # The guard exists from then on: the open call's grid can no longer change.
     criterion = Criterion.objects.get(call__slug="m-2026")
     with pytest.raises(IntegrityError, match="ne peuvent plus être modifiés"):
