@@ -35,9 +35,12 @@ from .models import (
     DocumentType,
     OutboxMessage,
     OutboxState,
+    Phase,
     Qpv,
+    Question,
     Region,
     ReminderSent,
+    Section,
 )
 from .spreadsheets import XLSX_CONTENT_TYPE, Sheet, safe_cell, write_xlsx
 
@@ -261,7 +264,50 @@ admin.site.add_action(export_csv)
 # --- The call ---------------------------------------------------------------------------------
 
 
-class CriterionInline(admin.TabularInline):
+def _is_frozen(call) -> bool:
+    """Questionnaire, grid and documents are frozen once the call is past draft (DESIGN §4)."""
+    return call is not None and call.phase != Phase.DRAFT
+
+
+class FrozenInlineMixin:
+    """An inline of the call's configuration: editable in draft, read-only afterwards (the
+    database refuses the change anyway, ``ami.models.frozen_once_open``)."""
+
+    def _call_of(self, obj):
+        return getattr(obj, "call", obj)
+
+    def has_add_permission(self, request, obj=None):
+        return not _is_frozen(self._call_of(obj)) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not _is_frozen(self._call_of(obj)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not _is_frozen(self._call_of(obj)) and super().has_delete_permission(request, obj)
+
+
+class FrozenAdminMixin:
+    """The admin of one piece of a call's configuration: read-only once its call is open; the
+    model's ``clean()`` refuses adding one to an open call with the reason."""
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj and _is_frozen(obj.call)) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj and _is_frozen(obj.call)) and super().has_delete_permission(request, obj)
+
+
+def preview_link(call):
+    if call is None or call.pk is None:
+        return "—"
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener">Aperçu du formulaire tel que le porteur le '
+        "verra</a>",
+        reverse("questionnaire_preview", args=[call.pk]),
+    )
+
+
+class CriterionInline(FrozenInlineMixin, admin.TabularInline):
     model = Criterion
     extra = 0
     fields = [
@@ -275,10 +321,26 @@ class CriterionInline(admin.TabularInline):
     ]
 
 
-class DocumentTypeInline(admin.TabularInline):
+class DocumentTypeInline(FrozenInlineMixin, admin.TabularInline):
     model = DocumentType
     extra = 0
     fields = ["order", "label", "description", "mandatory", "allowed_formats", "max_size_mb"]
+
+
+class SectionInline(FrozenInlineMixin, admin.TabularInline):
+    model = Section
+    extra = 0
+    fields = ["order", "title", "slug", "kind", "question_count"]
+    readonly_fields = ["question_count"]
+    show_change_link = True
+    verbose_name_plural = (
+        "questionnaire : rubriques (les étapes du porteur ; les questions se saisissent sur la "
+        "page de chaque rubrique, lien « Modifier »)"
+    )
+
+    @admin.display(description="questions")
+    def question_count(self, section):
+        return section.questions.count() if section.pk else 0
 
 
 class CallPhaseChangeInline(admin.TabularInline):
@@ -297,11 +359,19 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_filter = ["phase", "year"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["phase", "created_at", "updated_at"]
-    inlines = [CriterionInline, DocumentTypeInline, CallPhaseChangeInline]
+    readonly_fields = ["phase", "created_at", "updated_at", "questionnaire_preview"]
+    inlines = [SectionInline, CriterionInline, DocumentTypeInline, CallPhaseChangeInline]
     actions = ["clone_for_next_year"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "year", "phase", "description", "eligibility_rules"]}),
+        (
+            "Questionnaire, grille et pièces",
+            {
+                "description": "Modifiables tant que l'appel est en préparation ; figés dès "
+                "son ouverture.",
+                "fields": ["questionnaire_preview"],
+            },
+        ),
         (
             "Calendrier (heure de Paris)",
             {
@@ -343,6 +413,22 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
         ),
         ("Suivi", {"fields": ["created_at", "updated_at"]}),
     ]
+
+    @admin.display(description="aperçu du questionnaire")
+    def questionnaire_preview(self, call):
+        return preview_link(call)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        call = self.get_object(request, unquote(object_id))
+        if call is not None and _is_frozen(call) and request.method == "GET":
+            self.message_user(
+                request,
+                f"L'appel est « {call.get_phase_display()} » : son questionnaire, sa grille "
+                "d'évaluation et ses pièces demandées sont figés et ne peuvent plus être "
+                "modifiés.",
+                messages.WARNING,
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(
         description="Dupliquer pour l'année suivante (grille, pièces, cellules et membres)",
@@ -402,8 +488,71 @@ def _grouped(options) -> list[tuple[str, list]]:
     return list(groups.items())
 
 
+class QuestionInline(FrozenInlineMixin, admin.StackedInline):
+    model = Question
+    extra = 0
+    fields = [
+        ("order", "slug", "kind", "required"),
+        "label",
+        "help_text",
+        ("max_length", "choices"),
+    ]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.clean = _questions_clean
+        return formset
+
+
+def _questions_clean(formset):
+    """Two questions of one slug in the same submission: refused, in French."""
+    seen = {}
+    for form in formset.forms:
+        if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+            continue
+        slug = form.cleaned_data.get("slug")
+        if not slug:
+            continue
+        if slug in seen:
+            form.add_error("slug", f"Deux questions du questionnaire ont l'identifiant « {slug} ».")
+        seen[slug] = form
+
+
+@admin.register(Section)
+class SectionAdmin(FrozenAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "call", "slug", "kind", "order"]
+    list_filter = ["call"]
+    list_select_related = ["call"]
+    autocomplete_fields = ["call"]
+    fields = ["call", "title", "slug", "kind", "order", "questionnaire_preview"]
+    readonly_fields = ["questionnaire_preview"]
+    inlines = [QuestionInline]
+
+    @admin.display(description="aperçu du questionnaire")
+    def questionnaire_preview(self, section):
+        return preview_link(section.call if section.pk else None)
+
+
+@admin.register(Question)
+class QuestionAdmin(FrozenAdminMixin, admin.ModelAdmin):
+    list_display = ["label", "slug", "kind", "required", "section", "call"]
+    list_filter = ["call", "kind"]
+    search_fields = ["label", "slug", "call__name"]
+    list_select_related = ["call", "section"]
+    fields = [
+        "section",
+        ("order", "slug", "kind", "required"),
+        "label",
+        "help_text",
+        ("max_length", "choices"),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["section"] if obj else []
+
+
 @admin.register(Criterion)
-class CriterionAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class CriterionAdmin(FrozenAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["label", "call", "weight", "scale_min", "scale_max", "order"]
     list_filter = ["call"]
     search_fields = ["label", "call__name"]
@@ -412,7 +561,7 @@ class CriterionAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(DocumentType)
-class DocumentTypeAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class DocumentTypeAdmin(FrozenAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = ["label", "call", "mandatory", "max_size_mb", "order"]
     list_filter = ["call", "mandatory"]
     search_fields = ["label", "call__name"]

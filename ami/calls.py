@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from ami.audit import audited
 
-from .models import Call, CallPhaseChange, Phase
+from .models import Call, CallPhaseChange, Phase, Question, Section
 
 # The one table of allowed phase moves (DESIGN §4), forward along the lifecycle and back only
 # where the platform supports undoing: the CNA reopens its list (deliberated → national review)
@@ -221,6 +221,7 @@ def _copy_call(call: Call, actor, year: int) -> Call:
             document_type.pk = None
             document_type.call = clone
             document_type.save()
+        copy_questionnaire(call, clone)
         CallPhaseChange.objects.create(
             call=clone,
             from_phase=Phase.DRAFT,
@@ -229,3 +230,32 @@ def _copy_call(call: Call, actor, year: int) -> Call:
             comment=f"Créé par copie de « {call.name} ».",
         )
     return clone
+
+
+def copy_questionnaire(source: Call, target: Call) -> None:
+    """Copy the sections and questions of ``source`` into ``target`` (a call in draft), same
+    slugs: answers are carried over by slug from one edition to the next."""
+    sections = list(source.sections.prefetch_related("questions"))
+    for section in sections:
+        copy = Section.objects.create(
+            call=target,
+            title=section.title,
+            slug=section.slug,
+            kind=section.kind,
+            order=section.order,
+        )
+        Question.objects.bulk_create(
+            Question(
+                call=target,
+                section=copy,
+                slug=question.slug,
+                label=question.label,
+                help_text=question.help_text,
+                kind=question.kind,
+                required=question.required,
+                max_length=question.max_length,
+                choices=question.choices,
+                order=question.order,
+            )
+            for question in section.questions.all()
+        )

@@ -3,10 +3,12 @@ and the notification outbox."""
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
@@ -193,8 +195,79 @@ class CallPhaseChange(models.Model):
         return f"{self.call} : {self.get_from_phase_display()} → {self.get_to_phase_display()}"
 
 
+# --- Frozen once open -------------------------------------------------------------------------
+# A call's questionnaire, grid and required documents may change while the call is in draft only
+# (DESIGN §4). ``FrozenOnceOpen.clean()`` gives the admin its French message; the PostgreSQL
+# trigger below refuses the change whatever writes it (a form, a shell, ``QuerySet.update()``,
+# ``bulk_create``, raw SQL): the call's phase is read in the same statement.
+
+FROZEN_MESSAGE = (
+    "L'appel « {call} » est ouvert : son questionnaire, sa grille d'évaluation et ses pièces "
+    "demandées ne peuvent plus être modifiés."
+)
+
+_FROZEN_FUNC = """
+DECLARE
+    call_phase text;
+    call_name text;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT phase, name INTO call_phase, call_name FROM ami_call WHERE id = OLD.call_id;
+        IF call_phase IS NOT NULL AND call_phase <> 'draft' THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format(
+                'L''appel « %s » est ouvert : son questionnaire, sa grille d''évaluation et ses '
+                'pièces demandées ne peuvent plus être modifiés.', call_name);
+        END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT phase, name INTO call_phase, call_name FROM ami_call WHERE id = NEW.call_id;
+        IF call_phase IS NOT NULL AND call_phase <> 'draft' THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE = format(
+                'L''appel « %s » est ouvert : son questionnaire, sa grille d''évaluation et ses '
+                'pièces demandées ne peuvent plus être modifiés.', call_name);
+        END IF;
+        {extra}
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END;
+"""
+
+
+def frozen_once_open(name: str, extra: str = "") -> pgtrigger.Trigger:
+    """The database guard of a table holding a ``call_id``: no insert, update or delete of a row
+    of a call that is not in draft."""
+    return pgtrigger.Trigger(
+        name=name,
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        func=_FROZEN_FUNC.replace("{extra}", extra),
+    )
+
+
+class FrozenOnceOpen(models.Model):
+    """A piece of a call's configuration: editable while the call is in draft only."""
+
+    class Meta:
+        abstract = True
+
+    def clean(self):
+        super().clean()
+        call = getattr(self, "call", None) if self.call_id else None
+        if call is not None and call.phase != Phase.DRAFT:
+            raise ValidationError(FROZEN_MESSAGE.format(call=call))
+        if self.pk and call is not None:
+            stored_call = (
+                type(self).objects.filter(pk=self.pk).values_list("call__phase", flat=True)
+            )
+            if any(phase != Phase.DRAFT for phase in stored_call):
+                raise ValidationError(FROZEN_MESSAGE.format(call=call))
+
+
 @audit.track()
-class Criterion(models.Model):
+class Criterion(FrozenOnceOpen):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
     label = models.CharField("libellé", max_length=200)
     guidance = models.TextField("aide à l'évaluation", blank=True)
@@ -221,6 +294,7 @@ class Criterion(models.Model):
                 violation_error_message="La note maximale doit dépasser la note minimale.",
             ),
         ]
+        triggers = [frozen_once_open("criterion_frozen_once_open")]
 
     def __str__(self):
         return self.label
@@ -237,7 +311,7 @@ class FileFormat(models.TextChoices):
 
 
 @audit.track()
-class DocumentType(models.Model):
+class DocumentType(FrozenOnceOpen):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="document_types")
     label = models.CharField("libellé", max_length=200)
     description = models.TextField("description", blank=True)
@@ -256,6 +330,7 @@ class DocumentType(models.Model):
         verbose_name = "type de pièce justificative"
         verbose_name_plural = "types de pièces justificatives"
         ordering = ["call", "order", "pk"]
+        triggers = [frozen_once_open("document_type_frozen_once_open")]
 
     def __str__(self):
         return self.label
@@ -264,6 +339,191 @@ class DocumentType(models.Model):
     def allowed_formats_display(self) -> str:
         labels = dict(FileFormat.choices)
         return ", ".join(labels.get(code, code) for code in self.allowed_formats)
+
+
+# --- The questionnaire (DESIGN §2: data, not code) --------------------------------------------
+# Sections are the steps of the applicant's stepper; questions are typed. Answers live on the
+# candidature (``Candidature.answers``, keyed by the question's slug), except the two the platform
+# computes with, kept as typed columns: the title and the requested amount
+# (``candidatures.questionnaire`` is the one module that reads and writes answers).
+
+# Step slugs the platform itself uses, and names that a question cannot take (typed columns,
+# form controls of the step page).
+RESERVED_SECTION_SLUGS = {"pieces", "recapitulatif"}
+RESERVED_QUESTION_SLUGS = {
+    "title",
+    "requested_amount",
+    "go",
+    "save",
+    "add_line",
+    "delete_line",
+    "csrfmiddlewaretoken",
+}
+
+
+class SectionKind(models.TextChoices):
+    QUESTIONS = "questions", "questions"
+    BUDGET = "budget", "budget (montant demandé et cofinancements, puis les questions)"
+
+
+class Section(FrozenOnceOpen):
+    call = models.ForeignKey(
+        Call, verbose_name="appel", on_delete=models.CASCADE, related_name="sections"
+    )
+    title = models.CharField("titre", max_length=120)
+    slug = models.SlugField(
+        "identifiant",
+        max_length=40,
+        help_text="Dans l'adresse de l'étape, par exemple « projet ». Stable d'une édition à "
+        "l'autre.",
+    )
+    kind = models.CharField(
+        "nature", max_length=20, choices=SectionKind, default=SectionKind.QUESTIONS
+    )
+    order = models.PositiveSmallIntegerField("ordre", default=0)
+
+    class Meta:
+        verbose_name = "rubrique du questionnaire"
+        verbose_name_plural = "rubriques du questionnaire"
+        ordering = ["call", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "slug"],
+                name="one_section_slug_per_call",
+                violation_error_message="Une autre rubrique de cet appel a cet identifiant.",
+            ),
+            models.UniqueConstraint(
+                fields=["call"],
+                condition=Q(kind="budget"),
+                name="one_budget_section_per_call",
+                violation_error_message="L'appel a déjà une rubrique budget.",
+            ),
+        ]
+        triggers = [frozen_once_open("section_frozen_once_open")]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        super().clean()
+        if self.slug in RESERVED_SECTION_SLUGS:
+            raise ValidationError(
+                {"slug": f"L'identifiant « {self.slug} » est réservé à une étape de la plateforme."}
+            )
+
+
+class QuestionKind(models.TextChoices):
+    SHORT_TEXT = "short_text", "texte court"
+    LONG_TEXT = "long_text", "texte long"
+    INTEGER = "integer", "nombre entier"
+    AMOUNT = "amount", "montant en euros"
+    YES_NO = "yes_no", "oui / non"
+    SINGLE_CHOICE = "single_choice", "choix unique"
+    MULTIPLE_CHOICE = "multiple_choice", "choix multiple"
+    DATE = "date", "date"
+    URL = "url", "adresse internet"
+    EMAIL = "email", "adresse électronique"
+
+
+CHOICE_KINDS = {QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE}
+TEXT_KINDS = {QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT}
+
+
+class Question(FrozenOnceOpen):
+    call = models.ForeignKey(
+        Call, verbose_name="appel", on_delete=models.CASCADE, related_name="questions",
+        editable=False,
+    )  # fmt: skip
+    section = models.ForeignKey(
+        Section, verbose_name="rubrique", on_delete=models.CASCADE, related_name="questions"
+    )
+    slug = models.SlugField(
+        "identifiant",
+        max_length=50,
+        help_text="Unique dans le questionnaire et stable d'une édition à l'autre : les réponses "
+        "sont reprises d'une édition à la suivante par cet identifiant.",
+    )
+    label = models.CharField("libellé", max_length=300)
+    help_text = models.TextField("aide", blank=True)
+    kind = models.CharField("type de réponse", max_length=20, choices=QuestionKind)
+    required = models.BooleanField("obligatoire", default=True)
+    max_length = models.IntegerField(
+        "nombre maximal de caractères",
+        null=True,
+        blank=True,
+        help_text="Pour les textes ; vide : 300 pour un texte court, sans limite pour un long.",
+    )
+    choices = models.TextField(
+        "réponses proposées", blank=True, help_text="Pour les choix : une réponse par ligne."
+    )
+    order = models.PositiveSmallIntegerField("ordre", default=0)
+
+    class Meta:
+        verbose_name = "question"
+        verbose_name_plural = "questions"
+        ordering = ["call", "section__order", "section", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "slug"],
+                name="one_question_slug_per_call",
+                violation_error_message="Une autre question du questionnaire a cet identifiant.",
+            ),
+        ]
+        triggers = [
+            frozen_once_open(
+                "question_frozen_once_open",
+                extra="""IF NEW.call_id IS DISTINCT FROM (
+            SELECT call_id FROM ami_section WHERE id = NEW.section_id) THEN
+            RAISE EXCEPTION USING ERRCODE = 'check_violation',
+                MESSAGE = 'Une question appartient à l''appel de sa rubrique.';
+        END IF;""",
+            )
+        ]
+
+    def __str__(self):
+        return self.label
+
+    def save(self, *args, **kwargs):
+        if self.section_id and not self.call_id:
+            self.call_id = self.section.call_id
+        super().save(*args, **kwargs)
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+    def clean(self):
+        if self.section_id:
+            self.call_id = self.section.call_id
+        super().clean()
+        errors = {}
+        if self.slug in RESERVED_QUESTION_SLUGS or (self.slug or "").startswith("line-"):
+            errors["slug"] = f"L'identifiant « {self.slug} » est réservé par la plateforme."
+        elif (
+            self.call_id
+            and self.slug
+            and Question.objects.filter(call_id=self.call_id, slug=self.slug)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            errors["slug"] = f"Une autre question du questionnaire a l'identifiant « {self.slug} »."
+        if self.kind in CHOICE_KINDS and not self.choice_list:
+            errors["choices"] = "Une question à choix doit proposer au moins une réponse."
+        if self.kind in CHOICE_KINDS and len(set(self.choice_list)) != len(self.choice_list):
+            errors["choices"] = "Une même réponse est proposée deux fois."
+        if self.max_length is not None and self.max_length <= 0:
+            errors["max_length"] = "La limite doit être d'au moins un caractère."
+        if self.max_length is not None and self.kind not in TEXT_KINDS:
+            errors["max_length"] = "Une limite de caractères ne vaut que pour un texte."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def limit(self) -> int | None:
+        """The character limit of a text answer."""
+        if self.max_length:
+            return self.max_length
+        return 300 if self.kind == QuestionKind.SHORT_TEXT else None
 
 
 # --- Territory referential -------------------------------------------------------------------

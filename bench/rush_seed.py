@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import User
 from ami.identifiers import luhn_ok
 from ami.models import Call, CallPhaseChange, Commune, DocumentType, OutboxMessage, Phase
+from candidatures import questionnaire
 from candidatures.models import (
     Candidature,
     CandidatureEvent,
@@ -55,10 +56,6 @@ RUSH, LATE = "rush", "late"
 CSV_FIELDS = [
     "kind", "email", "password", "candidature", "login_path", "first_step_path", "recap_path",
     "autosave_path", "submit_path",
-]  # fmt: skip
-TEXT_FIELDS = [
-    "title", "summary", "territory_description", "partners_description", "lever_governance",
-    "lever_engineering", "lever_research", "lever_viability", "budget_comment",
 ]  # fmt: skip
 MEMBERS = [
     ("Scop du bassin", MemberCategory.ESS_ENTERPRISE),
@@ -91,6 +88,7 @@ def clear_rush_data() -> None:
         Ptce.objects.filter(created_by__email__endswith=f"@{DOMAIN}").delete()
         User.objects.filter(email__endswith=f"@{DOMAIN}").delete()
         CallPhaseChange.objects.filter(call__in=calls).delete()
+        calls.update(phase=Phase.DRAFT)  # a call's grid and documents go with it in draft only
         calls.delete()
 
 
@@ -112,16 +110,10 @@ def _communes() -> list[Commune]:
     return communes
 
 
-def _answers(number: int, place: str) -> dict:
+def _answers(call, number: int, place: str) -> dict:
     return {
         "title": f"Coopérations du bassin de {place} (rush {number:04d})",
-        "summary": f"Le PTCE n° {number} fédère l'ESS, des entreprises et la collectivité.",
-        "territory_description": f"Un bassin de vie autour de {place}.",
-        "partners_description": "Les membres mutualisent un poste d'animation et un local.",
-        "lever_governance": "Un comité de pilotage mensuel réunit tous les membres.",
-        "lever_engineering": "Plan d'action sur trois ans, 12 emplois créés.",
-        "lever_research": "Partenariat avec un laboratoire universitaire.",
-        "lever_viability": "Autonomie visée en trois ans grâce aux prestations mutualisées.",
+        "answers": questionnaire.sample_answers(call, number, place),
     }
 
 
@@ -131,7 +123,7 @@ def _create_call(closes_in: timedelta) -> Call:
         name=f"AMI PTCE – rush à la clôture {timezone.localtime(now):%d/%m %H:%M:%S}",
         slug=f"{SLUG_PREFIX}{now:%Y%m%d%H%M%S%f}",
         year=timezone.localdate().year,
-        phase=Phase.OPEN,
+        phase=Phase.DRAFT,  # configured first, then opened
         opens_at=now - timedelta(days=30),
         closes_at=now + closes_in,
         regional_review_deadline=now + closes_in + timedelta(days=30),
@@ -151,6 +143,9 @@ def _create_call(closes_in: timedelta) -> Call:
         )
         for order, (label, mandatory, formats, size) in enumerate(DOCUMENTS, start=1)
     )
+    questionnaire.build(call, questionnaire.AMI_PTCE)
+    Call.objects.filter(pk=call.pk).update(phase=Phase.OPEN)
+    call.phase = Phase.OPEN
     return call
 
 
@@ -216,8 +211,8 @@ def seed_rush(
                 call=call,
                 region_id=ptce.region_id,
                 requested_amount=Decimal("50000"),
-                current_step="presentation",
-                **_answers(number, seat.name),
+                current_step=questionnaire.first_step(call),
+                **_answers(call, number, seat.name),
             )
             for number, (ptce, seat) in enumerate(zip(ptces, seats, strict=True), start=1)
         )
@@ -290,6 +285,13 @@ class Check:
         self.problems.append(message)
 
 
+def _stored(candidature, name: str):
+    """What the candidature holds for an answer sent by a user (typed column or answer)."""
+    if name in questionnaire.CORE_FIELDS:
+        return getattr(candidature, name)
+    return (candidature.answers or {}).get(name)
+
+
 def _same(field_name: str, sent: str, stored) -> bool:
     if field_name == "requested_amount":
         try:
@@ -353,7 +355,7 @@ def check_rush(call: Call, records: list[dict]) -> Check:
         candidature = candidatures.get(pk)
         if candidature is None:
             continue
-        stored = getattr(candidature, name)
+        stored = _stored(candidature, name)
         if _same(name, value, stored):
             continue
         if any(_same(name, other, stored) for other in later):
@@ -397,8 +399,8 @@ def check_rush(call: Call, records: list[dict]) -> Check:
             check.problem(f"candidature {pk}: submitted without a snapshot")
         else:
             answers = candidature.snapshot["answers"]
-            for name in TEXT_FIELDS:
-                if answers.get(name) != getattr(candidature, name):
+            for name, value in questionnaire.snapshot_answers(candidature).items():
+                if answers.get(name) != value:
                     check.problem(f"candidature {pk}: the snapshot's {name} differs")
             if Decimal(candidature.snapshot["requested_amount"]) != candidature.requested_amount:
                 check.problem(f"candidature {pk}: the snapshot's amount differs")
@@ -448,7 +450,7 @@ def check_late(call: Call, late_ids: list[int], records: list[dict]) -> Check:
     for record in attempts:
         if record["kind"] == "late_autosave":
             candidature = late.get(record["candidature"])
-            stored = getattr(candidature, record["field"]) if candidature else None
+            stored = _stored(candidature, record["field"]) if candidature else None
             if candidature and _same(record["field"], record["value"], stored):
                 check.problem(f"candidature {candidature.pk}: a refused value was saved")
     events = CandidatureEvent.objects.filter(candidature_id__in=late_ids).count()

@@ -10,25 +10,18 @@ from django.utils.formats import date_format
 
 from accounts.models import RegionalCellMembership, RegionalRole
 
+from . import questionnaire
 from .errors import TransitionRefused
-from .models import Candidature, CandidatureState, ComplementRequest
+from .models import CandidatureState, ComplementRequest
 from .notify import notify_team
-from .steps import STEPS
 from .submission import build_snapshot
 
-# The answers an applicant may be asked to complete, by field name, and the budget lines.
-COMPLEMENT_FIELDS = {name: step.slug for step in STEPS for name in step.fields}
-COMPLEMENT_FIELDS["cofinancing"] = "budget"
 REMINDER_BEFORE = timedelta(days=2)
 
 
-def field_choices():
-    choices = [
-        (name, str(Candidature._meta.get_field(name).verbose_name).capitalize())
-        for step in STEPS
-        for name in step.fields
-    ]
-    return [*choices, ("cofinancing", "Cofinancements")]
+def field_choices(call):
+    """The answers an applicant may be asked to complete (by name), and the budget lines."""
+    return questionnaire.complement_choices(call)
 
 
 def open_request(candidature) -> ComplementRequest | None:

@@ -10,17 +10,18 @@ from django.utils import timezone
 
 from ami.audit import audited
 
+from . import questionnaire
 from .complements import editable_scope, request_refusal
 from .models import Candidature, CofinancingLine
 from .permissions import can_edit_candidature, is_ptce_member
-from .step_forms import CofinancingLineForm, step_form_class
-from .steps import get_step
+from .step_forms import CofinancingLineForm
 
 
 @dataclass
 class SaveResult:
     saved_at: object
     errors: dict = field(default_factory=dict)  # field name → list of messages
+    labels: dict = field(default_factory=dict)  # answer name → label
 
     @property
     def ok(self) -> bool:
@@ -28,7 +29,10 @@ class SaveResult:
 
     def labelled_errors(self) -> list[tuple[str, list[str]]]:
         """The errors with the label the user sees next to each field."""
-        return [(field_label(name), messages) for name, messages in self.errors.items()]
+        return [
+            (self.labels.get(name) or field_label(name), messages)
+            for name, messages in self.errors.items()
+        ]
 
 
 def field_label(name: str) -> str:
@@ -37,7 +41,7 @@ def field_label(name: str) -> str:
         return {"funder": "Financeur", "status": "Statut", "amount": "Montant"}.get(
             part, part
         ) + " d'un cofinancement"
-    return str(Candidature._meta.get_field(name).verbose_name).capitalize()
+    return name
 
 
 def editing_refusal(candidature, user) -> str | None:
@@ -67,32 +71,26 @@ def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
     The right to edit is checked on the row locked for the write, so that a submission (which
     locks the same row) and an autosave never overlap: whichever comes second sees the other's
     result, and nothing changes a candidature once it is submitted."""
-    step = get_step(slug)
+    step = questionnaire.get_step(candidature.call, slug)
     errors = {}
     with transaction.atomic():
         locked = _lock_editable(candidature, actor)
         fields_in_scope, _documents = editable_scope(locked)
         update_fields = ["current_step", "updated_at"]
-        if step.fields:
-            form = step_form_class(slug)(data=data, instance=locked)
-            form.is_valid()
-            for name in step.fields:
-                if name not in data:
-                    continue  # only what was sent: never blank a field the page didn't show
-                if fields_in_scope is not None and name not in fields_in_scope:
-                    continue  # complements: only what the cell asked for
-                if name in form.errors:
-                    errors[name] = list(form.errors[name])
-                else:
-                    setattr(locked, name, form.cleaned_data[name])
-                    update_fields.append(name)
-        if slug == "budget" and (fields_in_scope is None or "cofinancing" in fields_in_scope):
+        if step.has_form:
+            changed, errors = questionnaire.save_answers(locked, step, data, fields_in_scope)
+            update_fields += changed
+        if step.kind == questionnaire.BUDGET_STEP and (
+            fields_in_scope is None or questionnaire.COFINANCING in fields_in_scope
+        ):
             errors.update(_save_lines(locked, data))
         locked.current_step = slug
         locked.save(update_fields=update_fields)
     for name in update_fields:
         setattr(candidature, name, getattr(locked, name))
-    return SaveResult(saved_at=timezone.now(), errors=errors)
+    return SaveResult(
+        saved_at=timezone.now(), errors=errors, labels=questionnaire.labels(candidature.call)
+    )
 
 
 def _save_lines(candidature, data) -> dict:
@@ -146,13 +144,6 @@ def delete_line(candidature, line_pk, actor) -> None:
     CofinancingLine.objects.filter(candidature=locked, pk=line_pk).delete()
 
 
-ANSWER_FIELDS = (
-    "title", "summary", "territory_description", "partners_description", "lever_governance",
-    "lever_engineering", "lever_research", "lever_viability", "requested_amount",
-    "budget_comment",
-)  # fmt: skip
-
-
 @audited
 def start_candidature(ptce, call, actor, *, from_candidature=None) -> Candidature:
     """Open the PTCE's draft for a call (one per PTCE and call), optionally copying the answers
@@ -170,10 +161,9 @@ def start_candidature(ptce, call, actor, *, from_candidature=None) -> Candidatur
             ptce=ptce, call=call, defaults={"region_id": ptce.region_id}
         )
         if created and from_candidature is not None:
-            for name in ANSWER_FIELDS:
-                if name == "requested_amount":
-                    continue  # the amount range changes from one edition to the next
-                setattr(candidature, name, getattr(from_candidature, name))
+            # Answers by slug; not the amount: its range changes from one edition to the next.
+            candidature.title = from_candidature.title
+            candidature.answers = questionnaire.carry_over(from_candidature, candidature)
             candidature.cloned_from = from_candidature
             candidature.save()
             CofinancingLine.objects.bulk_create(

@@ -267,21 +267,10 @@ class Candidature(models.Model):
     state = models.CharField(
         "état", max_length=30, choices=CandidatureState, default=CandidatureState.DRAFT
     )
-    # Presentation
+    # Answers (``candidatures.questionnaire``). The two the platform computes with stay typed
+    # columns: the title (lists, letters, exports) and the requested amount (budget, selection,
+    # envelope). Every other answer is in ``answers``, keyed by the slug of the call's question.
     title = models.CharField("intitulé du projet", max_length=200, blank=True)
-    summary = models.TextField("résumé du projet", blank=True)
-    # Territory and partners
-    territory_description = models.TextField("territoire et ses enjeux", blank=True)
-    partners_description = models.TextField("coopération entre les membres", blank=True)
-    # Project, along the call's levers
-    lever_governance = models.TextField("animation territoriale et gouvernance", blank=True)
-    lever_engineering = models.TextField(
-        "ingénierie de projet et résultats attendus (économiques, sociaux, écologiques)",
-        blank=True,
-    )
-    lever_research = models.TextField("recherche et innovation", blank=True)
-    lever_viability = models.TextField("viabilité économique", blank=True)
-    # Budget
     requested_amount = models.DecimalField(
         "montant demandé",
         max_digits=12,
@@ -290,7 +279,7 @@ class Candidature(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
     )
-    budget_comment = models.TextField("commentaire sur le budget", blank=True)
+    answers = models.JSONField("réponses", default=dict, blank=True)
     # Progress and submission
     current_step = models.CharField("dernière étape ouverte", max_length=30, blank=True)
     cloned_from = models.ForeignKey(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.personal_data import Contribution, addressed_to, email_addresses
 
+from . import questionnaire
 from .documents import open_for_download, sanitize_filename
 from .models import (
     Candidature,
@@ -28,26 +29,12 @@ UNDER_REVIEW = (
     CandidatureState.COMPLEMENTS_REQUESTED,
     CandidatureState.REGIONAL_REVIEW_DONE,
 )
-ANSWER_FIELDS = (
-    "title",
-    "summary",
-    "territory_description",
-    "partners_description",
-    "lever_governance",
-    "lever_engineering",
-    "lever_research",
-    "lever_viability",
-)
 WITHDRAWAL_COMMENT = (
     "Retrait confirmé lors de la suppression du compte de la dernière personne de l'équipe."
 )
 
 
 # --- Export ------------------------------------------------------------------------------------
-
-
-def _label(field_name: str) -> str:
-    return str(Candidature._meta.get_field(field_name).verbose_name)
 
 
 def _ptce_data(ptce, user) -> dict:
@@ -119,10 +106,13 @@ def _candidature_data(candidature, user, archive) -> dict:
         "creee_le": candidature.created_at,
         "modifiee_le": candidature.updated_at,
         "deposee_le": candidature.submitted_at,
-        "reponses": {_label(name): getattr(candidature, name) for name in ANSWER_FIELDS},
+        "reponses": dict(
+            questionnaire.flat_rows(
+                candidature.call, questionnaire.snapshot_answers(candidature), with_title=True
+            )
+        ),
         "budget": {
             "montant_demande": candidature.requested_amount,
-            "commentaire": candidature.budget_comment,
             "cofinancements": [
                 {
                     "financeur": line.funder,
@@ -157,6 +147,7 @@ def export(user, archive) -> dict:
         Candidature.objects.of_applicant(user)
         .select_related("call", "region", "ptce")
         .prefetch_related(
+            questionnaire.PREFETCH,
             "cofinancing_lines",
             "complement_requests",
             Prefetch(

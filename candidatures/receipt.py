@@ -2,12 +2,24 @@
 
 from django.template.loader import render_to_string
 
+from . import questionnaire
+
+
+def submitted_answers(candidature):
+    """The answers of the frozen snapshot, under their questions, by section."""
+    answers = (candidature.snapshot or {}).get("answers") or {}
+    return questionnaire.answer_rows(candidature.call, answers)
+
 
 def receipt_pdf(candidature) -> bytes:
     from weasyprint import HTML  # imported here: Pango is only needed when a PDF is made
 
     html = render_to_string(
         "candidatures/receipt_pdf.html",
-        {"candidature": candidature, "snapshot": candidature.snapshot},
+        {
+            "candidature": candidature,
+            "snapshot": candidature.snapshot,
+            "answer_sections": submitted_answers(candidature),
+        },
     )
     return HTML(string=html).write_pdf()

@@ -1,10 +1,10 @@
-"""Forms of the candidature steps. They validate what the applicant types; saving, partial
-saving included, is done by ``candidatures.drafting``."""
+"""Form pieces of the candidature steps: amounts in euros and co-financing lines. The answers'
+forms are built per question by ``candidatures.questionnaire``; saving, partial saving
+included, is done by ``candidatures.drafting``."""
 
 from django import forms
 
-from .models import Candidature, CofinancingLine, FundingStatus
-from .steps import get_step
+from .models import CofinancingLine, FundingStatus
 
 TEXTAREA_ROWS = 8
 
@@ -37,57 +37,6 @@ class AmountField(forms.DecimalField):
         if "." in text:
             text = text.rstrip("0").rstrip(".")
         return text.replace(".", ",")
-
-
-class StepForm(forms.ModelForm):
-    class Meta:
-        model = Candidature
-        fields = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False  # drafts may be incomplete; completeness is checked apart
-
-
-def step_form_class(slug: str):
-    step = get_step(slug)
-    widgets = {
-        name: forms.Textarea(attrs={"rows": TEXTAREA_ROWS})
-        for name in step.fields
-        if isinstance(
-            Candidature._meta.get_field(name), type(Candidature._meta.get_field("summary"))
-        )
-    }
-    help_texts = {
-        "title": "Un titre court qui résume le projet.",
-        "summary": "En quelques lignes : ce que le PTCE fera avec ce financement.",
-        "territory_description": "Le territoire du PTCE, ses besoins et ses ressources.",
-        "partners_description": "Comment les membres coopèrent, ce qu'ils mutualisent.",
-        "lever_governance": "Gouvernance partagée, animation du territoire, implication des "
-        "membres.",
-        "lever_engineering": "Plan d'action, moyens, résultats attendus et indicateurs.",
-        "lever_research": "Liens avec la recherche, innovations sociales ou techniques.",
-        "lever_viability": "Modèle économique, perspectives d'autonomie financière.",
-        "requested_amount": "En euros, dans la fourchette de l'appel (par exemple 50 000).",
-        "budget_comment": "Facultatif : précisions sur le budget et les cofinancements.",
-    }
-    attrs = {}
-    if "requested_amount" in step.fields:
-        attrs["requested_amount"] = AmountField(
-            label="Montant demandé", required=False, help_text=help_texts["requested_amount"]
-        )
-    meta = type(
-        "Meta",
-        (),
-        {
-            "model": Candidature,
-            "fields": list(step.fields),
-            "widgets": widgets,
-            "help_texts": {name: help_texts[name] for name in step.fields if name in help_texts},
-        },
-    )
-    return type(f"{slug.title()}StepForm", (StepForm,), {"Meta": meta, **attrs})
 
 
 class CofinancingLineForm(forms.ModelForm):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from ami.formats import euros, paris_datetime
 
+from . import questionnaire
 from .errors import TransitionRefused
 from .models import Candidature, MemberCategory
 from .notify import notify_team
@@ -83,43 +84,31 @@ def completeness_problems(candidature: Candidature) -> list[Problem]:
         "membres",
         members_url,
     )
-    need(candidature.title.strip(), "L'intitulé du projet est vide.", "presentation")
-    need(candidature.summary.strip(), "Le résumé du projet est vide.", "presentation")
-    need(
-        candidature.territory_description.strip(),
-        "La description du territoire est vide.",
-        "territoire",
-    )
-    need(
-        candidature.partners_description.strip(),
-        "La description de la coopération entre les membres est vide.",
-        "territoire",
-    )
-    for field in ("lever_governance", "lever_engineering", "lever_research", "lever_viability"):
-        label = Candidature._meta.get_field(field).verbose_name
-        need(getattr(candidature, field).strip(), f"La rubrique « {label} » est vide.", "projet")
+    for message, step in questionnaire.missing_answers(candidature):
+        need(False, message, step)
+    budget = questionnaire.budget_step(call).slug
     amount = candidature.requested_amount
-    need(amount is not None, "Le montant demandé est manquant.", "budget")
+    need(amount is not None, "Le montant demandé est manquant.", budget)
     if amount is not None:
         need(
             call.min_amount <= amount <= call.max_amount,
             f"Le montant demandé ({euros(amount)}) doit être compris entre "
             f"{euros(call.min_amount)} et {euros(call.max_amount)}.",
-            "budget",
+            budget,
         )
     for index, line in enumerate(candidature.cofinancing_lines.all(), start=1):
         need(
             line.funder.strip() and line.amount is not None,
             f"Le cofinancement n° {index} est incomplet : indiquez le financeur et le montant, "
             "ou supprimez la ligne.",
-            "budget",
+            budget,
         )
     present = {document.document_type_id for document in candidature.documents.all()}
     for document_type in call.document_types.all():
         need(
             not document_type.mandatory or document_type.pk in present,
             f"Pièce obligatoire manquante : {document_type.label}.",
-            "pieces",
+            questionnaire.DOCUMENTS_STEP,
         )
     return problems
 
@@ -152,13 +141,8 @@ def build_snapshot(candidature: Candidature) -> dict:
     """What was submitted, frozen: answers, PTCE, members, budget, documents with SHA-256."""
     ptce = candidature.ptce
     summary = budget_summary(candidature)
-    answer_fields = [
-        "title", "summary", "territory_description", "partners_description",
-        "lever_governance", "lever_engineering", "lever_research", "lever_viability",
-        "budget_comment",
-    ]  # fmt: skip
     return {
-        "answers": {name: getattr(candidature, name) for name in answer_fields},
+        "answers": questionnaire.snapshot_answers(candidature),
         "requested_amount": str(candidature.requested_amount),
         "cofinancing": [
             {"funder": line.funder, "status": line.status, "amount": str(line.amount)}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import candidature, dashboard, documents, ptce
+from .views import candidature, dashboard, documents, preview, ptce
 
 urlpatterns = [
     path("", dashboard.applicant_dashboard, name="applicant_dashboard"),
@@ -22,6 +22,13 @@ urlpatterns = [
         name="ptce_team_remove",
     ),
     path("invitations/<str:token>/", ptce.invitation_accept, name="invitation_accept"),
+    # The staff's preview of a call's questionnaire, as an applicant will see it
+    path("apercu/<int:call_pk>/", preview.questionnaire_preview, name="questionnaire_preview"),
+    path(
+        "apercu/<int:call_pk>/<slug:step>/",
+        preview.questionnaire_preview,
+        name="questionnaire_preview_step",
+    ),
     # Candidature
     path(
         "ptce/<int:pk>/candidater/<slug:call_slug>/",
@@ -29,6 +36,7 @@ urlpatterns = [
         name="candidature_start",
     ),
     path("<int:pk>/", candidature.candidature_detail, name="candidature_detail"),
+    path("<int:pk>/reprendre/", candidature.candidature_resume, name="candidature_resume"),
     path("<int:pk>/etapes/<slug:step>/", candidature.candidature_step, name="candidature_step"),
     path(
         "<int:pk>/enregistrer/<slug:step>/",

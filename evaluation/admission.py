@@ -13,7 +13,7 @@ from accounts.permissions import is_national_administrator, is_support_staff
 from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures import workflow
-from candidatures.complements import COMPLEMENT_FIELDS
+from candidatures.complements import field_choices
 from candidatures.models import Candidature, CandidatureState, ComplementRequest, RegionMove
 from candidatures.submission import completeness_problems
 
@@ -145,8 +145,8 @@ def decide_admissibility(
 
 @audited
 def ask_complements(candidature, actor, *, message, fields, document_types, due_at):
-    """Send the candidature back to its applicant for complements — what to change (fields of
-    ``candidatures.complements.COMPLEMENT_FIELDS``, document types) and by when —, as a
+    """Send the candidature back to its applicant for complements — what to change (answers
+    offered by ``candidatures.complements.field_choices``, document types) and by when —, as a
     coordinator without a conflict on it, while the region is not handed over: the request and
     the transition in one transaction."""
     if not can_coordinate(actor, candidature):
@@ -156,7 +156,8 @@ def ask_complements(candidature, actor, *, message, fields, document_types, due_
             "La région a été transmise à la CNA : l'instruction régionale est close."
         )
     message = (message or "").strip()
-    fields = [name for name in fields if name in COMPLEMENT_FIELDS]
+    offered = {name for name, _label in field_choices(candidature.call)}
+    fields = [name for name in fields if name in offered]
     document_types = list(document_types)
     errors = {}
     if not message:

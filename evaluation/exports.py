@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from ami.spreadsheets import Sheet, write_xlsx
+from candidatures import questionnaire
 from candidatures.documents import open_for_download, sanitize_filename
 
 from .consolidation import criterion_mean, opinion_label, submitted_reviews
@@ -52,8 +53,9 @@ def _score_value(score):
 
 def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
     """Header and rows of the export: PTCE, SIRET, state, requested amount, review statistics,
-    per criterion of the call the mean score and each evaluator's score, then the collegial
-    opinion and the rank. Values are raw (numbers stay numbers); ``write_workbook`` formats."""
+    per criterion of the call the mean score and each evaluator's score, the collegial
+    opinion and the rank, then the title and one column per question of the call. Values are
+    raw (numbers stay numbers); ``write_workbook`` formats."""
     criteria = list(cell.call.criteria.all())
     evaluators = _evaluators(rows)
     header = [
@@ -78,6 +80,8 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
         "Justification de la note",
         "Motivation",
         "Rang",
+        "Intitulé du projet",
+        *questionnaire.export_header(cell.call),
     ]
     table = []
     for row in rows:
@@ -110,6 +114,10 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
             row.collegial_motivation or "",
             row.collegial_rank,
         ]
+        # The answers as submitted (the frozen snapshot), one column per question.
+        answers = (row.snapshot or {}).get("answers") or questionnaire.snapshot_answers(row)
+        line.append(answers.get("title") or "")
+        line += questionnaire.export_values(cell.call, answers)
         table.append(line)
     return header, table
 

@@ -1,6 +1,7 @@
 """factory_boy factories shared by the whole suite."""
 
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from accounts.models import (
     User,
 )
 from ami.models import Call, Criterion, Department, DocumentType, Phase, Region
+from candidatures import questionnaire
 from candidatures.models import Candidature, Ptce, PtceMembership
 
 PASSWORD = "mot-de-passe-de-test-1"
@@ -95,9 +97,28 @@ class UserFactory(factory.django.DjangoModelFactory):
             give_totp(self)
 
 
+@contextmanager
+def configuring(call):
+    """Set up a call's questionnaire, grid or documents as staff do before opening it: the
+    database refuses any change once the call is open, so the call is in draft meanwhile."""
+    phase = Call.objects.filter(pk=call.pk).values_list("phase", flat=True).get()
+    if phase == Phase.DRAFT:
+        yield
+        return
+    Call.objects.filter(pk=call.pk).update(phase=Phase.DRAFT)
+    try:
+        yield
+    finally:
+        Call.objects.filter(pk=call.pk).update(phase=phase)
+
+
 class CallFactory(factory.django.DjangoModelFactory):
+    """A call with the AMI PTCE's questionnaire (``questionnaire=[…]`` for another one,
+    ``questionnaire=False`` for none)."""
+
     class Meta:
         model = Call
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"AMI PTCE test {n}")
     slug = factory.Sequence(lambda n: f"ami-ptce-test-{n}")
@@ -113,8 +134,27 @@ class CallFactory(factory.django.DjangoModelFactory):
     priority_rural = True
     priority_qpv = True
 
+    @factory.post_generation
+    def questionnaire(call, create, extracted, **kwargs):
+        if not create or extracted is False:
+            return
+        with configuring(call):
+            questionnaire.build(call, extracted or questionnaire.AMI_PTCE)
 
-class CriterionFactory(factory.django.DjangoModelFactory):
+
+class ConfigurationFactory(factory.django.DjangoModelFactory):
+    """A piece of a call's configuration, created while the call is (briefly) in draft."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with configuring(kwargs["call"]):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class CriterionFactory(ConfigurationFactory):
     class Meta:
         model = Criterion
 
@@ -124,7 +164,7 @@ class CriterionFactory(factory.django.DjangoModelFactory):
     order = factory.Sequence(int)
 
 
-class DocumentTypeFactory(factory.django.DjangoModelFactory):
+class DocumentTypeFactory(ConfigurationFactory):
     class Meta:
         model = DocumentType
 

@@ -121,8 +121,8 @@ def test_rush_journey_saves_every_typed_value_and_submits(seed):
     assert check.counts["saves_acknowledged"] == 3 * (8 + 4)  # autosaves, « continuer »
     typed = next(r for r in records if r["kind"] == "saved" and r["field"] == "summary")
     stored = Candidature.objects.get(pk=typed["candidature"])
-    assert "[saisie " in stored.summary
-    assert stored.snapshot["answers"]["summary"] == stored.summary
+    assert "[saisie " in stored.answers["summary"]
+    assert stored.snapshot["answers"]["summary"] == stored.answers["summary"]
 
 
 def test_the_checks_catch_a_lost_value_and_a_wrong_receipt(seed):
@@ -132,7 +132,9 @@ def test_the_checks_catch_a_lost_value_and_a_wrong_receipt(seed):
     assert run_journey(journey, "rush")
     assert rush_seed.check_rush(seed.call, records).ok
 
-    Candidature.objects.filter(pk=applicant.candidature_id).update(lever_research="perdu")
+    lost_answer = Candidature.objects.get(pk=applicant.candidature_id)
+    lost_answer.answers["lever_research"] = "perdu"
+    lost_answer.save(update_fields=["answers"])
     lost = [r for r in records if r["kind"] != "saved" or r["field"] != "lever_research"]
     lost.append(
         {"kind": "saved", "candidature": applicant.candidature_id, "field": "lever_research",

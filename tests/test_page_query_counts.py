@@ -83,13 +83,13 @@ PAGES = {
         "applicant",
         lambda e: reverse("candidature_step", args=[e.candidature.pk, "presentation"]),
         {},
-        11,
+        13,  # two of them read the call's questionnaire (sections, questions)
     ),
     "step recapitulatif": (
         "applicant",
         lambda e: reverse("candidature_step", args=[e.candidature.pk, "recapitulatif"]),
         {},
-        19,
+        21,  # two of them read the call's questionnaire (sections, questions)
     ),
     "evaluator worklist": ("evaluator", lambda e: reverse("evaluator_worklist"), {}, 9),
     "consolidation list": (

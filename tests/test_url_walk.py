@@ -157,6 +157,8 @@ STAFF_READS = {
     "national_export": "the national XLSX",
     "pv_pdf": "the procès-verbal",
     "pv_xlsx": "the procès-verbal as a workbook",
+    "questionnaire_preview": "the preview of a call's questionnaire, built by staff (POST: 405)",
+    "questionnaire_preview_step": "a step of that preview (POST: 405)",
 }
 READS = {"staff": STAFF_READS}
 # Read views that ignore the method: a POST shows the same page and changes nothing.
@@ -275,6 +277,7 @@ def national_objects_of(world) -> dict:
         "scenario": objects["scenario"],
         "line": objects["line"],
         "decision": objects["decision"],
+        "step": "presentation",
     }
 
 

@@ -13,12 +13,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import is_national_administrator, is_regional_coordinator
 from ami.models import Call
 
-from .. import decisions, drafting, workflow
+from .. import decisions, drafting, questionnaire, workflow
 from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
-from ..step_forms import CofinancingLineForm, step_form_class
-from ..steps import FIRST_STEP, STEPS, get_step, neighbours
+from ..receipt import submitted_answers
+from ..step_forms import CofinancingLineForm
 from ..submission import budget_summary, completeness_problems
 from .common import member_ptce_or_404, own_candidature_or_404, visible_candidature_or_404
 
@@ -27,8 +27,22 @@ def _step_url(candidature, slug):
     return reverse("candidature_step", args=[candidature.pk, slug])
 
 
-def resume_url(candidature) -> str:
-    return _step_url(candidature, candidature.current_step or FIRST_STEP)
+def resume_url(candidature, *, look_up=True) -> str:
+    """Where the applicant resumes: the last step opened, else the first one. Lists pass
+    ``look_up=False`` (no query per row): the ``candidature_resume`` route finds the step."""
+    step = candidature.current_step
+    if not look_up:
+        if step:
+            return _step_url(candidature, step)
+        return reverse("candidature_resume", args=[candidature.pk])
+    if not step or questionnaire.get_step(candidature.call, step) is None:
+        step = questionnaire.first_step(candidature.call)
+    return _step_url(candidature, step)
+
+
+@login_required
+def candidature_resume(request, pk):
+    return redirect(resume_url(own_candidature_or_404(request.user, pk)))
 
 
 @login_required
@@ -85,12 +99,16 @@ def candidature_detail(request, pk):
 
 def _step_context(candidature, step, user, *, form=None, errors=None):
     editable_refusal = drafting.editing_refusal(candidature, user)
-    previous, following = neighbours(step.slug)
+    call = candidature.call
+    steps = questionnaire.steps(call)
+    previous, following = questionnaire.neighbours(call, step.slug)
     context = {
         "candidature": candidature,
         "step": step,
-        "steps": STEPS,
-        "step_number": [s.slug for s in STEPS].index(step.slug) + 1,
+        "steps": steps,
+        "step_number": [s.slug for s in steps].index(step.slug) + 1,
+        "first_step": steps[0].slug,
+        "preview": None,
         "previous_step": previous,
         "next_step": following,
         "editable": editable_refusal is None,
@@ -100,45 +118,42 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
     fields_in_scope, types_in_scope = editable_scope(candidature)
     context["complement_request"] = request = open_request(candidature)
     if request:
-        labels = dict(field_choices())
+        labels = dict(field_choices(call))
         context["request_labels"] = [labels.get(name, name) for name in request.fields]
-    if step.fields:
-        context["form"] = form or step_form_class(step.slug)(instance=candidature)
+    if step.has_form:
+        context["form"] = form or questionnaire.step_form(step, candidature)
         if fields_in_scope is not None:
             for name, field in context["form"].fields.items():
                 field.disabled = name not in fields_in_scope
-    if step.slug == "budget":
+    if step.kind == questionnaire.BUDGET_STEP:
         lines = list(candidature.cofinancing_lines.all())
         context["lines"] = [
             (line, CofinancingLineForm(instance=line, prefix=drafting.line_prefix(line)))
             for line in lines
         ]
         context["lines_editable"] = editable_refusal is None and (
-            fields_in_scope is None or "cofinancing" in fields_in_scope
+            fields_in_scope is None or questionnaire.COFINANCING in fields_in_scope
         )
         if not context["lines_editable"]:
             for _line, line_form in context["lines"]:
                 for field in line_form.fields.values():
                     field.disabled = True
         context["budget"] = budget_summary(candidature, lines)
-    if step.slug == "pieces":
+    if step.slug == questionnaire.DOCUMENTS_STEP:
         documents = {d.document_type_id: d for d in candidature.documents.all()}
         context["document_rows"] = [
             (document_type, documents.get(document_type.pk))
-            for document_type in candidature.call.document_types.all()
+            for document_type in call.document_types.all()
         ]
         context["can_edit"] = editable_refusal is None
         context["editable_type_ids"] = sorted(types_in_scope or [])
-    if step.slug == "recapitulatif":
+    if step.slug == questionnaire.SUMMARY_STEP:
         context["problems"] = completeness_problems(candidature)
         context["budget"] = budget_summary(candidature)
         context["members"] = list(candidature.ptce.members.all())
-        context["answers"] = [
-            (Candidature._meta.get_field(name).verbose_name, getattr(candidature, name))
-            for s in STEPS
-            for name in s.fields
-            if name != "requested_amount"
-        ]
+        context["answers"] = questionnaire.flat_rows(
+            call, questionnaire.snapshot_answers(candidature), with_title=True
+        )
         context["documents"] = list(candidature.documents.select_related("document_type"))
     return context
 
@@ -147,7 +162,7 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
 @require_http_methods(["GET", "POST"])
 def candidature_step(request, pk, step):
     candidature = own_candidature_or_404(request.user, pk)
-    current = get_step(step)
+    current = questionnaire.get_step(candidature.call, step)
     if current is None:
         raise Http404
     if request.method == "GET":
@@ -170,14 +185,14 @@ def candidature_step(request, pk, step):
         return redirect(_step_url(candidature, step))
     if not result.ok:
         form = None
-        if current.fields:
-            form = step_form_class(step)(data=request.POST, instance=candidature)
+        if current.has_form:
+            form = questionnaire.step_form(current, candidature, request.POST)
             form.is_valid()
         context = _step_context(candidature, current, request.user, form=form,
                                 errors=result.errors)  # fmt: skip
         return render(request, "candidatures/step.html", context, status=422)
     target = request.POST.get("go")
-    if target and get_step(target):
+    if target and questionnaire.get_step(candidature.call, target):
         return redirect(_step_url(candidature, target))
     messages.success(request, "Vos réponses sont enregistrées.")
     return redirect(_step_url(candidature, step))
@@ -201,7 +216,8 @@ def candidature_autosave(request, pk, step):
             "error",
         )
     candidature = own_candidature_or_404(request.user, pk)
-    if get_step(step) is None:
+    current = questionnaire.get_step(candidature.call, step)
+    if current is None:
         raise Http404
     try:
         result = drafting.save_step(candidature, step, request.POST, request.user)
@@ -211,7 +227,9 @@ def candidature_autosave(request, pk, step):
         "candidatures/_autosave_status.html",
         {"saved_at": result.saved_at, "errors": result.labelled_errors(), "level": "saved"},
     )
-    if step == "budget":  # keep the financing plan in step with what was just saved
+    if (
+        current.kind == questionnaire.BUDGET_STEP
+    ):  # keep the financing plan in step with what was just saved
         html += render_to_string(
             "candidatures/_budget_table.html",
             {"candidature": candidature, "budget": budget_summary(candidature), "oob": True},
@@ -276,7 +294,11 @@ def candidature_receipt(request, pk):
     return render(
         request,
         "candidatures/receipt.html",
-        {"candidature": candidature, "snapshot": candidature.snapshot},
+        {
+            "candidature": candidature,
+            "snapshot": candidature.snapshot,
+            "answer_sections": submitted_answers(candidature),
+        },
     )
 
 

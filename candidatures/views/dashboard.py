@@ -31,7 +31,7 @@ def applicant_dashboard(request):
         rows.append(
             {
                 "ptce": ptce,
-                "candidatures": [(c, resume_url(c)) for c in candidatures],
+                "candidatures": [(c, resume_url(c, look_up=False)) for c in candidatures],
                 "callable": [call for call in open_calls if call.pk not in started],
             }
         )

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ami.formats import PARIS, euros
+from candidatures import questionnaire
 from candidatures.complements import field_choices, open_request
 from candidatures.models import CandidatureState, FundingStatus
 
@@ -114,9 +115,9 @@ def _lines(lines) -> list[str]:
     ]
 
 
-def describe_changes(changes: dict | None) -> list[dict]:
+def describe_changes(call, changes: dict | None) -> list[dict]:
     """The ``changes`` of an answered request, ready to show as before / after."""
-    labels = dict(field_choices())
+    labels = dict(field_choices(call))
     rows = []
     for key, change in (changes or {}).items():
         row = {"kind": "text", "label": labels.get(key, key), "sha256": ""}
@@ -137,7 +138,10 @@ def describe_changes(changes: dict | None) -> list[dict]:
                 after=_lines(change.get("after")),
             )
         else:
-            row.update(before=change.get("before") or "", after=change.get("after") or "")
+            row.update(
+                before=questionnaire.display_by_name(call, key, change.get("before")),
+                after=questionnaire.display_by_name(call, key, change.get("after")),
+            )
         rows.append(row)
     return rows
 
@@ -184,12 +188,12 @@ def complements_request(request, pk):
                 "rendue jusqu'à la date limite.",
             )
             return redirect("complements_request", pk=candidature.pk)
-    labels = dict(field_choices())
+    labels = dict(field_choices(candidature.call))
     history = [
         {
             "request": complement,
             "fields": [labels.get(name, name) for name in complement.fields],
-            "changes": describe_changes(complement.changes),
+            "changes": describe_changes(candidature.call, complement.changes),
         }
         for complement in candidature.complement_requests.select_related(
             "requested_by"
@@ -206,7 +210,7 @@ def complements_request(request, pk):
         {
             "candidature": candidature,
             "cell": cell_of(candidature),
-            "field_choices": field_choices(),
+            "field_choices": field_choices(candidature.call),
             "document_types": document_types,
             "history": history,
             "can_request": can_request,

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import is_regional_coordinator, is_regional_member
 from ami.scoping import get_visible_or_404
+from candidatures import questionnaire
 from candidatures.models import Candidature, MemberCategory
 from candidatures.submission import build_snapshot
 
@@ -32,11 +33,6 @@ from ..models import (
     ReviewState,
 )
 from ..permissions import can_coordinate, can_review, can_see_reviews, region_handed_over
-
-ANSWER_FIELDS = (
-    "title", "summary", "territory_description", "partners_description", "lever_governance",
-    "lever_engineering", "lever_research", "lever_viability", "budget_comment",
-)  # fmt: skip
 
 REVIEW_STATES = {None: "à faire", ReviewState.DRAFT: "en cours", ReviewState.SUBMITTED: "rendue"}
 
@@ -138,11 +134,7 @@ def _frozen(candidature) -> dict:
             return None
 
     return {
-        "answers": [
-            (Candidature._meta.get_field(name).verbose_name, answers.get(name, ""))
-            for name in ANSWER_FIELDS
-            if name in answers
-        ],
+        "answers": questionnaire.flat_rows(candidature.call, answers, with_title=True),
         "members": [
             {
                 "name": m.get("name", ""),

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Avg
 from django.test import TestCase, override_settings
+from django.urls import reverse
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
 from ami.models import Call, Criterion, DocumentType, OutboxMessage, OutboxState, Phase, Region
@@ -220,3 +221,75 @@ def test_seed_demo_gives_the_regional_cells_material(seeded):
     assert not OutboxMessage.objects.filter(state=OutboxState.QUEUED).exists()
     assert not [callback for callback in callbacks if callback.__module__ == "ami.outbox"]
     assert seeded.outbox == []
+
+
+def test_the_tiers_lieux_call_is_applied_to_and_scored_with_the_same_screens(client):
+    """A second call of another shape on the same instance: its own questionnaire (three
+    sections, other kinds of questions), grid and documents; an applicant applies, the CRA of
+    the region scores it."""
+    from ami.models import Question
+    from candidatures import questionnaire
+    from evaluation import admission, assignment
+    from tests.candidatures.helpers import add_document, step_data
+    from tests.evaluation.test_reviews import complete_data
+    from tests.factories import give_totp
+
+    call_command("seed_demo", stdout=StringIO())
+    call = Call.objects.get(slug="aap-tiers-lieux-2026")
+    assert call.name == "Appel à projets Tiers-lieux 2026" and call.phase == Phase.OPEN
+    steps = questionnaire.steps(call)
+    assert [s.slug for s in steps] == [
+        "le-lieu", "activites", "financement", "pieces", "recapitulatif",
+    ]  # fmt: skip
+    kinds = set(Question.objects.filter(call=call).values_list("kind", flat=True))
+    assert {"integer", "date", "url", "email", "multiple_choice", "single_choice", "yes_no",
+            "long_text", "amount"} <= kinds  # fmt: skip
+    criteria = list(call.criteria.all())
+    assert [c.weight for c in criteria] == [40, 35, 25]
+    assert call.document_types.count() == 2
+    assert Call.objects.current().slug != call.slug  # the AMI PTCE stays the home page's call
+
+    # The demo applicant applies, step by step, with the autosave.
+    applicant = User.objects.get(email="porteur@demo.ami-ptce.fr")
+    ptce = applicant.ptces.get()
+    client.force_login(applicant)
+    response = client.post(reverse("candidature_start", args=[ptce.pk, call.slug]))
+    candidature = Candidature.objects.get(ptce=ptce, call=call)
+    assert response["Location"] == reverse("candidature_step", args=[candidature.pk, "le-lieu"])
+    answers = questionnaire.sample_answers(call, 7)
+    core = {"title": "Le tiers-lieu du bourg", "requested_amount": "25 000"}
+    for step in steps[:3]:
+        response = client.post(
+            reverse("candidature_autosave", args=[candidature.pk, step.slug]),
+            step_data(call, step.slug, answers, **core),
+            HTTP_HX_REQUEST="true",
+        )
+        assert "Enregistré à" in response.content.decode()
+    for document_type in call.document_types.filter(mandatory=True):
+        add_document(candidature, document_type)
+    response = client.post(reverse("candidature_submit", args=[candidature.pk]))
+    candidature.refresh_from_db()
+    assert candidature.state == CandidatureState.SUBMITTED, completeness_problems(candidature)
+    assert candidature.snapshot["answers"] == {"title": "Le tiers-lieu du bourg", **answers}
+
+    # The CRA of the region: admissibility, assignment, a review on this call's grid.
+    cell = RegionalCell.objects.get(call=call, region=candidature.region)
+    coordinator = cell.memberships.get(role="coordinator").user
+    evaluator = cell.memberships.get(role="evaluator").user
+    manual = {item.key: True for item in admission.admissibility_checklist(candidature)
+              if not item.automatic}  # fmt: skip
+    admission.decide_admissibility(candidature, coordinator, True, manual)
+    assignment.assign(candidature, evaluator, coordinator)
+    give_totp(evaluator)  # cell members need their second factor (accounts.mfa)
+    client.force_login(evaluator)
+    page = client.get(reverse("review_edit", args=[candidature.pk])).content.decode()
+    assert "Surface du lieu (m²)" in page and "Le tiers-lieu du bourg" in page
+    assert "Utilité pour le territoire" in page
+    response = client.post(
+        reverse("review_submit", args=[candidature.pk]),
+        complete_data(criteria, scores=(8, 6, 10)),
+    )
+    assert response.status_code == 302
+    review = Review.objects.get(candidature=candidature, evaluator=evaluator)
+    # 100 × (40×8/10 + 35×6/10 + 25×10/10) / 100 = 32 + 21 + 25
+    assert review.total == 78

@@ -137,7 +137,7 @@ def test_applicant_creates_ptce_drafts_over_two_sessions_and_submits(page, live_
     axe_check(page)  # with the « Enregistré à … » status
     candidature.refresh_from_db()
     assert candidature.title == PRESENTATION["Intitulé du projet"]
-    assert candidature.summary == PRESENTATION["Résumé du projet"]
+    assert candidature.answers["summary"] == PRESENTATION["Résumé du projet"]
 
     go_to_step(page, 2, "Territoire et partenaires", "territoire")
     axe_check(page)
@@ -149,9 +149,12 @@ def test_applicant_creates_ptce_drafts_over_two_sessions_and_submits(page, live_
     fill_fields(page, PROJET_FIRST)
     wait_for_autosave(page)
     candidature.refresh_from_db()
-    assert candidature.territory_description == TERRITOIRE["Territoire et ses enjeux"]
-    assert candidature.lever_governance == PROJET_FIRST["Animation territoriale et gouvernance"]
-    assert candidature.lever_research == ""
+    assert candidature.answers["territory_description"] == TERRITOIRE["Territoire et ses enjeux"]
+    assert (
+        candidature.answers["lever_governance"]
+        == PROJET_FIRST["Animation territoriale et gouvernance"]
+    )
+    assert "lever_research" not in candidature.answers
     assert not autosave_key_left(page)
 
     log_out(page, axe_check)
@@ -285,7 +288,7 @@ def test_completeness_lists_problems_with_links_to_the_right_step(page, live_ser
         ptce=ptce,
         call=call,
         title="Un titre seulement",
-        lever_governance="Une réponse",
+        answers={"lever_governance": "Une réponse"},
         requested_amount=Decimal("10000"),
     )
 
@@ -310,17 +313,17 @@ def test_completeness_lists_problems_with_links_to_the_right_step(page, live_ser
          "Modifier le PTCE Pôle Incomplet"),
         ("Le PTCE doit réunir au moins 3 personnes morales membres (0 déclarée(s)).",
          reverse("ptce_members", args=[ptce.pk]), "Membres du PTCE Pôle Incomplet"),
-        ("Le résumé du projet est vide.", step("presentation"), "Présentation"),
-        ("La description du territoire est vide.", step("territoire"),
+        ("La rubrique « Résumé du projet » est vide.", step("presentation"), "Présentation"),
+        ("La rubrique « Territoire et ses enjeux » est vide.", step("territoire"),
          "Territoire et partenaires"),
-        ("La rubrique « recherche et innovation » est vide.", step("projet"), "Projet"),
+        ("La rubrique « Recherche et innovation » est vide.", step("projet"), "Projet"),
         ("Le montant demandé (10\u202f000\u00a0€) doit être compris entre 30\u202f000\u00a0€ "
          "et 80\u202f000\u00a0€.", step("budget"), "Budget"),
         ("Pièce obligatoire manquante : Statuts.", step("pieces"), "Pièces justificatives"),
     ]  # fmt: skip
     # Problems already solved are not listed.
     expect(alert).not_to_contain_text("L'intitulé du projet est vide.")
-    expect(alert).not_to_contain_text("animation territoriale et gouvernance")
+    expect(alert).not_to_contain_text("Animation territoriale et gouvernance")
     for problem, url, heading in expected:
         expect(alert).to_contain_text(problem)
         link = alert.get_by_role("link", name=f"Corriger : {problem}", exact=True)

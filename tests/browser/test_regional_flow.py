@@ -67,7 +67,7 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
     ptce.seat_commune = commune("35238", "Rennes", "35", "53")
     ptce.save()
     candidature.title = "Filière locale de réemploi des matériaux"
-    candidature.summary = OLD_SUMMARY
+    candidature.answers["summary"] = OLD_SUMMARY
     candidature.save()
     workflow.transition(candidature, CandidatureState.SUBMITTED, applicant)
     assert candidature.snapshot
@@ -155,7 +155,7 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
     wait_for_autosave(page)
     axe_check(page)  # with the « Enregistré à … » status
     candidature.refresh_from_db()
-    assert candidature.summary == NEW_SUMMARY
+    assert candidature.answers["summary"] == NEW_SUMMARY
     assert candidature.title == "Filière locale de réemploi des matériaux"
 
     page.get_by_role("navigation", name="Étapes de la candidature").get_by_role(

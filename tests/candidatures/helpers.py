@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 
 from ami.models import Commune, Density
+from candidatures import questionnaire
 from candidatures.models import Candidature, Document, MemberCategory, PtceMember
 from tests import factories as f
 
@@ -57,11 +58,14 @@ def complete_candidature(candidature: Candidature) -> Candidature:
     """Fill every answer, the PTCE profile and members, and the mandatory documents."""
     complete_ptce(candidature.ptce)
     candidature.region = candidature.ptce.region
-    for name in (
-        "title", "summary", "territory_description", "partners_description",
-        "lever_governance", "lever_engineering", "lever_research", "lever_viability",
-    ):  # fmt: skip
-        setattr(candidature, name, f"Réponse {name}")
+    candidature.title = "Réponse title"
+    candidature.answers = {
+        question.slug: f"Réponse {question.slug}"
+        if question.kind in ("short_text", "long_text")
+        else value
+        for question in questionnaire.questions(candidature.call)
+        for value in [questionnaire.sample_answers(candidature.call, 1).get(question.slug)]
+    }
     candidature.requested_amount = Decimal("50000")
     candidature.save()
     for document_type in candidature.call.document_types.filter(mandatory=True):
@@ -76,3 +80,26 @@ def submittable(user=None, **call_kwargs):
     membership = f.PtceMembershipFactory(**({"user": user} if user else {}))
     candidature = f.CandidatureFactory(ptce=membership.ptce, call=call, requested_amount=None)
     return complete_candidature(candidature), membership.user
+
+
+def posted(question, raw):
+    """A stored answer as the applicant types it in the form (what the browser sends)."""
+    value = questionnaire.from_json(question, raw)
+    if hasattr(value, "strftime"):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal):
+        return str(value).replace(".", ",")
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def step_data(call, step_slug, answers, **core) -> dict:
+    """Form data of one step: ``answers`` (stored form, by slug) and typed fields (``title``,
+    ``requested_amount``) given as typed."""
+    step = questionnaire.get_step(call, step_slug)
+    data = {name: value for name, value in core.items() if name in step.core}
+    for question in step.questions:
+        if question.slug in answers:
+            data[question.slug] = posted(question, answers[question.slug])
+    return data

@@ -38,7 +38,10 @@ def test_autosave_of_a_field_then_reload_shows_it(client, draft):
     # A field that was not sent is left alone.
     _autosave(client, candidature, "presentation", {"summary": "Résumé"})
     candidature.refresh_from_db()
-    assert (candidature.title, candidature.summary) == ("Tiers-lieu nourricier", "Résumé")
+    assert (candidature.title, candidature.answers["summary"]) == (
+        "Tiers-lieu nourricier",
+        "Résumé",
+    )
 
 
 def test_autosave_keeps_valid_fields_and_reports_invalid_ones(client, draft):
@@ -51,7 +54,7 @@ def test_autosave_keeps_valid_fields_and_reports_invalid_ones(client, draft):
     assert "sauf 1 champ à corriger" in html
     assert "Montant demandé : Saisissez un montant en euros" in html
     candidature.refresh_from_db()
-    assert candidature.budget_comment == "ok"
+    assert candidature.answers["budget_comment"] == "ok"
     assert candidature.requested_amount is None
 
 
@@ -111,7 +114,7 @@ def test_invalid_value_on_leaving_stays_on_the_step_with_the_error(client, draft
     assert response.status_code == 422
     assert "Saisissez un montant en euros" in response.content.decode()
     candidature.refresh_from_db()
-    assert candidature.budget_comment == "note"
+    assert candidature.answers["budget_comment"] == "note"
 
 
 def test_cofinancing_lines_and_shares(client, draft):
@@ -140,7 +143,10 @@ def test_start_from_previous_edition_copies_answers(client):
     membership = f.PtceMembershipFactory()
     old_call = f.CallFactory(phase=Phase.PUBLISHED, year=2025)
     old = f.CandidatureFactory(
-        ptce=membership.ptce, call=old_call, title="Ancien titre", lever_research="Labo"
+        ptce=membership.ptce,
+        call=old_call,
+        title="Ancien titre",
+        answers={"lever_research": "Labo", "no_longer_asked": "x"},
     )
     CofinancingLine.objects.create(candidature=old, funder="Département", amount=Decimal("5000"))
     call = f.CallFactory()
@@ -150,7 +156,11 @@ def test_start_from_previous_edition_copies_answers(client):
     response = client.post(url, {"from": str(old.pk)})
     new = Candidature.objects.get(ptce=membership.ptce, call=call)
     assert response["Location"] == reverse("candidature_step", args=[new.pk, "presentation"])
-    assert (new.title, new.lever_research, new.cloned_from) == ("Ancien titre", "Labo", old)
+    assert (new.title, new.answers, new.cloned_from) == (
+        "Ancien titre",
+        {"lever_research": "Labo"},
+        old,
+    )
     assert new.requested_amount is None
     assert new.cofinancing_lines.get().funder == "Département"
     # Starting again opens the same draft: one candidature per PTCE and call.

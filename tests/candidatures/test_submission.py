@@ -29,7 +29,7 @@ def test_completeness_lists_each_problem_with_the_page_that_fixes_it(client):
     candidature, user = submittable()
     candidature.ptce.members.filter(category=MemberCategory.ESS_ENTERPRISE).delete()
     candidature.requested_amount = Decimal("90000")
-    candidature.summary = ""
+    candidature.answers.pop("summary")
     candidature.save()
     candidature.documents.all().delete()
     problems = completeness_problems(candidature)
@@ -37,7 +37,7 @@ def test_completeness_lists_each_problem_with_the_page_that_fixes_it(client):
     assert any("au moins 3 personnes morales" in m for m in messages)
     assert any("Aucune entreprise de l'économie sociale et solidaire" in m for m in messages)
     assert any("compris entre 30\u202f000\u00a0€ et 80\u202f000\u00a0€" in m for m in messages)
-    assert any("résumé" in m for m in messages)
+    assert any("« Résumé du projet » est vide" in m for m in messages)
     assert any("Pièce obligatoire manquante : Statuts" in m for m in messages)
     steps = {p.step for p in problems}
     assert steps == {"membres", "budget", "presentation", "pieces"}

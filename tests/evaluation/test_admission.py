@@ -229,7 +229,7 @@ def test_complements_end_to_end(client, case):
     )
     candidature.refresh_from_db()
     assert candidature.title == "Réponse title"
-    assert candidature.summary == "Un résumé précisé."
+    assert candidature.answers["summary"] == "Un résumé précisé."
     refused = client.post(
         reverse("document_upload", args=[candidature.pk, budget.pk]),
         {"file": SimpleUploadedFile("budget-v2.pdf", NEW_PDF, content_type="application/pdf")},

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from accounts.models import RegionalCell
 from ami.spreadsheets import safe_cell
+from candidatures import questionnaire
 from evaluation import consolidation
 from evaluation.exports import documents_zip
 from evaluation.models import Opinion
@@ -123,13 +124,18 @@ def test_export(client, world, cell, exported):
         "Recherche – Anne Aubert",
         "Recherche – Bruno Bernard",
     ]
-    assert header[20:] == [
+    assert header[20:25] == [
         "Note consolidée /100",
         "Avis collégial",
         "Justification de la note",
         "Motivation",
         "Rang",
     ]
+    # Then the answers as submitted: the title and one column per question of the call.
+    assert header[25:] == ["Intitulé du projet"] + [
+        q.label for q in questionnaire.questions(world.candidature_a.call)
+    ]
+    assert len(header) == 25 + 1 + 8
     # The formula came out as text.
     name = '\'=HYPERLINK("http://exemple.test","clic")'
     assert set(rows) == {name, "Bocage", world.candidature_a.ptce.name}

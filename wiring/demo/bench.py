@@ -181,6 +181,9 @@ def reset_bench(slug: str = BENCH_SLUG) -> None:
                 _delete_where(model, candidature__call=call)
             _delete_where(RegionHandover, cell__call=call)
             Candidature.objects.filter(call=call).delete()
+            # A call's grid, documents and questionnaire go with it once it is back in draft
+            # (the database refuses to change them otherwise).
+            Call.objects.filter(pk=call.pk).update(phase=Phase.DRAFT)
             call.delete()
             for model in (PtceMember, PtceMembership, Ptce.territory_communes.through):
                 _delete_where(model, ptce__in=ptce_ids)
@@ -383,7 +386,7 @@ class _Seeder:
             name=BENCH_NAME,
             slug=self.slug,
             year=now.year - 1,
-            phase=Phase.NATIONAL_REVIEW,
+            phase=Phase.DRAFT,  # configured first, then moved to its phase (see below)
             description="Appel de banc d'essai à l'échelle nationale (données générées).",
             eligibility_rules=ELIGIBILITY_RULES,
             opens_at=now - timedelta(days=200),
@@ -431,6 +434,11 @@ class _Seeder:
                 for order, (label, mandatory, formats, size) in enumerate(DOCUMENTS, start=1)
             ],
         )
+        from candidatures import questionnaire
+
+        questionnaire.build(self.call, questionnaire.AMI_PTCE)
+        Call.objects.filter(pk=self.call.pk).update(phase=Phase.NATIONAL_REVIEW)
+        self.call.phase = Phase.NATIONAL_REVIEW
         moves = [
             (Phase.DRAFT, Phase.OPEN, self.call.opens_at),
             (Phase.OPEN, Phase.REGIONAL_REVIEW, self.call.closes_at),
@@ -609,7 +617,7 @@ class _Seeder:
 
     def _candidatures(self) -> None:
         from candidatures.models import Candidature, CofinancingLine, Document
-        from wiring.demo.candidatures import _answers
+        from wiring.demo.candidatures import demo_answers
 
         rng = self.rng
         call = self.call
@@ -624,7 +632,7 @@ class _Seeder:
         window = (call.closes_at - call.opens_at).total_seconds()
         candidatures, lines = [], []
         for row, pk in zip(self.rows, ids, strict=True):
-            answers = _answers(row["name"], row["theme"], row["place"])
+            answers = demo_answers(call, pk, row["name"], row["theme"], row["place"])
             submitted_at = call.opens_at + timedelta(seconds=window * rng.uniform(0.2, 0.99))
             rural, qpv = self._flags(row)
             candidature = Candidature(
@@ -701,13 +709,10 @@ class _Seeder:
     def _snapshot(self, row) -> dict:
         """``submission.build_snapshot``'s layout, from the rows in memory."""
         candidature, ptce, line = row["candidature"], row["ptce"], row["cofinancing"]
-        answer_fields = [
-            "title", "summary", "territory_description", "partners_description",
-            "lever_governance", "lever_engineering", "lever_research", "lever_viability",
-            "budget_comment",
-        ]  # fmt: skip
+        from candidatures import questionnaire
+
         return {
-            "answers": {name: getattr(candidature, name) for name in answer_fields},
+            "answers": questionnaire.snapshot_answers(candidature),
             "requested_amount": str(candidature.requested_amount),
             "cofinancing": [
                 {"funder": line.funder, "status": line.status, "amount": str(line.amount)}

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from ami.identifiers import luhn_ok
 from ami.models import Commune, Region
-from candidatures import workflow
+from candidatures import questionnaire, workflow
 from candidatures.models import (
     Candidature,
     CandidatureState,
@@ -76,9 +76,10 @@ def _luhn_siret(rng) -> str:
     return complete(siren + "".join(rng.choice("0123456789") for _ in range(4)))
 
 
-def _answers(ptce_name, theme, commune_name):
-    return {
-        "title": f"Structurer la filière {theme.split(' ', 1)[-1]} autour de {commune_name}",
+def demo_answers(call, number, ptce_name, theme, commune_name) -> dict:
+    """The title and answers of a demo candidature: written texts for the questions of the AMI
+    PTCE, plausible answers of their kind for any other question of the call."""
+    written = {
         "summary": f"{ptce_name} fédère des entreprises de l'ESS, des entreprises classiques et "
         f"des collectivités pour développer la filière {theme} sur son territoire.",
         "territory_description": f"Un bassin de vie autour de {commune_name}, avec des besoins "
@@ -89,6 +90,12 @@ def _answers(ptce_name, theme, commune_name):
         "lever_engineering": "Plan d'action sur trois ans ; 12 emplois créés, 40 tonnes évitées.",
         "lever_research": "Partenariat avec un laboratoire universitaire sur l'évaluation.",
         "lever_viability": "Autonomie visée en trois ans grâce aux prestations mutualisées.",
+    }
+    answers = questionnaire.sample_answers(call, number, commune_name)
+    answers.update((slug, text) for slug, text in written.items() if slug in answers)
+    return {
+        "title": f"Structurer la filière {theme.split(' ', 1)[-1]} autour de {commune_name}",
+        "answers": answers,
     }
 
 
@@ -160,8 +167,8 @@ def _demo_candidature(call, ptce, owner, rng, name, theme, place, document_types
         call=call,
         region=ptce.region,
         requested_amount=Decimal(rng.randrange(30000, 80001, 500)),
-        current_step="budget",
-        **_answers(name, theme, place),
+        current_step=questionnaire.budget_step(call).slug,
+        **demo_answers(call, ptce.pk, name, theme, place),
     )
     CofinancingLine.objects.create(
         candidature=candidature,

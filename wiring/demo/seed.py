@@ -154,13 +154,20 @@ def _edition_2025() -> Call:
                 max_size_mb=size,
                 order=order,
             )
+        from candidatures import questionnaire
+
+        questionnaire.build(call, questionnaire.AMI_PTCE)
     return call
 
 
 def _current_edition(edition_2025: Call) -> Call:
     """An edition open now, so that every flow can be tried (dates relative to today)."""
     year = timezone.localdate().year
-    existing = Call.objects.filter(year=year).exclude(pk=edition_2025.pk).first()
+    existing = (
+        Call.objects.filter(year=year, slug__startswith="ami-ptce")
+        .exclude(pk=edition_2025.pk)
+        .first()
+    )
     if existing:
         return existing
     call = clone_call(edition_2025, None, year=year)
@@ -171,6 +178,95 @@ def _current_edition(edition_2025: Call) -> Call:
     call.regional_review_deadline = today + timedelta(days=60)
     call.national_review_deadline = today + timedelta(days=90)
     call.save()
+    return call
+
+
+TIERS_LIEUX_GRID = [
+    ("Utilité pour le territoire", "Besoins couverts, publics accueillis.", Decimal("40"), 10),
+    ("Modèle économique", "Fonds propres, bénévolat, équilibre à trois ans.", Decimal("35"), 10),
+    ("Coopérations", "Partenaires associés au lieu et à sa gouvernance.", Decimal("25"), 10),
+]
+TIERS_LIEUX_DOCUMENTS = [
+    ("Plan du lieu", True, [FileFormat.PDF, FileFormat.PNG, FileFormat.JPEG], 5),
+    ("Lettre d'engagement de la commune", False, [FileFormat.PDF], 5),
+]
+
+
+def tiers_lieux_questionnaire():
+    """Another shape of questionnaire: three sections and other kinds of questions."""
+    from ami.models import QuestionKind, SectionKind
+
+    return [
+        ("le-lieu", "Le tiers-lieu", SectionKind.QUESTIONS, [
+            {"slug": "surface", "label": "Surface du lieu (m²)", "kind": QuestionKind.INTEGER},
+            {"slug": "opening_date", "label": "Date d'ouverture au public",
+             "kind": QuestionKind.DATE, "help_text": "Au format jj/mm/aaaa."},
+            {"slug": "website", "label": "Site internet du lieu", "kind": QuestionKind.URL,
+             "required": False},
+            {"slug": "contact_email", "label": "Adresse électronique de contact",
+             "kind": QuestionKind.EMAIL},
+        ]),
+        ("activites", "Activités", SectionKind.QUESTIONS, [
+            {"slug": "activities", "label": "Activités proposées",
+             "kind": QuestionKind.MULTIPLE_CHOICE,
+             "choices": "Coworking\nFablab\nAtelier partagé\nCafé associatif\n"
+             "Médiation numérique"},
+            {"slug": "main_public", "label": "Public principal",
+             "kind": QuestionKind.SINGLE_CHOICE,
+             "choices": "Habitants\nEntreprises\nJeunes\nPersonnes éloignées de l'emploi"},
+            {"slug": "in_rural_commune", "label": "Le lieu est-il situé dans une commune rurale ?",
+             "kind": QuestionKind.YES_NO},
+            {"slug": "pitch", "label": "Le projet en quelques lignes",
+             "kind": QuestionKind.LONG_TEXT, "max_length": 600,
+             "help_text": "600 caractères au plus."},
+        ]),
+        ("financement", "Financement", SectionKind.BUDGET, [
+            {"slug": "own_funds", "label": "Fonds propres mobilisés",
+             "kind": QuestionKind.AMOUNT},
+            {"slug": "volunteers", "label": "Nombre de bénévoles", "kind": QuestionKind.INTEGER,
+             "required": False},
+        ]),
+    ]  # fmt: skip
+
+
+def _tiers_lieux_call() -> Call:
+    """A second, smaller call of another shape on the same instance, open now: « Appel à
+    projets Tiers-lieux 2026 », with its own questionnaire, grid and documents."""
+    existing = Call.objects.filter(slug="aap-tiers-lieux-2026").first()
+    if existing:
+        return existing
+    from candidatures import questionnaire
+
+    today = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    call = Call.objects.create(
+        slug="aap-tiers-lieux-2026",
+        name="Appel à projets Tiers-lieux 2026",
+        year=2026,
+        phase=Phase.DRAFT,
+        description="Appel à projets pour l'ouverture et le développement de tiers-lieux "
+        "portés par des PTCE (données de démonstration).",
+        eligibility_rules="Le lieu est ouvert au public au moins trois jours par semaine.",
+        opens_at=today - timedelta(days=21),  # the AMI PTCE stays the current call
+        closes_at=today + timedelta(days=45),
+        regional_review_deadline=today + timedelta(days=75),
+        national_review_deadline=today + timedelta(days=100),
+        envelope=Decimal("200000"),
+        min_amount=Decimal("10000"),
+        max_amount=Decimal("40000"),
+        reviews_per_candidature=1,
+    )
+    for order, (label, guidance, weight, scale_max) in enumerate(TIERS_LIEUX_GRID, start=1):
+        Criterion.objects.create(
+            call=call, label=label, guidance=guidance, weight=weight, order=order,
+            scale_min=0, scale_max=scale_max,
+        )  # fmt: skip
+    for order, (label, mandatory, formats, size) in enumerate(TIERS_LIEUX_DOCUMENTS, start=1):
+        DocumentType.objects.create(
+            call=call, label=label, mandatory=mandatory, allowed_formats=list(formats),
+            max_size_mb=size, order=order,
+        )  # fmt: skip
+    questionnaire.build(call, tiers_lieux_questionnaire())
+    set_phase(call, Phase.OPEN, None, comment="Ouverture (démo).")
     return call
 
 
@@ -274,6 +370,7 @@ def seed_demo() -> SeedResult:
     result.logins.append(("Porteur de PTCE", applicant.email))
     _cells(current, result.logins)
     _cells(edition_2025, [])
+    _cells(_tiers_lieux_call(), [])
     with quiet_outbox():
         seed_candidatures(current, applicant, _user)
         seed_regional_review(current, _user)
