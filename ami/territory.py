@@ -19,7 +19,6 @@ from pathlib import Path
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db import transaction
 from django.db.models import Case, Prefetch, Q, Value, When
-from django.db.models.functions import Greatest
 
 from ami.models import Commune, Density, Department, Qpv, SearchName
 
@@ -143,9 +142,10 @@ def search_communes(text: str, departments=(), exact: bool = False) -> list[Comm
             Q(search_name__trigram_similar=key) | Q(search_name__trigram_word_similar=key)
         )
         .annotate(
-            closeness=Greatest(
-                TrigramSimilarity("search_name", key), TrigramWordSimilarity(key, "search_name")
-            ),
+            # Whole-name similarity and best-word similarity together: « saint etiene » puts
+            # Saint-Étienne before Gancourt-Saint-Étienne, « denis » still finds Saint-Denis.
+            closeness=TrigramSimilarity("search_name", key)
+            + TrigramWordSimilarity(key, "search_name"),
             elsewhere=in_departments,
         )
         .order_by("elsewhere", "-closeness", "name", "code")[:MAX_SUGGESTIONS]
