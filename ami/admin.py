@@ -301,7 +301,20 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
     inlines = [CriterionInline, DocumentTypeInline, CallPhaseChangeInline]
     actions = ["clone_for_next_year"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "year", "phase", "description", "eligibility_rules"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "year",
+                    "phase",
+                    "description",
+                    "text_url",
+                    "eligibility_rules",
+                ]
+            },
+        ),
         (
             "Calendrier (heure de Paris)",
             {

@@ -56,6 +56,12 @@ class Call(models.Model):
     year = models.PositiveSmallIntegerField("année")
     phase = models.CharField("phase", max_length=20, choices=Phase, default=Phase.DRAFT)
     description = models.TextField("présentation", blank=True)
+    text_url = models.URLField(
+        "texte de l'appel",
+        blank=True,
+        help_text="Adresse du texte officiel complet de l'appel (cahier des charges), lié depuis "
+        "la page d'accueil.",
+    )
     eligibility_rules = models.TextField(
         "règles d'éligibilité",
         blank=True,
