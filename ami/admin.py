@@ -300,6 +300,7 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
     readonly_fields = ["phase", "created_at", "updated_at"]
     inlines = [CriterionInline, DocumentTypeInline, CallPhaseChangeInline]
     actions = ["clone_for_next_year"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (
             None,
