@@ -1,4 +1,4 @@
-# make run  — install, migrate, load demo data, serve http://127.0.0.1:8000 (embedded PostgreSQL)
+# make run  — install, migrate, load every commune and the demo data, serve http://127.0.0.1:8000 (embedded PostgreSQL)
 # make test — install and run the whole test suite
 # make test-fast — the inner loop: no browser, integration nor slow tests, test database kept
 PYTHON ?= python3
@@ -31,6 +31,7 @@ lock: install
 
 run: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_territory
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 

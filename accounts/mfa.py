@@ -32,7 +32,7 @@ ALLOWED_URL_NAMES = frozenset(
     {
         # Public pages
         "home", "call_detail", "call_laureates", "call_subsidies_csv", "accessibility",
-        "legal", "personal_data", "unsubscribe", "health",
+        "legal", "personal_data", "site_map", "unsubscribe", "health",
         # Logging in and out, proving who one is, one's own password and email addresses
         "account_login", "account_logout", "account_inactive", "account_signup",
         "account_reauthenticate", "account_request_reauthentication_code",

@@ -3,6 +3,8 @@
 from django.db.models import Prefetch
 from django.urls import reverse
 
+from ami.models import Call, Phase
+
 from .models import NationalCellMembership, RegionalCell, RegionalCellMembership, RegionalRole
 
 
@@ -63,3 +65,78 @@ def roles_of(user) -> dict:
             .order_by("-cell__call__year")
         ),
     }
+
+
+def site_map_sections() -> list[dict]:
+    """The « Plan du site »: every public page, then each role's entries (title, and links as
+    label/url; an entry without url is reached from « Mon espace », its address naming a cell or
+    a call). Routes of higher apps are reversed by name."""
+    laureates = [
+        {
+            "label": f"Lauréats de l'édition {call.year} ({call.name})",
+            "url": reverse("call_laureates", args=[call.slug]),
+        }
+        for call in Call.objects.filter(phase__in=[Phase.PUBLISHED, Phase.ARCHIVED]).order_by(
+            "-year", "-pk"
+        )
+    ]
+    current = Call.objects.current()
+    call_page = (
+        [
+            {
+                "label": f"L'appel en cours : {current.name}",
+                "url": reverse("call_detail", args=[current.slug]),
+            }
+        ]
+        if current
+        else []
+    )
+    return [
+        {
+            "title": "Pages publiques",
+            "entries": [
+                {"label": "Accueil", "url": reverse("home")},
+                *call_page,
+                *laureates,
+                {"label": "Mentions légales", "url": reverse("legal")},
+                {"label": "Déclaration d'accessibilité", "url": reverse("accessibility")},
+                {"label": "Données personnelles", "url": reverse("personal_data")},
+                {"label": "Plan du site", "url": reverse("site_map")},
+            ],
+        },
+        {
+            "title": "Compte",
+            "entries": [
+                {"label": "Se connecter", "url": reverse("account_login")},
+                {"label": "Créer un compte", "url": reverse("account_signup")},
+                {"label": "Mot de passe oublié", "url": reverse("account_reset_password")},
+                {"label": "Préférences de courriel", "url": reverse("email_preferences")},
+                {"label": "Mes données personnelles", "url": reverse("my_data")},
+            ],
+        },
+        {
+            "title": "Porteur de PTCE",
+            "entries": [
+                {"label": "Mon espace", "url": reverse("dashboard")},
+                {"label": "Mes candidatures", "url": reverse("applicant_dashboard")},
+                {"label": "Déclarer un PTCE", "url": reverse("ptce_create")},
+            ],
+        },
+        {
+            "title": "Cellule régionale d'animation (CRA)",
+            "entries": [
+                {"label": "Mes évaluations (évaluateurs)", "url": reverse("evaluator_worklist")},
+                {"label": "Accueil de la cellule régionale (coordination), depuis « Mon espace »"},
+            ],
+        },
+        {
+            "title": "Cellule nationale d'animation (CNA)",
+            "entries": [
+                {"label": "Instruction nationale de chaque édition, depuis « Mon espace »"},
+            ],
+        },
+        {
+            "title": "Équipe Coorace",
+            "entries": [{"label": "Administration", "url": reverse("admin:index")}],
+        },
+    ]

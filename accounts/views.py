@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import personal_data, preferences
 from .forms import AccountDeletionForm, EmailPreferencesForm, OrganisationForm
 from .models import User
-from .navigation import roles_of
+from .navigation import navigation_for, roles_of, site_map_sections
 
 
 @login_required
@@ -125,6 +125,17 @@ def _policy_context() -> dict:
         "session_hours": settings.SESSION_COOKIE_AGE // 3600,
         "contact_email": settings.PERSONAL_DATA_CONTACT_EMAIL,
     }
+
+
+@require_GET
+def site_map(request):
+    """« Plan du site » (RGAA 12.1, a second way to reach every page besides the menu): the
+    public pages, then each role's entries, and the signed-in user's own ones."""
+    context = {
+        "sections": site_map_sections(),
+        "own_entries": navigation_for(request.user) if request.user.is_authenticated else [],
+    }
+    return render(request, "pages/site_map.html", context)
 
 
 @require_GET

@@ -362,8 +362,22 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
     readonly_fields = ["phase", "created_at", "updated_at", "questionnaire_preview"]
     inlines = [SectionInline, CriterionInline, DocumentTypeInline, CallPhaseChangeInline]
     actions = ["clone_for_next_year"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
-        (None, {"fields": ["name", "slug", "year", "phase", "description", "eligibility_rules"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "year",
+                    "phase",
+                    "description",
+                    "text_url",
+                    "eligibility_rules",
+                ]
+            },
+        ),
         (
             "Questionnaire, grille et pièces",
             {

@@ -28,3 +28,34 @@ def antivirus_check(app_configs, **kwargs):
             )
         )
     return errors
+
+
+LEGAL_SETTINGS = (
+    "LEGAL_PUBLISHER",
+    "LEGAL_PUBLICATION_DIRECTOR",
+    "LEGAL_HOST",
+    "LEGAL_CONTACT_EMAIL",
+)
+
+
+@register(Tags.compatibility, deploy=True)
+def legal_notice_check(app_configs, **kwargs):
+    """The legal notice (loi n° 2004-575, art. 6) and the accessibility statement name the
+    publisher, the publication director, the host and a contact: none may be empty, nor left at
+    the development example."""
+    missing = [
+        name
+        for name in LEGAL_SETTINGS
+        if not getattr(settings, name, "")
+        or getattr(settings, name) == settings.LEGAL_DEV_DEFAULTS[name]
+    ]
+    if not missing:
+        return []
+    return [
+        Error(
+            f"The legal notice is incomplete: {', '.join(missing)} not set.",
+            hint="Set them in the environment (.env.example, docs/operations.md « Legal notice "
+            "»); they are shown on « Mentions légales » and « Accessibilité ».",
+            id="ami.E003",
+        )
+    ]

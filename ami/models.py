@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
@@ -57,6 +58,12 @@ class Call(models.Model):
     year = models.PositiveSmallIntegerField("année")
     phase = models.CharField("phase", max_length=20, choices=Phase, default=Phase.DRAFT)
     description = models.TextField("présentation", blank=True)
+    text_url = models.URLField(
+        "texte de l'appel",
+        blank=True,
+        help_text="Adresse du texte officiel complet de l'appel (cahier des charges), lié depuis "
+        "la page d'accueil.",
+    )
     eligibility_rules = models.TextField(
         "règles d'éligibilité",
         blank=True,
@@ -570,6 +577,21 @@ class Density(models.IntegerChoices):
 RURAL_DENSITIES = (Density.LOW, Density.VERY_LOW)
 
 
+class SearchName(models.Func):
+    """The form a commune name is searched in: lower case, without accents (PostgreSQL's
+    ``unaccent``), every run of other characters than letters and digits as one space
+    (« Saint-Étienne » → « saint etienne »). ``ami_search_name`` is created by migration 0010,
+    IMMUTABLE so that the trigram index of ``Commune`` can be built on it."""
+
+    function = "ami_search_name"
+    output_field = models.TextField()
+
+
+class CommuneQuerySet(models.QuerySet):
+    def with_search_name(self):
+        return self.annotate(search_name=SearchName("name"))
+
+
 class Commune(models.Model):
     code = models.CharField("code INSEE", max_length=5, primary_key=True)
     name = models.CharField("nom", max_length=200)
@@ -580,11 +602,19 @@ class Commune(models.Model):
         "niveau de densité", choices=Density, null=True, blank=True
     )
 
+    objects = CommuneQuerySet.as_manager()
+
     class Meta:
         verbose_name = "commune"
         verbose_name_plural = "communes"
         ordering = ["name", "code"]
-        indexes = [models.Index(fields=["name"])]
+        indexes = [
+            models.Index(fields=["name"]),
+            # Accent-insensitive search by equality and trigram similarity (ami.territory).
+            GinIndex(
+                OpClass(SearchName("name"), name="gin_trgm_ops"), name="ami_commune_search_trgm"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.department_id})"

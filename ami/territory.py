@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Case, Prefetch, Q, Value, When
 
-from ami.models import Commune, Density, Department, Qpv
+from ami.models import Commune, Density, Department, Qpv, SearchName
 
 BATCH_SIZE = 2000
 MAX_PROBLEMS = 50  # skipped-row explanations kept in the stats
@@ -112,6 +113,45 @@ def lookup_commune(code: str) -> CommuneInfo | None:
     )
 
 
+MAX_SUGGESTIONS = 10
+MAX_EXACT_MATCHES = 50
+
+
+def search_communes(text: str, departments=(), exact: bool = False) -> list[Commune]:
+    """Communes whose name matches ``text`` with accents, case, hyphens and apostrophes aside
+    (« saint etienne » finds Saint-Étienne), département loaded.
+
+    ``exact``: the communes of that very name (several may share it), narrowed to the
+    ``departments`` (those of a postal code) when one of them has it. Otherwise the closest names
+    by trigram similarity of the whole name or of a word of it, those of ``departments`` first,
+    best first. Both use the GIN trigram index on the search name (migration ami 0010)."""
+    communes = Commune.objects.with_search_name().select_related("department")
+    key = SearchName(Value(text or ""))
+    departments = list(departments or ())
+    if exact:
+        matches = list(
+            communes.filter(search_name=key).order_by("name", "code")[:MAX_EXACT_MATCHES]
+        )
+        narrowed = [c for c in matches if c.department_id in departments]
+        return narrowed or matches
+    if len((text or "").strip()) < 3:
+        return []
+    in_departments = Case(When(department_id__in=departments, then=Value(0)), default=Value(1))
+    return list(
+        communes.filter(
+            Q(search_name__trigram_similar=key) | Q(search_name__trigram_word_similar=key)
+        )
+        .annotate(
+            # Whole-name similarity and best-word similarity together: « saint etiene » puts
+            # Saint-Étienne before Gancourt-Saint-Étienne, « denis » still finds Saint-Denis.
+            closeness=TrigramSimilarity("search_name", key)
+            + TrigramWordSimilarity(key, "search_name"),
+            elsewhere=in_departments,
+        )
+        .order_by("elsewhere", "-closeness", "name", "code")[:MAX_SUGGESTIONS]
+    )
+
+
 # --- Reading the files -----------------------------------------------------------------------
 
 
@@ -190,7 +230,13 @@ def _existing_codes(model) -> set[str]:
 
 # --- Communes (INSEE COG v_commune_YYYY.csv) -------------------------------------------------
 
-COMMUNE_COLUMNS = ("TYPECOM", "COM", "DEP", "LIBELLE", "COMPARENT")
+COMMUNE_COLUMNS = ("COM", "DEP", "LIBELLE")  # TYPECOM and COMPARENT optional: COM and none
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+# Every current commune of the COG, shipped with the code (built from the npm package
+# @etalab/decoupage-administratif, see ami/data/README.md): what ``load_territory`` imports when
+# given no communes file.
+SHIPPED_COMMUNES = DATA_DIR / "communes_cog.csv"
 
 
 def _department_from_code(code: str) -> str:
@@ -202,12 +248,13 @@ def import_communes(source, encoding: str = "utf-8-sig") -> ImportStats:
     """Communes (``COM``) and municipal arrondissements of Paris, Lyon and Marseille (``ARM``,
     attached to the département of their parent commune). Associated and delegated communes
     (``COMA``, ``COMD``) are ignored; rows of an unknown département (collectivités d'outre-mer)
-    are skipped."""
+    are skipped. A file without ``TYPECOM`` (the shipped ``COM,DEP,LIBELLE`` list) holds
+    communes only."""
     stats = ImportStats()
     rows = []  # (line, code, name, department or "", parent)
     with _text(source, encoding) as stream:
         for line, row in _Table(stream, COMMUNE_COLUMNS).dict_rows():
-            kind = row["TYPECOM"].upper()
+            kind = row.get("TYPECOM", "COM").upper()
             if kind not in ("COM", "ARM"):
                 continue
             code = normalize_commune_code(row["COM"])
@@ -217,7 +264,7 @@ def import_communes(source, encoding: str = "utf-8-sig") -> ImportStats:
             if not row["LIBELLE"]:
                 stats.skip(line, f"libellé absent pour la commune {code}")
                 continue
-            parent = normalize_commune_code(row["COMPARENT"])
+            parent = normalize_commune_code(row.get("COMPARENT", ""))
             rows.append((line, code, row["LIBELLE"], row["DEP"].upper(), parent))
 
     file_departments = {code: dep for _, code, _, dep, _ in rows if dep}

@@ -1,10 +1,11 @@
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .models import Call
+from .models import Call, Phase
 from .observability import OK, health_report
 
 
@@ -14,6 +15,25 @@ def _call_context(call):
         "criteria": list(call.criteria.all()) if call else [],
         "document_types": list(call.document_types.all()) if call else [],
         "now": timezone.now(),
+        "past_editions": [c for c in published_calls() if c != call],
+    }
+
+
+def published_calls():
+    """The editions whose laureates are public, newest first (their page is the
+    ``call_laureates`` route, reversed by name in the templates)."""
+    return list(
+        Call.objects.filter(phase__in=[Phase.PUBLISHED, Phase.ARCHIVED]).order_by("-year", "-pk")
+    )
+
+
+def legal_information() -> dict:
+    """What the legal notice and the accessibility statement say of who runs the site."""
+    return {
+        "publisher": settings.LEGAL_PUBLISHER,
+        "publication_director": settings.LEGAL_PUBLICATION_DIRECTOR,
+        "host": settings.LEGAL_HOST,
+        "contact_email": settings.LEGAL_CONTACT_EMAIL,
     }
 
 
@@ -31,7 +51,7 @@ def call_detail(request, slug):
 
 @require_GET
 def page(request, template):
-    return render(request, f"pages/{template}.html")
+    return render(request, f"pages/{template}.html", {"legal": legal_information()})
 
 
 def error_403(request, exception=None):

@@ -4,12 +4,11 @@ functions (``candidatures.ptce`` …) that the views call with ``cleaned_data``.
 import re
 
 from django import forms
-from django.db.models import Q
 from django.utils import timezone
 
 from ami.identifiers import normalize_siret, validate_siret
 from ami.models import Commune
-from ami.territory import normalize_commune_code
+from ami.territory import normalize_commune_code, search_communes
 
 from .models import Ptce, PtceMember
 from .ptce import siret_locked
@@ -50,8 +49,9 @@ class SiretField(forms.CharField):
 
 
 class CommuneField(forms.CharField):
-    """A commune of the referential, typed as its INSEE code or its exact name; the form narrows
-    names shared by several communes with the postal code (see ``resolve_commune``)."""
+    """A commune of the referential, typed as its INSEE code or its name (accents, case and
+    hyphens do not matter); the form narrows names shared by several communes with the postal
+    code (see ``resolve_commune``)."""
 
     def prepare_value(self, value):
         if isinstance(value, Commune):
@@ -114,8 +114,9 @@ def department_of_postal_code(postal_code: str) -> list[str]:
 
 def resolve_commune(value: str, postal_code: str = "") -> Commune:
     """The commune an applicant typed: an INSEE code (alone or within text such as
-    « Rennes (35238) »), or a name that matches one commune only (narrowed by the postal code's
-    département when several share it)."""
+    « Rennes (35238) »), or a name that matches one commune only, accents, case and hyphens aside
+    (narrowed by the postal code's département when several share it); otherwise the error
+    suggests the closest names (trigram similarity), with their département."""
     value = " ".join((value or "").split())
     code_match = COMMUNE_CODE_IN_TEXT.search(value)
     if code_match:
@@ -132,15 +133,8 @@ def resolve_commune(value: str, postal_code: str = "") -> Commune:
         commune = Commune.objects.filter(pk=normalize_commune_code(value)).first()
         if commune is not None:
             return commune
-    variants = {value, value.replace(" ", "-"), value.replace("-", " ")}
-    by_name = Q()
-    for variant in variants:
-        by_name |= Q(name__iexact=variant)
-    matches = list(Commune.objects.filter(by_name).order_by("name", "code")[:50])
     departments = department_of_postal_code(postal_code)
-    if len(matches) > 1 and departments:
-        narrowed = [c for c in matches if c.department_id in departments]
-        matches = narrowed or matches
+    matches = list(search_communes(value, departments, exact=True))
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -150,17 +144,10 @@ def resolve_commune(value: str, postal_code: str = "") -> Commune:
             params={"candidates": _listing(matches)},
             code="ambiguous_commune",
         )
-    words = sorted(re.split(r"[\s'’-]+", value), key=len, reverse=True)
-    suggestions = []
-    if words and len(words[0]) >= 3:
-        suggestions = list(
-            Commune.objects.filter(name__icontains=words[0]).order_by("name", "code")[
-                :MAX_CANDIDATES_SHOWN
-            ]
-        )
+    suggestions = list(search_communes(value, departments))
     message = (
         "Aucune commune ne s'appelle « %(value)s » dans le référentiel : saisissez son code INSEE "
-        "(5 caractères, par exemple 35238 pour Rennes) ou son nom exact."
+        "(5 caractères, par exemple 35238 pour Rennes) ou son nom."
     )
     if suggestions:
         message += " Communes au nom proche : %(candidates)s."
@@ -172,7 +159,7 @@ def resolve_commune(value: str, postal_code: str = "") -> Commune:
 
 
 def _listing(communes) -> str:
-    shown = [f"{c.name} ({c.code})" for c in communes[:MAX_CANDIDATES_SHOWN]]
+    shown = [f"{c.name}, {c.department.name} ({c.code})" for c in communes[:MAX_CANDIDATES_SHOWN]]
     if len(communes) > MAX_CANDIDATES_SHOWN:
         shown.append("…")
     return ", ".join(shown)
@@ -191,8 +178,8 @@ class PtceForm(DsfrFormMixin, forms.ModelForm):
     seat_commune = CommuneField(
         label="Commune du siège",
         max_length=200,
-        help_text="Son code INSEE (par exemple 35238 pour Rennes) ou son nom exact. Elle "
-        "détermine la région du PTCE.",
+        help_text="Son code INSEE (par exemple 35238 pour Rennes) ou son nom, avec ou sans "
+        "accents. Elle détermine la région du PTCE.",
     )
     territory_communes = CommuneCodesField(
         label="Communes du territoire",

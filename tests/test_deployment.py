@@ -282,6 +282,12 @@ GOOD = {
     "DATABASE_URL": "postgres://ami@db.invalid:5432/ami",
     "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
 }
+LEGAL = {
+    "LEGAL_PUBLISHER": "Ministère de l'économie, 139 rue de Bercy, 75012 Paris",
+    "LEGAL_PUBLICATION_DIRECTOR": "Camille Martin",
+    "LEGAL_HOST": "Hébergeur SAS, 1 rue de l'Exemple, 75001 Paris, 01 23 45 67 89",
+    "LEGAL_CONTACT_EMAIL": "contact@ami.example.org",
+}
 
 
 def test_production_settings_list_every_missing_variable():
@@ -363,18 +369,26 @@ MFA_KEY = "Zm9yLXRoZS1kZXBsb3ktY2hlY2stdGVzdC1vbmx5LTA="  # a valid Fernet key, 
 
 
 def test_deploy_check_passes_with_the_production_defaults():
-    result = check_deploy(MFA_ENCRYPTION_KEY=MFA_KEY)
+    result = check_deploy(MFA_ENCRYPTION_KEY=MFA_KEY, **LEGAL)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
     ("variables", "error"),
     [
-        ({"MFA_ENCRYPTION_KEY": MFA_KEY, "AMI_ANTIVIRUS_FAIL_OPEN": "true"}, "ami.E002"),
-        ({"MFA_ENCRYPTION_KEY": MFA_KEY, "AMI_ANTIVIRUS_ENABLED": "false"}, "ami.E001"),
-        ({}, "accounts.E001"),
+        ({"MFA_ENCRYPTION_KEY": MFA_KEY, "AMI_ANTIVIRUS_FAIL_OPEN": "true", **LEGAL}, "ami.E002"),
+        ({"MFA_ENCRYPTION_KEY": MFA_KEY, "AMI_ANTIVIRUS_ENABLED": "false", **LEGAL}, "ami.E001"),
+        (LEGAL, "accounts.E001"),
+        ({"MFA_ENCRYPTION_KEY": MFA_KEY}, "ami.E003"),
+        ({"MFA_ENCRYPTION_KEY": MFA_KEY, **LEGAL, "LEGAL_HOST": ""}, "LEGAL_HOST not set"),
     ],
-    ids=["antivirus-fail-open", "antivirus-disabled", "no-mfa-key"],
+    ids=[
+        "antivirus-fail-open",
+        "antivirus-disabled",
+        "no-mfa-key",
+        "no-legal-notice",
+        "no-legal-host",
+    ],
 )
 def test_deploy_check_refuses_unsafe_production_settings(variables, error):
     result = check_deploy(**variables)

@@ -95,6 +95,7 @@ PUBLIC = {
     "accessibility": "legal page",
     "legal": "legal page",
     "personal_data": "legal page",
+    "site_map": "the site map (public entries, the signed-in user's own menu)",
     "unsubscribe": "the signed token of the email is the credential (RFC 8058 one-click)",
     "admin:login": "the admin's login form (goes through allauth and its second factor)",
     "health": "service health for healthchecks: names the parts, no platform data",

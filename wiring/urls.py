@@ -22,6 +22,7 @@ urlpatterns = [
     path("accessibilite/", views.page, {"template": "accessibility"}, name="accessibility"),
     path("mentions-legales/", views.page, {"template": "legal"}, name="legal"),
     path("donnees-personnelles/", account_views.personal_data_policy, name="personal_data"),
+    path("plan-du-site/", account_views.site_map, name="site_map"),
     path("mon-espace/", account_views.dashboard, name="dashboard"),
     path("mon-espace/organisation/", account_views.organisation_edit, name="organisation_edit"),
     path("mon-espace/mes-donnees/", account_views.my_data, name="my_data"),

@@ -303,6 +303,24 @@ DOCUMENT_RETENTION_YEARS = int(env("DOCUMENT_RETENTION_YEARS", "5"))
 # Where people write to exercise their rights (the data protection contact); shown when set.
 PERSONAL_DATA_CONTACT_EMAIL = env("PERSONAL_DATA_CONTACT_EMAIL", "")
 
+# Legal notice and accessibility statement (« Mentions légales », « Accessibilité »): who
+# publishes the site, its publication director, its host (name, address, telephone) and the
+# address people write to. Development defaults say they are examples; production reads the
+# environment only, and `check --deploy` refuses an empty one (ami.E003).
+LEGAL_DEV_DEFAULTS = {
+    "LEGAL_PUBLISHER": "Exemple de développement : ministère chargé de l'économie sociale et "
+    "solidaire, 139 rue de Bercy, 75012 Paris",
+    "LEGAL_PUBLICATION_DIRECTOR": "Exemple de développement : la directrice de la publication",
+    "LEGAL_HOST": "Exemple de développement : hébergeur, adresse, téléphone",
+    "LEGAL_CONTACT_EMAIL": "contact@ami-ptce.example.org",
+}
+LEGAL_PUBLISHER = env("LEGAL_PUBLISHER", LEGAL_DEV_DEFAULTS["LEGAL_PUBLISHER"])
+LEGAL_PUBLICATION_DIRECTOR = env(
+    "LEGAL_PUBLICATION_DIRECTOR", LEGAL_DEV_DEFAULTS["LEGAL_PUBLICATION_DIRECTOR"]
+)
+LEGAL_HOST = env("LEGAL_HOST", LEGAL_DEV_DEFAULTS["LEGAL_HOST"])
+LEGAL_CONTACT_EMAIL = env("LEGAL_CONTACT_EMAIL", LEGAL_DEV_DEFAULTS["LEGAL_CONTACT_EMAIL"])
+
 # Email outbox delivery (ami.outbox, docs/operations.md « Email delivery »).
 # Attempts per email before a temporary failure (SMTP 4xx, server unreachable) becomes final.
 OUTBOX_MAX_ATTEMPTS = int(env("OUTBOX_MAX_ATTEMPTS", "8"))

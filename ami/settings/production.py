@@ -73,3 +73,10 @@ if SENTRY_DSN:
         release=env("SENTRY_RELEASE"),
         traces_sample_rate=float(env("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )
+
+# The legal notice's identities come from the environment only (no example in production):
+# `check --deploy` names the missing ones (ami.E003).
+LEGAL_PUBLISHER = env("LEGAL_PUBLISHER", "")
+LEGAL_PUBLICATION_DIRECTOR = env("LEGAL_PUBLICATION_DIRECTOR", "")
+LEGAL_HOST = env("LEGAL_HOST", "")
+LEGAL_CONTACT_EMAIL = env("LEGAL_CONTACT_EMAIL", "")

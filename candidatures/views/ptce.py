@@ -106,8 +106,22 @@ def ptce_detail(request, pk):
 @login_required
 @require_GET
 def company_lookup(request):
-    """The htmx fragment answering « Rechercher » next to the SIRET."""
+    """The htmx fragment answering « Rechercher » next to the SIRET. When the company is found,
+    the fragment also carries the PTCE form's inputs filled with what the directory knows — the
+    SIRET included — swapped out of band into the form (``?ptce=`` names the PTCE being edited,
+    whose locked SIRET is then left alone)."""
     result = _company_lookup(request.GET.get("siret", ""))
+    if result["status"] == "found":
+        ptce_pk = request.GET.get("ptce", "")
+        ptce = member_ptce_or_404(request.user, ptce_pk) if ptce_pk.isdigit() else None
+        values = {k: v for k, v in result["company"].form_values.items() if v}
+        form = PtceForm(instance=ptce, initial=values)
+        result["filled_inputs"] = [
+            form[name].as_widget(attrs={"hx-swap-oob": "true"})
+            for name in values
+            if not form.fields[name].disabled
+        ]
+        result["prefilled"] = bool(result["filled_inputs"])
     return render(request, "candidatures/ptce/_company_lookup.html", {"lookup": result})
 
 
@@ -126,7 +140,14 @@ def _lookup_from_query(request) -> tuple[dict | None, dict]:
 
 def _company_lookup(siret: str) -> dict:
     siret = normalize_siret(siret)
-    result = {"status": "", "message": "", "company": None, "siret": siret, "prefilled": False}
+    result = {
+        "status": "",
+        "message": "",
+        "company": None,
+        "siret": siret,
+        "prefilled": False,
+        "filled_inputs": [],
+    }
     if not siret:
         return {
             **result,

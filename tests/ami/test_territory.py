@@ -2,18 +2,22 @@
 the commune lookup and the import commands."""
 
 import io
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from ami.models import Commune, Density, Department, Qpv, Region
 from ami.territory import (
+    FIXTURES_DIR,
+    SHIPPED_COMMUNES,
     TerritoryImportError,
     import_communes,
     import_density,
     import_qpv,
     load_demo_territory,
     lookup_commune,
+    search_communes,
 )
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +120,7 @@ def test_missing_column_is_a_clear_error(tmp_path):
         import_communes(path)
 
     assert error.value.line == 1
-    assert str(error.value).startswith("Ligne 1 : colonnes obligatoires absentes : LIBELLE")
+    assert str(error.value).startswith("Ligne 1 : colonne obligatoire absente : LIBELLE")
     assert not Commune.objects.exists()
 
 
@@ -323,3 +327,130 @@ def test_sample_files_import():
 
     again = load_demo_territory()
     assert again["communes"].created == 0 and again["qpv"].created == 0
+
+
+# --- The shipped commune list and load_territory ----------------------------------------------
+
+
+def test_load_territory_loads_the_shipped_communes_fast_and_idempotently():
+    out = io.StringIO()
+    started = time.monotonic()
+    call_command("load_territory", stdout=out)
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, f"{elapsed:.1f} s"
+    count = Commune.objects.count()
+    assert count >= 34_800
+    assert "créées" in out.getvalue() and "--density, --qpv" in out.getvalue()
+    assert Commune.objects.get(code="26113").name == "Die"
+    assert Commune.objects.get(code="42218").name == "Saint-Étienne"
+    assert Commune.objects.filter(code__startswith="2A").exists()
+    assert Commune.objects.filter(department_id="976").exists()  # Mayotte
+    assert Commune.objects.values("department").distinct().count() == Department.objects.count()
+
+    out = io.StringIO()
+    call_command("load_territory", stdout=out)
+    assert "Communes : 0 créée" in out.getvalue()
+    assert Commune.objects.count() == count
+
+
+def test_shipped_file_is_the_compact_csv_described_in_its_readme():
+    header = SHIPPED_COMMUNES.read_text(encoding="utf-8").splitlines()[0]
+    assert header == "COM,DEP,LIBELLE"
+    readme = (SHIPPED_COMMUNES.parent / "README.md").read_text()
+    assert "@etalab/decoupage-administratif" in readme and "6.0.0" in readme
+    assert "Licence Ouverte" in readme
+
+
+def test_load_territory_with_every_file(tmp_path):
+    communes = write(tmp_path, "v_commune.csv", COG_HEADER + COG_ROWS)
+    out = io.StringIO()
+    call_command(
+        "load_territory",
+        "--communes",
+        str(communes),
+        "--density",
+        str(FIXTURES_DIR / "grille_densite_sample.csv"),
+        "--qpv",
+        str(FIXTURES_DIR / "qpv_sample.csv"),
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "Communes : 11 créées" in text
+    assert "Densité :" in text and "Quartiers prioritaires :" in text
+    assert "Non chargé" not in text
+    assert Commune.objects.get(code="35238").density == Density.DENSE
+    assert Qpv.objects.filter(communes__code="75119").exists()
+
+
+def test_load_territory_is_all_or_nothing(tmp_path):
+    communes = write(tmp_path, "v_commune.csv", COG_HEADER + COG_ROWS)
+    with pytest.raises(CommandError, match="Fichier introuvable"):
+        call_command(
+            "load_territory", "--communes", str(communes), "--qpv", str(tmp_path / "absent.csv")
+        )
+    assert not Commune.objects.exists()
+
+
+# --- Search ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def named_communes():
+    rows = [
+        ("26113", "Die", "26"),
+        ("14762", "Vire Normandie", "14"),
+        ("42218", "Saint-Étienne", "42"),
+        ("76575", "Saint-Étienne-du-Rouvray", "76"),
+        ("93066", "Saint-Denis", "93"),
+        ("97411", "Saint-Denis", "974"),
+        ("2A004", "Ajaccio", "2A"),
+        ("60175", "Compiègne", "60"),
+        ("59350", "Lille", "59"),
+    ]
+    for code, name, dep in rows:
+        Commune.objects.create(code=code, name=name, department_id=dep)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("die", ["26113"]),
+        ("DIE", ["26113"]),
+        ("saint etienne", ["42218"]),
+        ("Saint-Etienne", ["42218"]),
+        ("  saint   étienne ", ["42218"]),
+        ("compiegne", ["60175"]),
+        ("saint denis", ["93066", "97411"]),
+    ],
+)
+def test_exact_search_ignores_accents_case_and_hyphens(named_communes, typed, expected):
+    assert sorted(c.code for c in search_communes(typed, exact=True)) == expected
+
+
+def test_exact_search_narrowed_by_departments(named_communes):
+    assert [c.code for c in search_communes("Saint-Denis", ["974"], exact=True)] == ["97411"]
+    # A postal code of another département does not hide the only commune of that name.
+    assert [c.code for c in search_communes("Die", ["75"], exact=True)] == ["26113"]
+
+
+def test_close_names_by_trigram_similarity(named_communes):
+    found = [c.code for c in search_communes("saint etiene")]
+    assert found[0] == "42218" and "76575" in found
+    assert search_communes("Compiegn")[0].code == "60175"
+    assert search_communes("Denis")[0].name == "Saint-Denis"
+    # The postal code's département comes first.
+    assert search_communes("saint denis", ["974"])[0].code == "97411"
+    assert search_communes("zz") == []
+
+
+def test_search_uses_the_trigram_index(named_communes):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT code FROM ami_commune "
+            "WHERE ami_search_name(name) % ami_search_name('saint etienne')"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "ami_commune_search_trgm" in plan

@@ -117,3 +117,22 @@ def test_short_password_error_is_shown_in_french_and_accessible(page, axe_check)
     )
     axe_check(page)
     assert not OutboxMessage.objects.exists()
+
+
+def test_site_map_and_legal_pages_from_the_footer(page, axe_check):
+    """RGAA's second way to navigate: the footer's « Plan du site », then the legal notice and
+    the accessibility statement it lists, axe-core on each."""
+    page.goto("/")
+    footer = page.locator("#pied-de-page")
+    for domain in ("info.gouv.fr", "service-public.gouv.fr", "legifrance.gouv.fr", "data.gouv.fr"):
+        expect(footer.get_by_role("link", name=domain)).to_be_visible()
+    footer.get_by_role("link", name="Plan du site").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Plan du site")
+    axe_check(page)
+    page.locator("#contenu").get_by_role("link", name="Mentions légales").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mentions légales")
+    axe_check(page)
+    page.goto("/plan-du-site/")
+    page.locator("#contenu").get_by_role("link", name="Déclaration d'accessibilité").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Déclaration d'accessibilité")
+    axe_check(page)

@@ -336,3 +336,36 @@ def test_completeness_lists_problems_with_links_to_the_right_step(page, live_ser
         expect(page).to_have_url(re.compile(re.escape(completeness_url) + "$"))
 
     assert Candidature.objects.get(pk=candidature.pk).state == "draft"
+
+
+def test_siret_lookup_fills_the_ptce_form_and_a_commune_is_found_without_accents(
+    page, live_server, axe_check, monkeypatch
+):
+    """« Rechercher » (htmx) fills the form's inputs, SIRET included; the seat commune typed
+    without accents nor hyphen is found. The directory answers from a recorded response."""
+    from candidatures import company_lookup
+    from tests.candidatures.test_ptce import ASSOCIATION_SIRET, recorded
+
+    answer = recorded("search_association.json")
+    monkeypatch.setattr(company_lookup, "http_get", lambda url, timeout: answer)
+    commune("35238", "Rennes", "35", "53", density=1)
+    commune("42218", "Saint-Étienne", "42", "84", density=1)
+    user = f.UserFactory(email="paul.morel@example.org")
+    log_in(page, user.email)
+    page.goto(reverse("ptce_create"))
+    page.get_by_label("SIRET à rechercher").fill(ASSOCIATION_SIRET)
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.locator("#resultat-recherche")).to_contain_text("vérifiez-les")
+    expect(page.get_by_label("SIRET de la structure porteuse")).to_have_value(ASSOCIATION_SIRET)
+    expect(page.get_by_label("Nom du PTCE")).to_have_value(
+        "POLE COOPERATION ET TERRITOIRES DU PAYS DE RENNES"
+    )
+    expect(page.get_by_label("Commune du siège")).to_have_value("35238")
+    axe_check(page)
+    page.get_by_label("Commune du siège").fill("saint etienne")
+    page.get_by_label("Code postal").fill("42000")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page).to_have_url(re.compile(r"/candidatures/ptce/\d+/$"))
+    ptce = Ptce.objects.get()
+    assert ptce.siret == ASSOCIATION_SIRET
+    assert ptce.seat_commune_id == "42218"

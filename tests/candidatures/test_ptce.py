@@ -55,6 +55,10 @@ def communes(db):
         ("93066", "Saint-Denis", "93", "11", Density.DENSE),
         ("97411", "Saint-Denis", "974", "04", Density.DENSE),
         ("75056", "Paris", "75", "11", Density.DENSE),
+        ("26113", "Die", "26", "84", Density.VERY_LOW),
+        ("14762", "Vire Normandie", "14", "28", Density.LOW),
+        ("42218", "Saint-Étienne", "42", "84", Density.DENSE),
+        ("76575", "Saint-Étienne-du-Rouvray", "76", "28", Density.DENSE),
     ]
     made = {}
     for code, name, dep, region, density in rows:
@@ -281,6 +285,13 @@ def test_create_form_is_labelled_and_in_french(client, referent):
         ("Rennes (35238)", "", "35238"),
         ("Saint-Denis", "93200", "93066"),
         ("saint denis", "97400", "97411"),
+        ("SAINT DENIS", "93200", "93066"),
+        ("die", "", "26113"),
+        ("Die", "26150", "26113"),
+        ("saint etienne", "", "42218"),
+        ("Saint-Etienne", "42000", "42218"),
+        ("loudeac", "", "22136"),
+        ("Saint-Étienne (42218)", "", "42218"),
     ],
 )
 def test_seat_commune_by_code_or_name(communes, typed, postal_code, expected):
@@ -292,14 +303,24 @@ def test_ambiguous_commune_lists_the_candidates(communes):
         resolve_commune("Saint-Denis")
     message = error.value.messages[0]
     assert "Plusieurs communes" in message
-    assert "Saint-Denis (93066)" in message and "Saint-Denis (97411)" in message
+    assert "Saint-Denis, Seine-Saint-Denis (93066)" in message
+    assert "Saint-Denis, La Réunion (97411)" in message
+
+
+def test_misspelt_commune_suggests_close_names_with_their_departement(communes):
+    with pytest.raises(ValidationError) as error:
+        resolve_commune("saint etiene")
+    message = error.value.messages[0]
+    assert "Saint-Étienne, Loire (42218)" in message
+    assert "Saint-Étienne-du-Rouvray, Seine-Maritime (76575)" in message
+    assert message.index("(42218)") < message.index("(76575)")  # the closest first
 
 
 def test_unknown_commune_suggests_close_names(communes):
     with pytest.raises(ValidationError) as error:
         resolve_commune("Denis")
     assert "Aucune commune" in error.value.messages[0]
-    assert "Saint-Denis (93066)" in error.value.messages[0]
+    assert "Saint-Denis, Seine-Saint-Denis (93066)" in error.value.messages[0]
     with pytest.raises(ValidationError) as error:
         resolve_commune("99999")
     assert "99999" in error.value.messages[0]
@@ -904,10 +925,41 @@ def test_lookup_fragment(client, api, communes, referent):
     cache.clear()
     api.answer = recorded("search_association.json")
     html = _fragment(client, "812 345 676 00017")
-    text = Markup(html).text
-    assert "POLE COOPERATION ET TERRITOIRES DU PAYS DE RENNES" in text
-    assert "Association déclarée" in text and "88.99B" in text
-    assert f'href="?siret={ASSOCIATION_SIRET}&amp;prefill=1"' in html
+    markup = Markup(html)
+    assert "POLE COOPERATION ET TERRITOIRES DU PAYS DE RENNES" in markup.text
+    assert "Association déclarée" in markup.text and "88.99B" in markup.text
+    assert "vérifiez-les avant d'enregistrer" in markup.text.replace("&#x27;", "'")
+    # The form's inputs come filled, SIRET included, to be swapped into the form by htmx.
+    assert markup.value_of("siret") == ASSOCIATION_SIRET
+    assert markup.value_of("name") == "POLE COOPERATION ET TERRITOIRES DU PAYS DE RENNES"
+    assert markup.value_of("legal_form") == "Association déclarée"
+    assert markup.value_of("postal_code") == "35000"
+    assert markup.value_of("seat_commune") == "35238"
+    assert all(c.get("hx-swap-oob") == "true" for c in markup.controls)
+    assert {c["id"] for c in markup.controls} >= {"id_siret", "id_name", "id_seat_commune"}
+
+
+def test_lookup_fragment_leaves_a_locked_siret_alone(client, api, ptce, referent, communes):
+    client.force_login(referent)
+    api.answer = recorded("search_association.json")
+    html = _fragment_for(client, ASSOCIATION_SIRET, ptce=ptce.pk)
+    assert Markup(html).value_of("siret") == ASSOCIATION_SIRET
+    f.CandidatureFactory(ptce=ptce, state="submitted", submitted_at=timezone.now())
+    html = _fragment_for(client, ASSOCIATION_SIRET, ptce=ptce.pk)
+    markup = Markup(html)
+    assert "id_siret" not in {c["id"] for c in markup.controls}
+    assert markup.value_of("name") == "POLE COOPERATION ET TERRITOIRES DU PAYS DE RENNES"
+    other = f.PtceFactory()
+    response = client.get(reverse("company_lookup"), {"siret": ASSOCIATION_SIRET, "ptce": other.pk})
+    assert response.status_code == 404
+
+
+def _fragment_for(client, siret, **params):
+    response = client.get(
+        reverse("company_lookup"), {"siret": siret, **params}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 def test_lookup_prefills_the_create_form_without_javascript(client, api, communes, referent):
