@@ -43,6 +43,14 @@ ALLOWED_URL_NAMES = frozenset(
         "account_reset_password_from_key_done",
         # The end of staff's assistance session (django-hijack)
         "hijack:release",
+        # The read API: its documentation and schema are public, and its endpoints authenticate
+        # each request by its token, never by the session (a token is created in « Mon espace »,
+        # behind the second factor).
+        "api_docs", "api_schema",
+        "api:call-list", "api:call-detail", "api:candidature-list", "api:candidature-detail",
+        "api:regional-opinion-list", "api:regional-opinion-detail",
+        "api:national-review-list", "api:national-review-detail",
+        "api:decision-list", "api:decision-detail",
     }
 )  # fmt: skip
 

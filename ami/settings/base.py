@@ -51,10 +51,13 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "hijack",
+    "rest_framework",
+    "drf_spectacular",
     "ami",
     "accounts",
     "candidatures",
     "evaluation",
+    "api",
     "wiring",
 ]
 
@@ -243,6 +246,34 @@ CELL_INVITATION_DAYS = int(env("CELL_INVITATION_DAYS", "14"))
 # Company lookup (« API Recherche d'entreprises », no key): base URL and timeout in seconds.
 COMPANY_LOOKUP_URL = env("COMPANY_LOOKUP_URL", "https://recherche-entreprises.api.gouv.fr/search")
 COMPANY_LOOKUP_TIMEOUT = float(env("COMPANY_LOOKUP_TIMEOUT", "3"))
+
+# The read API (api/, docs/api.md): token authentication only (no session, no CSRF), read-only,
+# cursor-paginated, per-token rate limit (429 with Retry-After), schema in OpenAPI 3.1.
+API_RATE_LIMIT = env("API_RATE_LIMIT", "600/min")
+API_ANONYMOUS_RATE_LIMIT = env("API_ANONYMOUS_RATE_LIMIT", "60/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "API de lecture de l'AMI PTCE",
+    "DESCRIPTION": (
+        "Lecture seule. Chaque jeton voit exactement ce que voit son titulaire à l'écran. "
+        "Documentation : /api/documentation/."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
 
 # Celery: tasks run in workers on the broker; without a broker they run eagerly in-process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")

@@ -1,0 +1,25 @@
+"""Routes of the read API (/api/…) and of the tokens' page in « Mon espace »."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
+
+from . import pages, views
+
+router = SimpleRouter()
+router.register("appels", views.CallViewSet, basename="call")
+router.register("candidatures", views.CandidatureViewSet, basename="candidature")
+router.register("avis-regionaux", views.RegionalOpinionViewSet, basename="regional-opinion")
+router.register("analyses-nationales", views.NationalReviewViewSet, basename="national-review")
+router.register("decisions", views.DecisionViewSet, basename="decision")
+
+api_patterns = [
+    path("v1/", include((router.urls, "api"))),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("documentation/", pages.documentation, name="api_docs"),
+]
+
+token_patterns = [
+    path("", pages.tokens, name="api_tokens"),
+    path("<int:pk>/revoquer/", pages.token_revoke, name="api_token_revoke"),
+]
