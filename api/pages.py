@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.generators import SchemaGenerator
@@ -72,3 +72,7 @@ def _operations():
 @require_GET
 def documentation(request):
     return render(request, "api/documentation.html", {"operations": _operations()})
+
+
+def not_found(request):
+    return JsonResponse({"detail": "Adresse inconnue dans l'API."}, status=404)

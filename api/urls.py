@@ -1,6 +1,6 @@
 """Routes of the read API (/api/…) and of the tokens' page in « Mon espace »."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
@@ -15,6 +15,8 @@ router.register("decisions", views.DecisionViewSet, basename="decision")
 
 api_patterns = [
     path("v1/", include((router.urls, "api"))),
+    # Any other address under the API answers a JSON 404, as the API does.
+    re_path(r"^v1/", pages.not_found, name="api_not_found"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("documentation/", pages.documentation, name="api_docs"),
 ]

@@ -4,6 +4,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
@@ -36,6 +37,25 @@ class Pagination(CursorPagination):
     max_page_size = 100
     ordering = "id"
     invalid_cursor_message = "Curseur de pagination invalide."
+    page_size_query_description = "Nombre de lignes par page (entier de 1 à 100, 50 par défaut)."
+
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        value = values[0]
+        if len(values) > 1 or not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: ["Indiquez un nombre entier de lignes, de 1 à 100."]}
+            )
+        return int(value)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
 
 
 def _errors(*codes):
@@ -65,7 +85,30 @@ def documented(serializer, detail_serializer=None, *, public=False):
 
 class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [IsAuthenticated]
+    lookup_value_regex = "[^/]+"
     pagination_class = Pagination
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.action not in ("list", "retrieve"):
+            return  # another method: 405 follows
+        known = {"cursor", "taille", *self._filters()}
+        errors = {}
+        for name, values in request.query_params.lists():
+            if name not in known:
+                errors[name] = ["Paramètre inconnu."]
+            elif len(values) > 1:
+                errors[name] = ["Paramètre répété : donnez-le une seule fois."]
+            elif not values[0]:
+                errors[name] = ["Valeur vide : retirez le paramètre ou donnez-lui une valeur."]
+        if errors:
+            raise ValidationError(errors)
+
+    def _filters(self):
+        filterset = getattr(self, "filterset_class", None)
+        if filterset is None or self.action != "list":
+            return ()
+        return filterset.base_filters.keys()
 
     def get_object(self):
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")

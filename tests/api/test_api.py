@@ -417,3 +417,20 @@ def test_tokens_page_refuses_an_unplanned_lifetime(client, world):
     response = client.post(reverse("api_tokens"), {"name": "x", "days": "10000"})
     assert response.status_code == 200 and not ApiToken.objects.exists()
     assert "fr-error-text" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["inconnu=1", "state=submitted&state=draft", "opinion=", "taille=0", "taille=101"],
+)
+def test_unknown_repeated_or_empty_parameters_get_400(client, world, query):
+    response = client.get(f"{CANDIDATURES}?{query}", **bearer(world.user("cna_member")))
+    assert response.status_code == 400
+    assert list(response.json()) == [query.split("=")[0]]
+
+
+def test_unknown_addresses_under_the_api_get_a_json_404(client, world):
+    response = client.get("/api/v1/candidatures/0.5/", **bearer(world.user("staff")))
+    assert response.status_code == 404 and "detail" in response.json()
+    response = client.get("/api/v1/nimporte/quoi/")
+    assert response.status_code == 404 and "detail" in response.json()
