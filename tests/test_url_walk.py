@@ -101,6 +101,8 @@ PUBLIC = {
     "api_schema": "the read API's OpenAPI schema (no data)",
     "api_docs": "the read API's documentation page (no data)",
     "api_not_found": "the read API's JSON 404 for unknown addresses",
+    "proconnect_login": "starts a ProConnect login (404 when ProConnect is not configured)",
+    "proconnect_callback": "ProConnect's answer; the state in the session is the credential",
 }
 # Pages without an object in their URL that show the signed-in user's own things only (their
 # scoping is tested in tests/accounts/test_permissions.py): walked for anonymous visitors only.

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "accounts.proconnect",
     "django_filters",
     "django_htmx",
     "dsfr",
@@ -177,6 +179,41 @@ MFA_TOTP_TOLERANCE = 1
 ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
 # Staff sessions end when the browser closes and after this long without any request.
 STAFF_SESSION_IDLE_TIMEOUT = int(env("STAFF_SESSION_IDLE_TIMEOUT", str(2 * 60 * 60)))
+
+# ProConnect (accounts.proconnect, docs/operations.md « ProConnect »): OpenID Connect login for
+# State agents, on when the issuer, client id and secret are set. An agent whose verified email
+# has an account is linked to it. ProConnect satisfies the platform's second factor only when it
+# asserts a multi-factor authentication (an acr below, or « mfa » in amr); otherwise the local
+# authenticator app stays required (accounts.mfa).
+PROCONNECT_ISSUER = env("PROCONNECT_ISSUER")
+PROCONNECT_CLIENT_ID = env("PROCONNECT_CLIENT_ID")
+PROCONNECT_CLIENT_SECRET = env("PROCONNECT_CLIENT_SECRET")
+PROCONNECT_ACR_VALUES = env("PROCONNECT_ACR_VALUES", "eidas1")
+PROCONNECT_MFA_ACR_VALUES = env_list("PROCONNECT_MFA_ACR_VALUES", "eidas2,eidas3")
+PROCONNECT_ENABLED = bool(PROCONNECT_ISSUER and PROCONNECT_CLIENT_ID and PROCONNECT_CLIENT_SECRET)
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = (
+    {
+        "proconnect": {
+            "APPS": [
+                {
+                    "provider_id": "proconnect",
+                    "name": "ProConnect",
+                    "client_id": PROCONNECT_CLIENT_ID,
+                    "secret": PROCONNECT_CLIENT_SECRET,
+                    "settings": {"server_url": PROCONNECT_ISSUER, "oauth_pkce_enabled": True},
+                }
+            ]
+        }
+    }
+    if PROCONNECT_ENABLED
+    else {}
+)
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # only addresses the provider verified get in
+SOCIALACCOUNT_STORE_TOKENS = False
 
 # Staff acting as a user to help them (django-hijack): only with the permission
 # « accounts.can_act_as_user », never on staff or superusers, always through the admin's form
