@@ -42,20 +42,17 @@ class AccountAdapter(DefaultAccountAdapter):
             related=ctx.get("user"),
         )
 
-    def logout(self, request):
-        """Logged in through ProConnect: log out there too (``id_token_hint``), then home."""
+    def get_logout_redirect_url(self, request):
+        """Logged in through ProConnect: log out there too (``id_token_hint``), then home.
+        allauth asks for this address before it ends the session."""
         from .proconnect.views import ID_TOKEN_SESSION_KEY, end_session_url
 
         id_token = request.session.get(ID_TOKEN_SESSION_KEY)
-        super().logout(request)
         if id_token:
-            home = request.build_absolute_uri("/")
-            request.provider_logout_url = end_session_url(request, id_token, home)
-
-    def get_logout_redirect_url(self, request):
-        return getattr(request, "provider_logout_url", None) or super().get_logout_redirect_url(
-            request
-        )
+            url = end_session_url(request, id_token, request.build_absolute_uri("/"))
+            if url:
+                return url
+        return super().get_logout_redirect_url(request)
 
 
 UNVERIFIED_EMAIL = (

@@ -410,6 +410,14 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     }
 }
+if PROCONNECT_ENABLED:
+    # The login and logout forms are answered by a redirect to ProConnect.
+    from urllib.parse import urlsplit as _urlsplit
+
+    _issuer = _urlsplit(PROCONNECT_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_issuer.scheme}://{_issuer.netloc}"
+    )
 
 DSFR_USE_INTEGRITY_CHECKSUMS = False  # hashes break under hashed static storage
 
