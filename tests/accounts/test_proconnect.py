@@ -1,6 +1,6 @@
 """ProConnect (accounts.proconnect): the signed answers' checks with real keys, the
 multi-factor rule, the refusal of an unverified address, the login button only when configured.
-The end-to-end login against a local OpenID Connect provider is not written yet (see the issue)."""
+The end-to-end login against a local provider: tests/browser/test_proconnect_flow.py."""
 
 import html
 import json
