@@ -1,7 +1,11 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.contrib import messages
 from django.contrib.auth.hashers import make_password
 from django.contrib.sites.shortcuts import get_current_site
+from django.shortcuts import render
 from django.utils.crypto import get_random_string
 
 from ami.outbox import queue_email
@@ -37,3 +41,53 @@ class AccountAdapter(DefaultAccountAdapter):
             event=f"account.{template_prefix.rsplit('/', 1)[-1]}",
             related=ctx.get("user"),
         )
+
+    def get_logout_redirect_url(self, request):
+        """Logged in through ProConnect: log out there too (``id_token_hint``), then home.
+        allauth asks for this address before it ends the session."""
+        from .proconnect.views import ID_TOKEN_SESSION_KEY, end_session_url
+
+        id_token = request.session.get(ID_TOKEN_SESSION_KEY)
+        if id_token:
+            url = end_session_url(request, id_token, request.build_absolute_uri("/"))
+            if url:
+                return url
+        return super().get_logout_redirect_url(request)
+
+
+UNVERIFIED_EMAIL = (
+    "ProConnect n'a pas confirmé votre adresse électronique : la connexion est refusée et aucun "
+    "compte n'a été créé ni associé. Contactez votre administrateur ProConnect, ou connectez-vous "
+    "avec votre adresse et votre mot de passe."
+)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def pre_social_login(self, request, sociallogin):
+        """Only an address the provider verified logs in, creates or links an account."""
+        if not any(address.verified for address in sociallogin.email_addresses):
+            raise ImmediateHttpResponse(
+                render(
+                    request,
+                    "socialaccount/authentication_error.html",
+                    {"message": UNVERIFIED_EMAIL},
+                    status=403,
+                )
+            )
+
+    def on_authentication_error(
+        self, request, provider, error=None, exception=None, extra_context=None
+    ):
+        message = getattr(exception, "message", None)
+        if message and extra_context is not None:
+            extra_context["message"] = message
+        return super().on_authentication_error(request, provider, error, exception, extra_context)
+
+
+def notify_linked(request, sociallogin, **kwargs):
+    """An existing account linked to ProConnect on first login: say so."""
+    messages.info(
+        request,
+        f"Votre connexion ProConnect a été associée à votre compte existant "
+        f"({sociallogin.user.email}). Vous pourrez désormais vous connecter avec ProConnect.",
+    )

@@ -43,8 +43,23 @@ ALLOWED_URL_NAMES = frozenset(
         "account_reset_password_from_key_done",
         # The end of staff's assistance session (django-hijack)
         "hijack:release",
+        # Logging in with ProConnect (accounts.proconnect)
+        "proconnect_login", "proconnect_callback",
+        # The read API: its documentation and schema are public, and its endpoints authenticate
+        # each request by its token, never by the session (a token is created in « Mon espace »,
+        # behind the second factor).
+        "api_docs", "api_schema", "api_not_found",
+        "api:call-list", "api:call-detail", "api:candidature-list", "api:candidature-detail",
+        "api:regional-opinion-list", "api:regional-opinion-detail",
+        "api:national-review-list", "api:national-review-detail",
+        "api:decision-list", "api:decision-detail",
     }
 )  # fmt: skip
+
+# Set at a ProConnect login that asserted a multi-factor authentication (acr/amr,
+# accounts.proconnect.claims.asserted_mfa): that session satisfies the second factor without a
+# local authenticator app. Any other login removes it.
+ASSERTED_BY_PROVIDER_SESSION_KEY = "ami_mfa_asserted_by_provider"
 
 # Where the user was going when sent to set the second factor up (session key).
 NEXT_SESSION_KEY = "ami_mfa_next"
@@ -72,9 +87,12 @@ def mfa_required(user) -> bool:
     return bool(settings.AMI_MFA_REQUIRED) and holds_review_role(user)
 
 
-def needs_mfa_setup(user) -> bool:
-    """Must have an authenticator app and has none yet."""
+def needs_mfa_setup(user, session=None) -> bool:
+    """Must have an authenticator app and has none yet (and this session's login did not come
+    with a multi-factor authentication asserted by ProConnect)."""
     if not (settings.AMI_MFA_REQUIRED and user and user.is_authenticated):
+        return False
+    if session is not None and session.get(ASSERTED_BY_PROVIDER_SESSION_KEY):
         return False
     return not has_totp(user) and holds_review_role(user)
 
@@ -90,9 +108,9 @@ def is_protected_path(path: str) -> bool:
     return not (name in ALLOWED_URL_NAMES or (match.url_name or "").startswith("mfa_"))
 
 
-def blocks_request(user, path: str) -> bool:
+def blocks_request(user, path: str, session=None) -> bool:
     """The one question the middleware asks: send this request to the TOTP setup instead?"""
-    return is_protected_path(path) and needs_mfa_setup(user)
+    return is_protected_path(path) and needs_mfa_setup(user, session)
 
 
 def remember_destination(session, path: str) -> None:

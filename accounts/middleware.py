@@ -25,7 +25,7 @@ class MfaRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if mfa.blocks_request(request.user, request.path_info):
+        if mfa.blocks_request(request.user, request.path_info, request.session):
             messages.warning(request, mfa.WHY_REQUIRED)
             if request.method == "GET" and not request.headers.get("HX-Request"):
                 mfa.remember_destination(request.session, request.get_full_path())

@@ -1,4 +1,5 @@
 import copy
+import os
 
 import pytest
 
@@ -77,3 +78,26 @@ def _reference_territory(request):
         return
     request.getfixturevalue("transactional_db")
     _restore_reference_territory()
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, started with a MEDIA_URL it can parse.
+
+    The settings set ``MEDIA_URL = None`` (uploaded documents are never served directly), but
+    Django's ``LiveServerThread`` wraps the site in a media files handler that parses MEDIA_URL
+    when the thread starts and then fails on every request. A URL on another host makes that
+    handler pass every request through, which is exactly « serve no media »."""
+    from django.test import override_settings
+    from pytest_django.live_server_helper import LiveServer
+
+    address = (
+        request.config.getvalue("liveserver")
+        or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    server = LiveServer(address, start=False)
+    with override_settings(MEDIA_URL="http://fichiers-non-servis.invalid/"):
+        server.start()
+    yield server
+    server.stop()

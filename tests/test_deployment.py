@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.browser.conftest import live_server  # noqa: F401 (fixture)
-
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
 ALL_SERVICES = (*APP_SERVICES, "proxy", "db", "redis", "clamav", "mailpit")
@@ -694,7 +692,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def proxy(live_server, tmp_path):  # noqa: F811 (the fixture imported above)
+def proxy(live_server, tmp_path):
     """nginx with deploy/nginx.conf in front of the live test server (the browser tests' one,
     which can parse MEDIA_URL = None): its port."""
     import time

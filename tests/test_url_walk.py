@@ -30,6 +30,7 @@ from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 
 from accounts.models import RegionalCell
+from api.tokens import create_token
 from candidatures.models import Candidature, MemberCategory, PtceInvitation, PtceMember
 from tests import factories as f
 from tests.accounts.test_permissions import national
@@ -72,6 +73,7 @@ SEGMENT_KINDS = {
     ("pk", "decisions"): "decision",
     ("slug", "appels"): "call_slug",
     ("token", "invitations"): "invitation",
+    ("pk", "jetons-api"): "api_token",
 }
 # Kinds of the national review: they come from an edition in national review (``national``).
 NATIONAL_KINDS = {"call", "scenario", "line", "decision"}
@@ -99,6 +101,11 @@ PUBLIC = {
     "unsubscribe": "the signed token of the email is the credential (RFC 8058 one-click)",
     "admin:login": "the admin's login form (goes through allauth and its second factor)",
     "health": "service health for healthchecks: names the parts, no platform data",
+    "api_schema": "the read API's OpenAPI schema (no data)",
+    "api_docs": "the read API's documentation page (no data)",
+    "api_not_found": "the read API's JSON 404 for unknown addresses",
+    "proconnect_login": "starts a ProConnect login (404 when ProConnect is not configured)",
+    "proconnect_callback": "ProConnect's answer; the state in the session is the credential",
 }
 # Pages without an object in their URL that show the signed-in user's own things only (their
 # scoping is tested in tests/accounts/test_permissions.py): walked for anonymous visitors only.
@@ -113,6 +120,7 @@ OWN_SPACE = {
     "my_data": "the user's own personal data",
     "my_data_download": "the user's own personal data, as a file",
     "account_delete": "deletes the user's own account",
+    "api_tokens": "the user's own API tokens (create, list)",
     "hijack:release": "ends the staff member's own « act as » session (django-hijack)",
 }
 # Links whose token is the credential, sent by email to one person: walked for anonymous
@@ -125,6 +133,8 @@ CREDENTIAL_LINKS = {
 # with no object of another user in their URL (keys there are one-time credentials).
 SKIPPED_MODULES = {
     "allauth.": "allauth's own account pages (login, signup, email, password, second factor)",
+    "api.views": "the read API: token authentication, never the session; what each role's token "
+    "reaches is the permission table of tests/api/test_api.py (public calls included)",
 }
 # Unnamed patterns cannot be reversed; only the admin's are known and harmless.
 SKIPPED_UNNAMED = {
@@ -266,6 +276,7 @@ def objects_of(world) -> dict:
         "cell": RegionalCell.objects.get(call=world.call, region=world.region_a).pk,
         "call_slug": world.call.slug,
         "step": "presentation",
+        "api_token": create_token(world.user("applicant"), "suivi", 30).token.pk,
     }
 
 

@@ -7,6 +7,7 @@ from hijack.views import ReleaseUserView
 
 from accounts import views as account_views
 from ami import views
+from api import urls as api_urls
 
 admin.site.site_header = "Administration de l'AMI PTCE"
 admin.site.site_title = "AMI PTCE"
@@ -31,6 +32,7 @@ urlpatterns = [
         account_views.my_data_download,
         name="my_data_download",
     ),
+    path("mon-espace/jetons-api/", include(api_urls.token_patterns)),
     path("mon-espace/supprimer-mon-compte/", account_views.account_delete, name="account_delete"),
     path("candidatures/", include("candidatures.urls")),
     path("instruction/", include("evaluation.urls")),
@@ -43,6 +45,7 @@ urlpatterns = [
         "assistance/",
         include(([path("fin/", ReleaseUserView.as_view(), name="release")], "hijack")),
     ),
+    path("api/", include(api_urls.api_patterns)),
     path("admin/", admin.site.urls),
 ]
 

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "accounts.proconnect",
     "django_filters",
     "django_htmx",
     "dsfr",
@@ -51,10 +53,13 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "hijack",
+    "rest_framework",
+    "drf_spectacular",
     "ami",
     "accounts",
     "candidatures",
     "evaluation",
+    "api",
     "wiring",
 ]
 
@@ -181,6 +186,41 @@ ACCOUNT_REAUTHENTICATION_METHODS = ["password", "mfa"]
 # Staff sessions end when the browser closes and after this long without any request.
 STAFF_SESSION_IDLE_TIMEOUT = int(env("STAFF_SESSION_IDLE_TIMEOUT", str(2 * 60 * 60)))
 
+# ProConnect (accounts.proconnect, docs/operations.md « ProConnect »): OpenID Connect login for
+# State agents, on when the issuer, client id and secret are set. An agent whose verified email
+# has an account is linked to it. ProConnect satisfies the platform's second factor only when it
+# asserts a multi-factor authentication (an acr below, or « mfa » in amr); otherwise the local
+# authenticator app stays required (accounts.mfa).
+PROCONNECT_ISSUER = env("PROCONNECT_ISSUER")
+PROCONNECT_CLIENT_ID = env("PROCONNECT_CLIENT_ID")
+PROCONNECT_CLIENT_SECRET = env("PROCONNECT_CLIENT_SECRET")
+PROCONNECT_ACR_VALUES = env("PROCONNECT_ACR_VALUES", "eidas1")
+PROCONNECT_MFA_ACR_VALUES = env_list("PROCONNECT_MFA_ACR_VALUES", "eidas2,eidas3")
+PROCONNECT_ENABLED = bool(PROCONNECT_ISSUER and PROCONNECT_CLIENT_ID and PROCONNECT_CLIENT_SECRET)
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = (
+    {
+        "proconnect": {
+            "APPS": [
+                {
+                    "provider_id": "proconnect",
+                    "name": "ProConnect",
+                    "client_id": PROCONNECT_CLIENT_ID,
+                    "secret": PROCONNECT_CLIENT_SECRET,
+                    "settings": {"server_url": PROCONNECT_ISSUER, "oauth_pkce_enabled": True},
+                }
+            ]
+        }
+    }
+    if PROCONNECT_ENABLED
+    else {}
+)
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # only addresses the provider verified get in
+SOCIALACCOUNT_STORE_TOKENS = False
+
 # Staff acting as a user to help them (django-hijack): only with the permission
 # « accounts.can_act_as_user », never on staff or superusers, always through the admin's form
 # that asks for a reason; every session is logged (accounts.ImpersonationLog) and shown to the
@@ -249,6 +289,34 @@ CELL_INVITATION_DAYS = int(env("CELL_INVITATION_DAYS", "14"))
 # Company lookup (« API Recherche d'entreprises », no key): base URL and timeout in seconds.
 COMPANY_LOOKUP_URL = env("COMPANY_LOOKUP_URL", "https://recherche-entreprises.api.gouv.fr/search")
 COMPANY_LOOKUP_TIMEOUT = float(env("COMPANY_LOOKUP_TIMEOUT", "3"))
+
+# The read API (api/, docs/api.md): token authentication only (no session, no CSRF), read-only,
+# cursor-paginated, per-token rate limit (429 with Retry-After), schema in OpenAPI 3.1.
+API_RATE_LIMIT = env("API_RATE_LIMIT", "600/min")
+API_ANONYMOUS_RATE_LIMIT = env("API_ANONYMOUS_RATE_LIMIT", "60/min")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "API de lecture de l'AMI PTCE",
+    "DESCRIPTION": (
+        "Lecture seule. Chaque jeton voit exactement ce que voit son titulaire à l'écran. "
+        "Documentation : /api/documentation/."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
 
 # Celery: tasks run in workers on the broker; without a broker they run eagerly in-process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
@@ -366,6 +434,14 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     }
 }
+if PROCONNECT_ENABLED:
+    # The login and logout forms are answered by a redirect to ProConnect.
+    from urllib.parse import urlsplit as _urlsplit
+
+    _issuer = _urlsplit(PROCONNECT_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_issuer.scheme}://{_issuer.netloc}"
+    )
 
 DSFR_USE_INTEGRITY_CHECKSUMS = False  # hashes break under hashed static storage
 

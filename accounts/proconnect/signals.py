@@ -1,0 +1,25 @@
+"""After a login: keep what the ProConnect login said (its ID token, for the logout there; the
+multi-factor assertion, for accounts.mfa) in the new session, and tell an agent whose existing
+account was just linked."""
+
+from allauth.account.signals import user_logged_in
+from allauth.socialaccount.signals import social_account_added
+
+from ..adapter import notify_linked
+from ..mfa import ASSERTED_BY_PROVIDER_SESSION_KEY
+from .views import ID_TOKEN_SESSION_KEY
+
+
+def remember_provider_login(sender, request, user, **kwargs):
+    answer = getattr(request, "proconnect", None) if kwargs.get("sociallogin") else None
+    request.session.pop(ID_TOKEN_SESSION_KEY, None)
+    request.session.pop(ASSERTED_BY_PROVIDER_SESSION_KEY, None)
+    if answer:
+        request.session[ID_TOKEN_SESSION_KEY] = answer["id_token"]
+        if answer["mfa"]:
+            request.session[ASSERTED_BY_PROVIDER_SESSION_KEY] = answer["acr"] or "amr"
+
+
+def connect_signals():
+    user_logged_in.connect(remember_provider_login, dispatch_uid="proconnect_login")
+    social_account_added.connect(notify_linked, dispatch_uid="proconnect_linked")

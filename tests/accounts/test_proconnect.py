@@ -1,0 +1,178 @@
+"""ProConnect (accounts.proconnect): the signed answers' checks with real keys, the
+multi-factor rule, the refusal of an unverified address, the login button only when configured.
+The end-to-end login against a local provider: tests/browser/test_proconnect_flow.py."""
+
+import html
+import json
+import time
+
+import jwt
+import pytest
+from allauth.core.exceptions import ImmediateHttpResponse
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.test import RequestFactory
+from django.urls import reverse
+
+from accounts import mfa
+from accounts.adapter import SocialAccountAdapter
+from accounts.proconnect.claims import ClaimsRefused, asserted_mfa, verify_signed
+from accounts.proconnect.signals import remember_provider_login
+from accounts.proconnect.views import ID_TOKEN_SESSION_KEY
+from tests import factories as f
+
+ISSUER = "http://127.0.0.1:9999/oidc"
+CLIENT = "ami-ptce"
+
+
+def keypair(kid):
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    return private, {**public, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return keypair("cle-1"), keypair("cle-2")
+
+
+def signed(private, kid, **claims):
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": CLIENT, "iat": now, "exp": now + 60, "sub": "agent", **claims}
+    return jwt.encode(payload, private, algorithm="RS256", headers={"kid": kid})
+
+
+def test_a_token_signed_by_the_provider_is_accepted(keys):
+    (private, public), _ = keys
+    token = signed(private, "cle-1", nonce="n1", email="agent@travail.gouv.fr")
+    claims = verify_signed(token, {"keys": [public]}, issuer=ISSUER, audience=CLIENT, nonce="n1")
+    assert claims["email"] == "agent@travail.gouv.fr"
+
+
+@pytest.mark.parametrize(
+    "case", ["unsigned", "other key", "wrong kid", "wrong nonce", "wrong audience", "expired"]
+)
+def test_refusals_in_french(keys, case):
+    (private, public), (other_private, _) = keys
+    jwks = {"keys": [public]}
+    token = {
+        "unsigned": jwt.encode(
+            {"iss": ISSUER, "aud": CLIENT, "nonce": "n1"}, None, algorithm="none"
+        ),
+        "other key": signed(other_private, "cle-1", nonce="n1"),
+        "wrong kid": signed(private, "cle-inconnue", nonce="n1"),
+        "wrong nonce": signed(private, "cle-1", nonce="autre"),
+        "wrong audience": signed(private, "cle-1", nonce="n1", aud="quelquun-dautre"),
+        "expired": signed(private, "cle-1", nonce="n1", exp=int(time.time()) - 3600),
+    }[case]
+    with pytest.raises(ClaimsRefused) as refusal:
+        verify_signed(token, jwks, issuer=ISSUER, audience=CLIENT, nonce="n1")
+    assert "ProConnect" in str(refusal.value)
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"acr": "eidas1"}, False),
+        ({"acr": "eidas1", "amr": ["pwd"]}, False),
+        ({"acr": "eidas2"}, True),
+        ({"acr": "eidas3"}, True),
+        ({"acr": "eidas1", "amr": ["pwd", "mfa"]}, True),
+    ],
+)
+def test_which_answers_assert_multi_factor(claims, expected):
+    assert asserted_mfa(claims) is expected
+
+
+# --- The platform's second factor -----------------------------------------------------------------
+
+
+@pytest.fixture
+def mfa_required(settings):
+    settings.AMI_MFA_REQUIRED = True
+
+
+def _login_through_proconnect(client, user, *, mfa_asserted):
+    """The session a ProConnect login leaves: what ``remember_provider_login`` stores."""
+    client.force_login(user)
+    request = RequestFactory().get("/")
+    request.session = client.session
+    request.proconnect = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2"}
+    remember_provider_login(None, request, user, sociallogin=object())
+    request.session.save()
+
+
+@pytest.mark.django_db
+def test_a_cell_member_with_multi_factor_asserted_needs_no_local_totp(client, mfa_required):
+    evaluator = f.RegionalMembershipFactory(totp=False).user
+    _login_through_proconnect(client, evaluator, mfa_asserted=True)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert client.session[mfa.ASSERTED_BY_PROVIDER_SESSION_KEY] == "eidas2"
+
+
+@pytest.mark.django_db
+def test_without_multi_factor_asserted_the_local_totp_stays_required(client, mfa_required):
+    evaluator = f.RegionalMembershipFactory(totp=False).user
+    _login_through_proconnect(client, evaluator, mfa_asserted=False)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_activate_totp")
+    assert mfa.ASSERTED_BY_PROVIDER_SESSION_KEY not in client.session
+    assert client.session[ID_TOKEN_SESSION_KEY] == "x.y.z"
+
+
+@pytest.mark.django_db
+def test_a_password_login_forgets_the_provider_assertion(rf, world):
+    request = rf.get("/")
+    request.session = {mfa.ASSERTED_BY_PROVIDER_SESSION_KEY: "eidas2", ID_TOKEN_SESSION_KEY: "t"}
+    remember_provider_login(None, request, world.user("cra_evaluator"))
+    assert request.session == {}
+
+
+# --- Unverified address, login page --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_unverified_address_is_refused_and_nothing_is_created(rf):
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount, SocialLogin
+
+    existing = f.UserFactory(email="agent@travail.gouv.fr")
+    login = SocialLogin(
+        user=existing.__class__(email="agent@travail.gouv.fr"),
+        account=SocialAccount(provider="proconnect", uid="agent"),
+        email_addresses=[EmailAddress(email="agent@travail.gouv.fr", verified=False)],
+    )
+    from django.contrib.auth.models import AnonymousUser
+
+    request = rf.get("/")
+    request.user = AnonymousUser()
+    with pytest.raises(ImmediateHttpResponse) as refusal:
+        SocialAccountAdapter().pre_social_login(request, login)
+    response = refusal.value.response
+    assert response.status_code == 403
+    assert "n'a pas confirmé votre adresse" in html.unescape(response.content.decode())
+    assert not SocialAccount.objects.exists()
+    assert existing.__class__.objects.filter(email="agent@travail.gouv.fr").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_button_only_when_configured(client, settings):
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    assert "ProConnect" not in client.get(reverse("account_login")).content.decode()
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "proconnect": {
+            "APPS": [
+                {
+                    "provider_id": "proconnect",
+                    "name": "ProConnect",
+                    "client_id": CLIENT,
+                    "secret": "secret",
+                    "settings": {"server_url": ISSUER},
+                }
+            ]
+        }
+    }
+    page = client.get(reverse("account_login")).content.decode()
+    assert "S’identifier avec" in page and 'class="fr-connect"' in page
+    assert reverse("proconnect_login") in page
