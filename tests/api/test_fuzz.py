@@ -16,7 +16,12 @@ ROLES = ("applicant", "cra_evaluator", "cra_coordinator", "cna_admin", "staff")
 
 
 @pytest.fixture
-def tokens(world, settings):
+def tokens(transactional_db, settings):
+    """Tokens of one actor of every role, in a world built for this test and committed (the
+    live server's thread reads it; the module-wide ``world`` stays in an open transaction)."""
+    from tests.roles import build_world
+
+    world = build_world()
     settings.API_RATE_LIMIT = "100000/min"
     settings.API_ANONYMOUS_RATE_LIMIT = "100000/min"
     headers = {"anonymous": {}}
