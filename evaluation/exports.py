@@ -76,7 +76,8 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
         "Note consolidée /100",
         "Avis collégial",
         "Justification de la note",
-        "Motivation",
+        "Motivation communicable au porteur",
+        "Note interne",
         "Rang",
     ]
     table = []
@@ -108,6 +109,7 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
             opinion_label(row.collegial_opinion),
             row.collegial_justification or "",
             row.collegial_motivation or "",
+            row.collegial_internal_note or "",
             row.collegial_rank,
         ]
         table.append(line)

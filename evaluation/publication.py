@@ -119,12 +119,31 @@ def region_emails(call, decisions) -> list[PreviewEmail]:
 # --- Publication -------------------------------------------------------------------------------
 
 
+def lines_to_complete(call) -> list[str]:
+    """The pending rejections without a communicable motivation: a refusal must say why
+    (« Nom du PTCE (région) »)."""
+    missing = pending_decisions(call).filter(
+        outcome=DecisionOutcome.NOT_SELECTED, motivation__regex=r"^\s*$"
+    )
+    return [f"{d.candidature.ptce.name} ({d.candidature.region.name})" for d in missing]
+
+
 def check_can_publish(call, actor) -> Deliberation:
     if not can_administer_national(actor, call):
         raise PermissionDenied("Seul un administrateur de la CNA publie les résultats.")
     deliberation = Deliberation.objects.filter(call=call).first()
     if deliberation is None or not deliberation.is_fixed:
         raise ValidationError("La liste des lauréats n'est pas arrêtée : rien à publier.")
+    missing = lines_to_complete(call)
+    if missing:
+        raise ValidationError(
+            [
+                f"Publication refusée : {len(missing)} décision{'s' if len(missing) > 1 else ''} "
+                "de refus sans motivation communicable au porteur. Complétez : "
+                + " ; ".join(missing)
+                + "."
+            ]
+        )
     return deliberation
 
 

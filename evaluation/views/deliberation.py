@@ -169,11 +169,17 @@ class LineForm(DsfrFormMixin, forms.Form):
     )
     amount = AmountField(label="Montant accordé (€)", required=False)
     justification = forms.CharField(
-        label="Justification",
+        label="Justification (note interne)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Obligatoire dès que la décision s'écarte de la proposition ; elle figure au "
-        "procès-verbal.",
+        "procès-verbal, jamais dans la lettre au porteur.",
+    )
+    motivation = forms.CharField(
+        label="Motivation communicable au porteur",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Facultative : reprise dans la motivation préremplie de la décision.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -203,6 +209,7 @@ def deliberation_line(request, call_pk, line_pk):
                     selected=data["selected"],
                     amount=data["amount"],
                     justification=data["justification"],
+                    motivation=data["motivation"],
                 )
             except ValidationError as error:
                 add_errors(form, error)
@@ -219,6 +226,7 @@ def deliberation_line(request, call_pk, line_pk):
                 if line.selected
                 else min(line.candidature.requested_amount or call.max_amount, call.max_amount),
                 "justification": line.justification,
+                "motivation": line.motivation,
             }
         )
     return render(
@@ -330,9 +338,16 @@ def decision_list(request, call_pk):
 class DecisionForm(DsfrFormMixin, forms.Form):
     granted_amount = AmountField(label="Montant accordé (€)", required=False)
     motivation = forms.CharField(
-        label="Motivation envoyée au porteur",
+        label="Motivation communicable au porteur",
+        required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
-        error_messages={"required": "La motivation est obligatoire."},
+        help_text="Envoyée au porteur dans la lettre de décision ; obligatoire pour un refus.",
+    )
+    internal_note = forms.CharField(
+        label="Note interne",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Réservée à la CNA, jamais transmise au porteur.",
     )
 
     def __init__(self, *args, laureate, **kwargs):
@@ -360,6 +375,7 @@ def decision_edit(request, call_pk, pk):
                     decision,
                     request.user,
                     motivation=form.cleaned_data["motivation"],
+                    internal_note=form.cleaned_data["internal_note"],
                     granted_amount=form.cleaned_data.get("granted_amount"),
                 )
             except ValidationError as error:
@@ -370,7 +386,11 @@ def decision_edit(request, call_pk, pk):
     else:
         form = DecisionForm(
             laureate=laureate,
-            initial={"granted_amount": decision.granted_amount, "motivation": decision.motivation},
+            initial={
+                "granted_amount": decision.granted_amount,
+                "motivation": decision.motivation,
+                "internal_note": decision.internal_note,
+            },
         )
     return render(
         request,
@@ -416,6 +436,9 @@ def _publication(request, call):
         deliberation = publication.check_can_publish(call, request.user)
     except ValidationError as error:
         _messages_from(request, error)
+        fixed = domain.deliberation_of(call)
+        if fixed is not None and fixed.is_fixed:
+            return redirect("decision_list", call_pk=call.pk)
         return redirect("deliberation", call_pk=call.pk)
     pending = publication.pending_decisions(call)
     # The letters previewed are those of the candidatures the administrator may see (not one

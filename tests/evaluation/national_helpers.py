@@ -44,6 +44,7 @@ def handed_over_candidature(call, region, *, score, opinion=Opinion.FAVORABLE, *
         consolidated_score=Decimal(score),
         opinion=opinion,
         motivation=f"Motivation régionale de {ptce.name}.",
+        internal_note=f"Note interne régionale sur {ptce.name}.",
         written_by=f.UserFactory(),
     )
     return candidature

@@ -42,7 +42,7 @@ def test_decisions_are_invisible_before_and_visible_after(client):
     assert "Candidature retenue" in page and "50\u202f000" in page
     client.force_login(edition.applicants[loser.pk])
     page = client.get(reverse("candidature_detail", args=[loser.pk])).content.decode()
-    assert "Candidature non retenue" in page and "Motivation régionale" in page
+    assert "Candidature non retenue" in page and "n&#x27;a pas retenu votre candidature" in page
     winner.refresh_from_db()
     loser.refresh_from_db()
     assert winner.state == CandidatureState.LAUREATE
