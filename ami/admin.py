@@ -341,6 +341,19 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 ],
             },
         ),
+        (
+            "Lettres de décision et notification d'attribution",
+            {
+                "description": "Repris dans les lettres (modèles par type de décision : "
+                "« Modèles de lettres ») et dans la notification d'attribution des lauréats.",
+                "fields": [
+                    "grant_conditions",
+                    "decision_contact",
+                    "signatory_name",
+                    "signatory_title",
+                ],
+            },
+        ),
         ("Suivi", {"fields": ["created_at", "updated_at"]}),
     ]
 

@@ -123,6 +123,27 @@ class Call(models.Model):
         blank=True,
         help_text="Seulement pour une période de versement ; vide pour une date unique.",
     )
+    # What the decision letters and the « notification d'attribution » say (issue 16).
+    grant_conditions = models.TextField(
+        "conditions d'attribution",
+        blank=True,
+        help_text="Reprises dans la lettre aux lauréats et la notification d'attribution "
+        "(convention, versement, justificatifs, compte rendu d'exécution…).",
+    )
+    decision_contact = models.CharField(
+        "contact pour les décisions",
+        max_length=300,
+        blank=True,
+        help_text="Service et adresse à qui écrire au sujet de la décision ; repris dans les "
+        "lettres.",
+    )
+    signatory_name = models.CharField("nom du signataire", max_length=200, blank=True)
+    signatory_title = models.CharField(
+        "qualité du signataire",
+        max_length=200,
+        blank=True,
+        help_text="Par exemple « Le délégué ministériel à l'économie sociale et solidaire ».",
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 

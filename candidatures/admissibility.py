@@ -2,7 +2,9 @@
 
 from ami.outbox import queue_templated_email
 
+from . import letters
 from .errors import TransitionRefused
+from .models import LetterKind
 
 
 def check_motivation(candidature, actor, comment, at):
@@ -22,12 +24,12 @@ def check_regional_opinion(candidature, actor, comment, at):
         )
 
 
-def _notify_team(candidature, template, event_name, event):
+def _notify_team(candidature, template, event_name, event, **extra):
     for email in candidature.ptce.team_emails():
         queue_templated_email(
             to=email,
             template=template,
-            context={"candidature": candidature, "event": event},
+            context={"candidature": candidature, "event": event, **extra},
             event=event_name,
             related=candidature,
             call=candidature.call,
@@ -39,4 +41,9 @@ def notify_admissible(candidature, actor, event):
 
 
 def notify_inadmissible(candidature, actor, event):
-    _notify_team(candidature, "candidature_inadmissible", "candidature.inadmissible", event)
+    letter = letters.letter_for(
+        candidature, LetterKind.INADMISSIBLE, motivation=event.comment, decided_at=event.at
+    )
+    _notify_team(
+        candidature, "candidature_inadmissible", "candidature.inadmissible", event, letter=letter
+    )

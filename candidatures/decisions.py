@@ -5,6 +5,7 @@ through the ``candidature.decision`` relation, never imported: DESIGN §6)."""
 
 from ami.outbox import queue_templated_email
 
+from . import letters
 from .errors import TransitionRefused
 from .models import CandidatureState
 
@@ -45,11 +46,12 @@ def check_decision_is(outcome):
 def notify_decision(candidature, actor, event):
     template, event_name = TEMPLATES[candidature.state]
     decision = _decision(candidature)
+    letter = letters.decision_letter(candidature, decision, at=event.at)
     for email in candidature.ptce.team_emails():
         queue_templated_email(
             to=email,
             template=template,
-            context={"candidature": candidature, "decision": decision},
+            context={"candidature": candidature, "decision": decision, "letter": letter},
             event=event_name,
             related=candidature,
             call=candidature.call,

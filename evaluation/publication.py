@@ -18,7 +18,7 @@ from ami.audit import audited
 from ami.calls import set_phase
 from ami.models import Phase
 from ami.outbox import queue_templated_email, render_templated_email
-from candidatures import workflow
+from candidatures import letters, workflow
 from candidatures.decisions import TEMPLATES
 
 from .models import Decision, DecisionOutcome, Deliberation
@@ -48,7 +48,11 @@ class PreviewEmail:
 
 
 def _decision_context(decision):
-    return {"candidature": decision.candidature, "decision": decision}
+    return {
+        "candidature": decision.candidature,
+        "decision": decision,
+        "letter": letters.decision_letter(decision.candidature, decision, at=timezone.now()),
+    }
 
 
 def decision_email(decision) -> PreviewEmail:
