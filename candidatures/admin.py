@@ -14,7 +14,6 @@ from ami import audit
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
 
 from . import letters
-
 from .models import (
     Candidature,
     CandidatureEvent,
