@@ -559,3 +559,56 @@ def prefill_motivations(deliberation, actor) -> int:
             decision.updated_by = actor
         Decision.objects.bulk_update(decisions, ["motivation", "updated_by"], batch_size=2000)
     return len(decisions)
+
+
+@audited
+def apply_paragraph(call, actor, decisions, paragraph: str, *, replace: bool = False) -> int:
+    """Add ``paragraph`` at the end of the motivation of each pending decision in ``decisions``
+    (or replace the motivation with it). Returns how many were changed."""
+    if not can_administer_national(actor, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    paragraph = (paragraph or "").strip()
+    if not paragraph:
+        raise ValidationError({"paragraph": "Écrivez le paragraphe à appliquer."})
+    ids = [decision.pk for decision in decisions]
+    if not ids:
+        raise ValidationError({"paragraph": "Cochez au moins une ligne."})
+    with transaction.atomic():
+        locked = list(
+            Decision.objects.select_for_update(of=("self",)).filter(
+                pk__in=ids, deliberation__call=call, published_at__isnull=True
+            )
+        )
+        for decision in locked:
+            current = decision.motivation.strip()
+            decision.motivation = (
+                paragraph if replace or not current else f"{current}\n\n{paragraph}"
+            )
+            decision.updated_by = actor
+        Decision.objects.bulk_update(locked, ["motivation", "updated_by"], batch_size=2000)
+    return len(locked)
+
+
+@dataclass
+class DecisionTotals(Totals):
+    empty_motivations: int = 0  # rejections without a communicable motivation
+
+
+def decision_totals(call) -> DecisionTotals:
+    """The running total of the pending (or published) decisions against the envelope."""
+    figures = Decision.objects.filter(deliberation__call=call).aggregate(
+        n_selected=Count("pk", filter=Q(outcome=DecisionOutcome.LAUREATE)),
+        n_granted=Sum("granted_amount", default=ZERO),
+        n_lines=Count("pk"),
+        n_empty=Count(
+            "pk", filter=Q(outcome=DecisionOutcome.NOT_SELECTED, motivation__regex=r"^\s*$")
+        ),
+    )
+    return DecisionTotals(
+        envelope=call.envelope,
+        selected=figures["n_selected"],
+        granted=figures["n_granted"],
+        lines=figures["n_lines"],
+        overridden=0,
+        empty_motivations=figures["n_empty"],
+    )

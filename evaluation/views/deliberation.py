@@ -459,3 +459,150 @@ def _publication(request, call):
             "pages": listing.page_links(page, request.GET.copy()),
         },
     )
+
+
+# --- Pending decisions in one table -------------------------------------------------------------
+
+TABLE_PAGE_SIZE = 50
+OUTCOME_FILTERS = {
+    "laureate": DecisionOutcome.LAUREATE,
+    "not_selected": DecisionOutcome.NOT_SELECTED,
+}
+
+
+def _fixed_deliberation(call):
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None or not deliberation.is_fixed:
+        raise Http404
+    return deliberation
+
+
+def _filtered(call, user, params):
+    decisions = _decisions(call, user)
+    outcome = OUTCOME_FILTERS.get(params.get("decision", ""))
+    if outcome:
+        decisions = decisions.filter(outcome=outcome)
+    if params.get("region"):
+        decisions = decisions.filter(candidature__region_id=params["region"])
+    if params.get("vide") == "1":
+        decisions = decisions.filter(motivation__regex=r"^\s*$")
+    if params.get("q", "").strip():
+        decisions = decisions.filter(candidature__ptce__name__icontains=params["q"].strip())
+    return decisions
+
+
+@login_required
+@require_GET
+def decision_table(request, call_pk):
+    """Every decision of the call in one table: filters, inline edit of the motivation and the
+    amount (htmx autosave, a « Enregistrer » button per line without JavaScript), a paragraph
+    applied to the checked lines, the running total against the envelope."""
+    call = call_or_404(request.user, call_pk)
+    deliberation = _fixed_deliberation(call)
+    params = request.GET
+    page = Paginator(_filtered(call, request.user, params), TABLE_PAGE_SIZE).get_page(
+        params.get("page")
+    )
+    regions = (
+        Candidature.objects.filter(decision__deliberation=deliberation)
+        .values_list("region_id", "region__name")
+        .distinct()
+        .order_by("region__name")
+    )
+    return render(
+        request,
+        "evaluation/national/decision_table.html",
+        {
+            "call": call,
+            "deliberation": deliberation,
+            "page": page,
+            "pages": listing.page_links(page, params.copy()),
+            "params": {key: params.get(key, "") for key in ("decision", "region", "q", "vide")},
+            "regions": list(regions),
+            "totals": domain.decision_totals(call),
+            "can_edit": can_administer_national(request.user, call),
+            "back": request.get_full_path(),
+        },
+    )
+
+
+def _back_to_table(request, call):
+    back = request.POST.get("back", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect("decision_table", call_pk=call.pk)
+
+
+@login_required
+@require_POST
+def decision_autosave(request, call_pk, pk):
+    """Save one line of the table. htmx: the line's status and the total (out of band);
+    otherwise back to the table with a message."""
+    call = call_or_404(request.user, call_pk)
+    decision = get_object_or_404(
+        _decisions(call, request.user).select_related("deliberation"), pk=pk
+    )
+    if not can_administer_national(request.user, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    errors = []
+    amount = None
+    if decision.outcome == DecisionOutcome.LAUREATE:
+        field = AmountField(required=False)
+        try:
+            amount = field.clean(request.POST.get("granted_amount", ""))
+        except ValidationError as error:
+            errors += error.messages
+    if not errors:
+        try:
+            domain.update_decision(
+                decision,
+                request.user,
+                motivation=request.POST.get("motivation", ""),
+                granted_amount=amount,
+            )
+        except ValidationError as error:
+            errors += error.messages
+    if request.htmx:
+        return render(
+            request,
+            "evaluation/national/_decision_saved.html",
+            {
+                "decision": decision,
+                "errors": errors,
+                "saved_at": timezone.localtime(),
+                "totals": domain.decision_totals(call),
+                "oob": True,
+            },
+            status=422 if errors else 200,
+        )
+    for error in errors:
+        messages.error(request, f"{decision.candidature.ptce.name} : {error}")
+    if not errors:
+        messages.success(request, f"« {decision.candidature.ptce.name} » est enregistrée.")
+    return _back_to_table(request, call)
+
+
+@login_required
+@require_POST
+def decision_bulk(request, call_pk):
+    """Apply a paragraph to the checked lines, or prefill the empty motivations."""
+    call = call_or_404(request.user, call_pk)
+    deliberation = _fixed_deliberation(call)
+    try:
+        if request.POST.get("action") == "prefill":
+            count = domain.prefill_motivations(deliberation, request.user)
+            messages.success(request, f"{count} motivation(s) vide(s) préremplie(s).")
+        else:
+            ids = [pk for pk in request.POST.getlist("selection") if pk.isdigit()]
+            chosen = list(_decisions(call, request.user).filter(pk__in=ids))
+            count = domain.apply_paragraph(
+                call,
+                request.user,
+                chosen,
+                request.POST.get("paragraph", ""),
+                replace=request.POST.get("mode") == "replace",
+            )
+            messages.success(request, f"Paragraphe appliqué à {count} décision(s).")
+    except ValidationError as error:
+        _messages_from(request, error)
+    return _back_to_table(request, call)

@@ -225,6 +225,11 @@ SCREENS = [
         NATIONAL,
     ),
     (
+        "decision_table",
+        lambda w: (national(w), reverse("decision_table", args=[w.call.pk]))[1],
+        NATIONAL,
+    ),
+    (
         "publication",
         lambda w: (national(w), reverse("publication", args=[w.call.pk]))[1],
         CNA_ADMIN_ONLY,
