@@ -17,6 +17,7 @@ from django.db.models import Avg
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from ami.pdf import render_pdf
 from ami.spreadsheets import Sheet, write_xlsx
 from ami.templatetags.ami_format import euros
 from candidatures.models import Candidature
@@ -379,6 +380,9 @@ def pv_context(deliberation: Deliberation, viewer=None) -> dict:
         "withheld": withheld,
         "fixed_at": deliberation.fixed_at,
         "fixed_by": _person(deliberation.fixed_by),
+        "signatory": ", ".join(
+            part for part in (call.signatory_name.strip(), call.signatory_title.strip()) if part
+        ),
     }
 
 
@@ -387,10 +391,8 @@ def pv_html(context: dict) -> str:
 
 
 def pv_pdf(deliberation: Deliberation, viewer=None) -> bytes:
-    """The procès-verbal as an A4 PDF (WeasyPrint)."""
-    from weasyprint import HTML  # imported here: Pango is only needed when a PDF is made
-
-    return HTML(string=pv_html(pv_context(deliberation, viewer))).write_pdf()
+    """The procès-verbal as a landscape A4, tagged PDF (PDF/UA-1) set in Marianne."""
+    return render_pdf(pv_html(pv_context(deliberation, viewer)))
 
 
 def _session_rows(context: dict) -> list[list]:

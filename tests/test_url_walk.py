@@ -153,6 +153,7 @@ STAFF_READS = {
     "decision_list": "the pending decisions, read-only",
     "decision_edit": "a pending decision, read-only",
     "decision_table": "the decisions table, read-only",
+    "notification_pdf": "a laureate's notification (404 before publication)",
     "decision_autosave": "an action of the decisions table they read (POST: 403)",
     "decision_bulk": "an action of the decisions table they read (POST: 403)",
     "national_export": "the national XLSX",
@@ -499,6 +500,8 @@ CONTROL_ROLES = [
 # Walked patterns that answer nobody on GET with these objects, and why that is fine.
 UNREACHABLE_ON_GET = {
     "candidature_step": "steps of a submitted candidature redirect to its page: reachable",
+    "notification_pdf": "the laureate's notification exists once the results are published "
+    "(tests/evaluation/test_decision_pdfs.py downloads it)",
 }
 
 
