@@ -14,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import RegionalCellMembership, RegionalRole
+from ami import batches
 from ami.audit import audited
 from ami.calls import set_phase
-from ami.models import Phase
-from ami.outbox import queue_templated_email, render_templated_email
+from ami.models import BatchState, OutboxBatch, Phase
+from ami.outbox import holding, queue_templated_email, render_templated_email
 from candidatures import letters, workflow
 from candidatures.decisions import TEMPLATES
 
@@ -154,38 +155,54 @@ def check_can_publish(call, actor) -> Deliberation:
 @audited
 def publish(call, actor) -> int:
     """Publish the pending decisions of ``call``; returns how many were published (0 when
-    everything already was: nothing changes and nothing is sent)."""
+    everything already was: nothing changes and nothing is sent). The letters and the regional
+    results are held in one batch (« envoi groupé ») that the administrator previews and sends
+    (``ami.batches``)."""
     check_can_publish(call, actor)
     now = timezone.now()
     with transaction.atomic():
-        decisions = list(pending_decisions(call).select_for_update(of=("self",), skip_locked=False))
-        for decision in decisions:
-            # The transition checks the actor, logs the event and queues the letter.
-            workflow.transition(
-                decision.candidature, decision.outcome, actor, comment=PUBLICATION_COMMENT, at=now
-            )
-            decision.published_at = now
-            decision.published_by = actor
-            decision.beneficiary_name = decision.candidature.ptce.name
-            decision.beneficiary_siret = decision.candidature.ptce.siret
-        Decision.objects.bulk_update(
-            decisions,
-            ["published_at", "published_by", "beneficiary_name", "beneficiary_siret"],
-            batch_size=2000,
+        batch = batches.start(f"Publication des résultats – {call.name}", "results", actor, call)
+        with holding(batch):
+            count = _publish(call, actor, now)
+        if not count:
+            batch.delete()
+    return count
+
+
+def publication_batch(call):
+    """The held batch of the call's publication, if any."""
+    return OutboxBatch.objects.filter(call=call, event="results", state=BatchState.HELD).first()
+
+
+def _publish(call, actor, now) -> int:
+    decisions = list(pending_decisions(call).select_for_update(of=("self",), skip_locked=False))
+    for decision in decisions:
+        # The transition checks the actor, logs the event and queues the letter.
+        workflow.transition(
+            decision.candidature, decision.outcome, actor, comment=PUBLICATION_COMMENT, at=now
         )
-        if decisions:
-            coordinators = _coordinators(call)
-            for (_call_id, region_id), region_decisions in _region_results(decisions).items():
-                region = region_decisions[0].candidature.region
-                for email in coordinators.get(region_id, []):
-                    queue_templated_email(
-                        to=email,
-                        template="results_region",
-                        context=_region_context(region, region_decisions),
-                        event="results.region",
-                        related=call,
-                        call=call,
-                    )
-        if call.phase != Phase.PUBLISHED:
-            set_phase(call, Phase.PUBLISHED, actor, comment=PUBLICATION_COMMENT)
+        decision.published_at = now
+        decision.published_by = actor
+        decision.beneficiary_name = decision.candidature.ptce.name
+        decision.beneficiary_siret = decision.candidature.ptce.siret
+    Decision.objects.bulk_update(
+        decisions,
+        ["published_at", "published_by", "beneficiary_name", "beneficiary_siret"],
+        batch_size=2000,
+    )
+    if decisions:
+        coordinators = _coordinators(call)
+        for (_call_id, region_id), region_decisions in _region_results(decisions).items():
+            region = region_decisions[0].candidature.region
+            for email in coordinators.get(region_id, []):
+                queue_templated_email(
+                    to=email,
+                    template="results_region",
+                    context=_region_context(region, region_decisions),
+                    event="results.region",
+                    related=call,
+                    call=call,
+                )
+    if call.phase != Phase.PUBLISHED:
+        set_phase(call, Phase.PUBLISHED, actor, comment=PUBLICATION_COMMENT)
     return len(decisions)

@@ -54,6 +54,7 @@ KWARG_KINDS = {
     "call_pk": "call",
     "cell_pk": "cell",
     "line_pk": "line",
+    "batch_pk": "batch",
     "review_pk": "review",
     "document_pk": "document",
     "type_pk": "document_type",
@@ -72,7 +73,7 @@ SEGMENT_KINDS = {
     ("token", "invitations"): "invitation",
 }
 # Kinds of the national review: they come from an edition in national review (``national``).
-NATIONAL_KINDS = {"call", "scenario", "line", "decision"}
+NATIONAL_KINDS = {"call", "scenario", "line", "decision", "batch"}
 # The admin checks ``is_staff`` before looking at any keyword: any value does.
 ADMIN_FILLERS = {
     "object_id": "1",
@@ -277,6 +278,7 @@ def national_objects_of(world) -> dict:
         "scenario": objects["scenario"],
         "line": objects["line"],
         "decision": objects["decision"],
+        "batch": objects["batch"],
     }
 
 

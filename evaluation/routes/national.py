@@ -65,6 +65,12 @@ urlpatterns = [
         deliberation.decision_edit,
         name="decision_edit",
     ),
+    path("national/<int:call_pk>/envois/", deliberation.batch_list, name="batch_list"),
+    path(
+        "national/<int:call_pk>/envois/<int:batch_pk>/",
+        deliberation.batch_detail,
+        name="batch_detail",
+    ),
     path(
         "national/<int:call_pk>/publication/",
         deliberation.publication_view,

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from accounts.permissions import is_national_member
+from ami import batches
+from ami.models import OutboxBatch, OutboxMessage, OutboxState
 from candidatures.forms import DsfrFormMixin
 from candidatures.models import Candidature
 from candidatures.step_forms import AmountField
@@ -426,9 +429,13 @@ def _publication(request, call):
         if count:
             messages.success(
                 request,
-                f"Les résultats sont publiés : {count} décisions, chaque porteur reçoit sa "
-                "lettre par courriel et les cellules régionales sont informées.",
+                f"Les résultats sont publiés : {count} décisions. Les lettres aux porteurs et "
+                "les résultats des régions attendent dans l'envoi groupé : relisez-les, puis "
+                "envoyez-les.",
             )
+            batch = publication.publication_batch(call)
+            if batch is not None:
+                return redirect("batch_detail", call_pk=call.pk, batch_pk=batch.pk)
         else:
             messages.info(request, "Les résultats étaient déjà publiés : rien n'a été envoyé.")
         return redirect("decision_list", call_pk=call.pk)
@@ -606,3 +613,88 @@ def decision_bulk(request, call_pk):
     except ValidationError as error:
         _messages_from(request, error)
     return _back_to_table(request, call)
+
+
+# --- Held bulk sends of the call (ami.batches) ----------------------------------------------------
+
+BATCH_PAGE_SIZE = 50
+
+
+def _batches(call, user):
+    """The call's bulk sends, for its CNA administrators (staff manage them in the admin)."""
+    if not can_administer_national(user, call):
+        raise Http404
+    return OutboxBatch.objects.filter(call=call)
+
+
+@login_required
+@require_GET
+def batch_list(request, call_pk):
+    """The call's bulk sends (held, sent, abandoned) and, for the record, the automatic emails
+    of the call that went out on their own (reminders, digests)."""
+    call = call_or_404(request.user, call_pk)
+    listed = _batches(call, request.user).annotate(
+        held=Count("messages", filter=Q(messages__state=OutboxState.HELD)),
+        total=Count("messages"),
+    )
+    automatic = (
+        OutboxMessage.objects.filter(call=call, batch__isnull=True)
+        .values("event")
+        .annotate(n=Count("pk"))
+        .order_by("event")
+    )
+    return render(
+        request,
+        "evaluation/national/batches.html",
+        {"call": call, "batches": listed, "automatic": automatic},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batch_detail(request, call_pk, batch_pk):
+    """Preview every email of a batch; edit one, discard one, send the kept ones, or abandon."""
+    call = call_or_404(request.user, call_pk)
+    batch = get_object_or_404(_batches(call, request.user), pk=batch_pk)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        message = None
+        if request.POST.get("message", "").isdigit():
+            message = get_object_or_404(batch.messages.all(), pk=request.POST["message"])
+        try:
+            if action == "send":
+                count = batches.send(batch, request.user)
+                messages.success(request, f"Envoi lancé : {count} courriel(s).")
+            elif action == "abandon":
+                count = batches.abandon(batch, request.user)
+                messages.success(request, f"Envoi abandonné : {count} courriel(s) écarté(s).")
+            elif action == "edit" and message is not None:
+                batches.edit(
+                    message,
+                    request.user,
+                    subject=request.POST.get("subject", ""),
+                    text=request.POST.get("text", ""),
+                )
+                messages.success(request, f"Le courriel à {message.recipient} est modifié.")
+            elif action == "discard" and message is not None:
+                batches.discard(message, request.user)
+                messages.success(request, f"Le courriel à {message.recipient} est écarté.")
+            else:
+                messages.error(request, "Action inconnue.")
+        except ValidationError as error:
+            _messages_from(request, error)
+        return redirect("batch_detail", call_pk=call.pk, batch_pk=batch.pk)
+    page = Paginator(batch.messages.order_by("recipient", "pk"), BATCH_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "evaluation/national/batch.html",
+        {
+            "call": call,
+            "batch": batch,
+            "page": page,
+            "pages": listing.page_links(page, request.GET.copy()),
+            "kept": batch.messages.filter(state=OutboxState.HELD).count(),
+        },
+    )
