@@ -39,6 +39,7 @@ def _check(user, batch):
 
 
 def start(label: str, event: str, actor, call=None) -> OutboxBatch:
+    label = label if len(label) <= 200 else label[:199] + "…"
     return OutboxBatch.objects.create(label=label, event=event, call=call, created_by=actor)
 
 

@@ -280,6 +280,7 @@ def save_opinion(
                 "opinion": opinion,
                 "motivation": motivation.strip(),
                 "internal_note": (internal_note or "").strip(),
+                "needs_review": False,  # saving it again confirms or changes it
                 "written_by": actor,
             },
         )
@@ -413,15 +414,27 @@ def handover_problems(cell: RegionalCell, at=None) -> list[Problem]:
             ],
         )
         .order_by("ptce__name", "pk")
-        .values_list("pk", "state", "ptce__name", "regional_opinion__pk", "regional_opinion__rank")
+        .values_list(
+            "pk",
+            "state",
+            "ptce__name",
+            "regional_opinion__pk",
+            "regional_opinion__rank",
+            "regional_opinion__needs_review",
+        )
     )
-    for pk, state, name, opinion_pk, rank in rows:
+    for pk, state, name, opinion_pk, rank, needs_review in rows:
         if state == CandidatureState.SUBMITTED:
             message = f"« {name} » : la recevabilité n'a pas été décidée."
         elif state == CandidatureState.COMPLEMENTS_REQUESTED:
             message = f"« {name} » : des compléments sont attendus du porteur."
         elif opinion_pk is None:
             message = f"« {name} » : l'avis collégial n'est pas rédigé."
+        elif needs_review:
+            message = (
+                f"« {name} » : l'avis collégial est à revoir (une évaluation a été rouverte) : "
+                "confirmez-le ou modifiez-le."
+            )
         elif rank is None:
             message = f"« {name} » : la candidature n'est pas classée."
         else:

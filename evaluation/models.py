@@ -207,6 +207,12 @@ class RegionalOpinion(models.Model):
         help_text="Réservée aux cellules et à la CNA, jamais transmise au porteur.",
     )
     rank = models.PositiveSmallIntegerField("rang dans la région", null=True, blank=True)
+    needs_review = models.BooleanField(
+        "à revoir",
+        default=False,
+        help_text="Une évaluation rendue a été rouverte : le coordinateur confirme ou modifie "
+        "l'avis avant la transmission à la CNA.",
+    )
     written_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
