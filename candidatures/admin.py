@@ -1,11 +1,12 @@
 """Admin of PTCEs and candidatures: lists, filters and search for support, the audit trail of
 candidatures and documents, and the move of a candidature to another region (with a reason)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -13,7 +14,7 @@ from django.utils.html import format_html
 from ami import audit
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
 
-from . import letters
+from . import bulk_messages, letters
 from .models import (
     Candidature,
     CandidatureEvent,
@@ -112,6 +113,42 @@ class CandidatureAdmin(AuditHistoryMixin, admin.ModelAdmin):
     ]  # fmt: skip
     exclude = ["snapshot"]
     inlines = [CofinancingLineInline, DocumentInline, CandidatureEventInline]
+    actions = ["write_to_applicants"]
+
+    @admin.action(description="Écrire aux porteurs des candidatures choisies (envoi groupé)")
+    def write_to_applicants(self, request, queryset):
+        """Filter the list (call, region…), tick the candidatures or « all », write the message:
+        it is held in a batch to preview, edit per recipient and send (ami.batches)."""
+        subject = request.POST.get("subject", "")
+        text = request.POST.get("text", "")
+        if request.POST.get("confirm") == "yes":
+            try:
+                batch = bulk_messages.write_to_applicants(
+                    queryset, request.user, subject=subject, text=text
+                )
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{batch.messages.count()} courriel(s) retenu(s) dans l'envoi groupé : "
+                    "relisez-les, puis envoyez-les.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:ami_outboxbatch_change", batch.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Écrire aux porteurs",
+            "count": queryset.count(),
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "subject": subject,
+            "text": text,
+        }
+        return TemplateResponse(
+            request, "admin/candidatures/candidature/write_to_applicants.html", context
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # Once created, a candidature keeps its PTCE and call; its region changes only through

@@ -2,14 +2,17 @@
 decision motivation, the refusal to publish a rejection without a communicable motivation, and
 the applicant's letters, pages and personal-data export free of any internal note."""
 
+import io
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from pypdf import PdfReader
 
 from ami.models import OutboxMessage
+from candidatures.letters import has_appeal_mention
 from evaluation import deliberation, publication
 from evaluation.deliberation import default_motivation
 from evaluation.models import Decision, NationalReview, Opinion
@@ -86,13 +89,24 @@ def test_nothing_internal_reaches_the_applicant(client, django_capture_on_commit
     edition = _edition_with_internal_texts()
     with django_capture_on_commit_callbacks(execute=True):
         publish(edition)
-    letters = OutboxMessage.objects.filter(event__startswith="decision.")
-    assert letters.count() == 3
-    for letter in letters:
-        assert INTERNAL not in letter.subject + letter.body_text + letter.body_html
+    # Every email that went out (letters and the regions' results): no internal text; every
+    # decision letter with the appeal routes.
+    outgoing = OutboxMessage.objects.all()
+    assert outgoing.filter(event__startswith="decision.").count() == 3
+    for message in outgoing:
+        assert INTERNAL not in message.subject + message.body_text + message.body_html
+        if message.event.startswith("decision."):
+            assert has_appeal_mention(message.body_text), message.recipient
     for candidature in edition.candidatures:
         applicant = edition.applicants[candidature.pk]
         client.force_login(applicant)
         page = client.get(reverse("candidature_detail", args=[candidature.pk])).content.decode()
         assert "Décision de la cellule nationale" in page and INTERNAL not in page
         assert INTERNAL not in repr(evaluation_export(applicant, archive=None))
+    # The applicant's PDF: the laureate's notification.
+    winner = edition.candidatures[0]
+    client.force_login(edition.applicants[winner.pk])
+    pdf = client.get(reverse("notification_pdf", args=[winner.pk]))
+    assert pdf.status_code == 200
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert INTERNAL not in text and "tribunal administratif" in text
