@@ -154,7 +154,6 @@ STAFF_READS = {
     "decision_list": "the pending decisions, read-only",
     "decision_edit": "a pending decision, read-only",
     "decision_table": "the decisions table, read-only",
-    "notification_pdf": "a laureate's notification (404 before publication)",
     "decision_autosave": "an action of the decisions table they read (POST: 403)",
     "decision_bulk": "an action of the decisions table they read (POST: 403)",
     "national_export": "the national XLSX",
