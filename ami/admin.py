@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.html import format_html, strip_tags
 from django.utils.text import capfirst
 
-from . import audit, calls, outbox
+from . import audit, batches, calls, outbox
 from .models import (
     Call,
     CallPhaseChange,
@@ -33,6 +33,7 @@ from .models import (
     Criterion,
     Department,
     DocumentType,
+    OutboxBatch,
     OutboxMessage,
     OutboxState,
     Phase,
@@ -425,6 +426,19 @@ class CallAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 ],
             },
         ),
+        (
+            "Lettres de décision et notification d'attribution",
+            {
+                "description": "Repris dans les lettres (modèles par type de décision : "
+                "« Modèles de lettres ») et dans la notification d'attribution des lauréats.",
+                "fields": [
+                    "grant_conditions",
+                    "decision_contact",
+                    "signatory_name",
+                    "signatory_title",
+                ],
+            },
+        ),
         ("Suivi", {"fields": ["created_at", "updated_at"]}),
     ]
 
@@ -627,6 +641,63 @@ class QpvAdmin(admin.ModelAdmin):
     autocomplete_fields = ["communes"]
 
 
+class BatchMessageInline(admin.TabularInline):
+    model = OutboxMessage
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["recipient", "subject", "state", "edited_by", "sent_at"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboxBatch)
+class OutboxBatchAdmin(admin.ModelAdmin):
+    """Held bulk sends (ami.batches): preview each email (« courriels » below, each editable
+    while the send is held), then send the kept ones or abandon the send."""
+
+    list_display = ["label", "call", "state", "created_by", "created_at", "closed_at"]
+    list_filter = ["state", "call"]
+    search_fields = ["label"]
+    readonly_fields = [
+        "label",
+        "event",
+        "call",
+        "state",
+        "created_by",
+        "created_at",
+        "closed_by",
+        "closed_at",
+    ]
+    inlines = [BatchMessageInline]
+    actions = ["send_batches", "abandon_batches"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, operation, done):
+        for batch in queryset:
+            try:
+                count = operation(batch, request.user)
+            except (ValidationError, PermissionDenied) as error:
+                for text in getattr(error, "messages", [str(error)]):
+                    self.message_user(request, f"{batch} : {text}", messages.ERROR)
+            else:
+                self.message_user(request, f"{batch} : {count} {done}.", messages.SUCCESS)
+
+    @admin.action(description="Envoyer les courriels retenus")
+    def send_batches(self, request, queryset):
+        self._each(request, queryset, batches.send, "courriel(s) envoyé(s)")
+
+    @admin.action(description="Abandonner l'envoi (écarter tous ses courriels)")
+    def abandon_batches(self, request, queryset):
+        self._each(request, queryset, batches.abandon, "courriel(s) écarté(s)")
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = [
@@ -661,6 +732,23 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "sent_at",
     ]
     actions = ["resend"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A held email of a bulk send can be rewritten (subject, text) until the send goes."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.state == OutboxState.HELD:
+            fields = [name for name in fields if name not in ("subject", "body_text")]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed if obj is None else allowed and obj.state == OutboxState.HELD
+
+    def save_model(self, request, obj, form, change):
+        try:
+            batches.edit(obj, request.user, subject=obj.subject, text=obj.body_text)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
 
     @admin.display(description="dernière erreur")
     def error_summary(self, obj):

@@ -132,6 +132,27 @@ class Call(models.Model):
         blank=True,
         help_text="Seulement pour une période de versement ; vide pour une date unique.",
     )
+    # What the decision letters and the « notification d'attribution » say (issue 16).
+    grant_conditions = models.TextField(
+        "conditions d'attribution",
+        blank=True,
+        help_text="Reprises dans la lettre aux lauréats et la notification d'attribution "
+        "(convention, versement, justificatifs, compte rendu d'exécution…).",
+    )
+    decision_contact = models.CharField(
+        "contact pour les décisions",
+        max_length=300,
+        blank=True,
+        help_text="Service et adresse à qui écrire au sujet de la décision ; repris dans les "
+        "lettres.",
+    )
+    signatory_name = models.CharField("nom du signataire", max_length=200, blank=True)
+    signatory_title = models.CharField(
+        "qualité du signataire",
+        max_length=200,
+        blank=True,
+        help_text="Par exemple « Le délégué ministériel à l'économie sociale et solidaire ».",
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 
@@ -644,10 +665,56 @@ class Qpv(models.Model):
 
 
 class OutboxState(models.TextChoices):
+    HELD = "held", "retenu (envoi groupé à valider)"
     QUEUED = "queued", "en attente"
     SENDING = "sending", "en cours d'envoi"
     SENT = "sent", "envoyé"
     FAILED = "failed", "échec"
+    DISCARDED = "discarded", "écarté"
+
+
+class BatchState(models.TextChoices):
+    HELD = "held", "à valider"
+    SENT = "sent", "envoyé"
+    DISCARDED = "discarded", "abandonné"
+
+
+class OutboxBatch(models.Model):
+    """A send to several recipients started by a person (publication of the results, a message
+    to every applicant of a call or a region): its emails are held until staff or the call's CNA
+    administrator preview them, edit or discard some, and send the rest (``ami.batches``)."""
+
+    label = models.CharField("envoi", max_length=200)
+    event = models.CharField("événement", max_length=80)
+    call = models.ForeignKey(
+        Call,
+        verbose_name="appel",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="batches",
+    )
+    state = models.CharField("état", max_length=10, choices=BatchState, default=BatchState.HELD)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField("préparé le", default=timezone.now)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField("envoyé ou abandonné le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "envoi groupé"
+        verbose_name_plural = "envois groupés"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.label} ({self.created_at:%d/%m/%Y})"
+
+    @property
+    def is_held(self) -> bool:
+        return self.state == BatchState.HELD
 
 
 class OutboxMessage(models.Model):
@@ -681,6 +748,17 @@ class OutboxMessage(models.Model):
         help_text="Pas avant cette heure (nouvel essai après une erreur temporaire, débit limité).",
     )
     sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+    batch = models.ForeignKey(
+        OutboxBatch,
+        verbose_name="envoi groupé",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = "courriel"

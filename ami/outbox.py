@@ -17,9 +17,11 @@ Delivery (docs/operations.md « Email delivery »):
   rather than risk sending them twice.
 """
 
+import contextvars
 import logging
 import random
 import smtplib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,7 +35,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .celery import app
-from .models import OutboxMessage, OutboxState
+from .models import OutboxBatch, OutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +50,33 @@ STUCK_ERROR = (
 )
 
 
+# The batch that emails queued in the current context are held in (``holding``).
+_holding: contextvars.ContextVar[OutboxBatch | None] = contextvars.ContextVar(
+    "outbox_holding", default=None
+)
+
+
+@contextmanager
+def holding(batch: OutboxBatch):
+    """Within this block, every email queued goes into ``batch``, held until it is sent
+    (``ami.batches.send``) instead of being sent after commit: a bulk send started by a person.
+    Automatic sends (reminders, digests) never run inside it and go out on their own."""
+    token = _holding.set(batch)
+    try:
+        yield batch
+    finally:
+        _holding.reset(token)
+
+
 def queue_email(
     *, to: str, subject: str, text: str, html: str = "", event: str, related=None, call=None
 ) -> OutboxMessage:
-    """Save one email and send it once the surrounding transaction commits."""
+    """Save one email and send it once the surrounding transaction commits — or hold it in the
+    batch of the current ``holding`` block."""
+    batch = _holding.get()
     message = OutboxMessage.objects.create(
+        batch=batch,
+        state=OutboxState.HELD if batch is not None else OutboxState.QUEUED,
         recipient=to,
         subject=subject.strip()[:300],
         body_text=text,
@@ -62,7 +86,8 @@ def queue_email(
         related_type=ContentType.objects.get_for_model(related) if related is not None else None,
         related_id=str(related.pk) if related is not None else "",
     )
-    _enqueue_after_commit(message.pk)
+    if batch is None:
+        _enqueue_after_commit(message.pk)
     return message
 
 

@@ -1,20 +1,28 @@
 """Admin of PTCEs and candidatures: lists, filters and search for support, the audit trail of
 candidatures and documents, and the move of a candidature to another region (with a reason)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.urls import reverse
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ami import audit
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
 
+from . import bulk_messages, letters
 from .models import (
     Candidature,
     CandidatureEvent,
     CofinancingLine,
     ComplementRequest,
     Document,
+    LetterKind,
+    LetterTemplate,
     Ptce,
     PtceInvitation,
     PtceMember,
@@ -105,6 +113,42 @@ class CandidatureAdmin(AuditHistoryMixin, admin.ModelAdmin):
     ]  # fmt: skip
     exclude = ["snapshot"]
     inlines = [CofinancingLineInline, DocumentInline, CandidatureEventInline]
+    actions = ["write_to_applicants"]
+
+    @admin.action(description="Écrire aux porteurs des candidatures choisies (envoi groupé)")
+    def write_to_applicants(self, request, queryset):
+        """Filter the list (call, region…), tick the candidatures or « all », write the message:
+        it is held in a batch to preview, edit per recipient and send (ami.batches)."""
+        subject = request.POST.get("subject", "")
+        text = request.POST.get("text", "")
+        if request.POST.get("confirm") == "yes":
+            try:
+                batch = bulk_messages.write_to_applicants(
+                    queryset, request.user, subject=subject, text=text
+                )
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{batch.messages.count()} courriel(s) retenu(s) dans l'envoi groupé : "
+                    "relisez-les, puis envoyez-les.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:ami_outboxbatch_change", batch.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Écrire aux porteurs",
+            "count": queryset.count(),
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "subject": subject,
+            "text": text,
+        }
+        return TemplateResponse(
+            request, "admin/candidatures/candidature/write_to_applicants.html", context
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # Once created, a candidature keeps its PTCE and call; its region changes only through
@@ -202,3 +246,75 @@ class CandidatureEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["candidature__ptce__name", "actor__email"]
     list_select_related = ["candidature__ptce", "candidature__call", "actor"]
     readonly_fields = ["candidature", "at", "from_state", "to_state", "actor", "comment"]
+
+
+# --- Decision letters (candidatures.letters) ----------------------------------------------------
+
+PLACEHOLDER_HELP = "Champs possibles : " + " ; ".join(
+    "{" + name + "} (" + label + ")" for name, label in letters.PLACEHOLDERS.items()
+)
+
+
+@admin.register(LetterTemplate)
+class LetterTemplateAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    """Staff write each call's letters; a template with an unknown placeholder or without the
+    appeal mention is refused at save (``LetterTemplate.clean``). « Aperçu » renders the saved
+    template with a real candidature of the call."""
+
+    list_display = ["call", "kind", "subject", "updated_at", "preview_link"]
+    list_filter = ["kind", "call"]
+    list_select_related = ["call"]
+    search_fields = ["call__name", "subject", "body"]
+    autocomplete_fields = ["call"]
+    readonly_fields = ["updated_at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["help_texts"] = {"body": PLACEHOLDER_HELP, "subject": PLACEHOLDER_HELP}
+        return super().get_form(request, obj, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        """A new letter starts from the default text of its kind (``?kind=``)."""
+        initial = super().get_changeform_initial_data(request)
+        kind = initial.get("kind") if initial.get("kind") in LetterKind.values else None
+        subject, body = letters.DEFAULT_LETTERS[LetterKind(kind or LetterKind.LAUREATE)]
+        return {"kind": kind or LetterKind.LAUREATE, "subject": subject, "body": body, **initial}
+
+    @admin.display(description="aperçu")
+    def preview_link(self, obj):
+        url = reverse("admin:candidatures_lettertemplate_preview", args=[obj.pk])
+        return format_html('<a href="{}">Aperçu</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/apercu/",
+                self.admin_site.admin_view(self.preview_view),
+                name="candidatures_lettertemplate_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, object_id):
+        template = self.get_object(request, unquote(object_id))
+        if template is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, template):
+            raise PermissionDenied
+        candidatures = letters.preview_candidatures(template)
+        chosen = None
+        wanted = request.GET.get("candidature", "")
+        if wanted.isdigit():
+            chosen = next((c for c in candidatures if c.pk == int(wanted)), None)
+        chosen = chosen or (candidatures[0] if candidatures else None)
+        letter = letters.preview(template, chosen) if chosen is not None else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Aperçu : {template}",
+            "opts": self.opts,
+            "original": template,
+            "candidatures": candidatures,
+            "chosen": chosen,
+            "letter": letter,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/candidatures/lettertemplate/preview.html", context)

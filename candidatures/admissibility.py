@@ -1,6 +1,8 @@
 """Rules of the admissibility transitions and of the hand-over (used by ``workflow``)."""
 
+from . import letters
 from .errors import TransitionRefused
+from .models import LetterKind
 from .notify import notify_team
 
 
@@ -26,6 +28,12 @@ def notify_admissible(candidature, actor, event):
 
 
 def notify_inadmissible(candidature, actor, event):
+    letter = letters.letter_for(
+        candidature, LetterKind.INADMISSIBLE, motivation=event.comment, decided_at=event.at
+    )
     notify_team(
-        candidature, "candidature_inadmissible", "candidature.inadmissible", {"event": event}
+        candidature,
+        "candidature_inadmissible",
+        "candidature.inadmissible",
+        {"event": event, "letter": letter},
     )

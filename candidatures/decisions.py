@@ -3,6 +3,7 @@ not selected only when the CNA's pending decision says so, at publication; the l
 the PTCE's team in the same transaction. The decision itself lives in ``evaluation`` (reached
 through the ``candidature.decision`` relation, never imported: DESIGN §6)."""
 
+from . import letters
 from .errors import TransitionRefused
 from .models import CandidatureState
 from .notify import notify_team
@@ -43,4 +44,6 @@ def check_decision_is(outcome):
 
 def notify_decision(candidature, actor, event):
     template, event_name = TEMPLATES[candidature.state]
-    notify_team(candidature, template, event_name, {"decision": _decision(candidature)})
+    decision = _decision(candidature)
+    letter = letters.decision_letter(candidature, decision, at=event.at)
+    notify_team(candidature, template, event_name, {"decision": decision, "letter": letter})

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -501,3 +502,40 @@ class RegionMove(models.Model):
 
     def __str__(self):
         return f"{self.candidature} : {self.from_region_id} → {self.to_region_id}"
+
+
+class LetterKind(models.TextChoices):
+    LAUREATE = "laureate", "lauréat"
+    NOT_SELECTED = "not_selected", "non retenu"
+    INADMISSIBLE = "inadmissible", "irrecevable"
+
+
+@audit.track()
+class LetterTemplate(models.Model):
+    """The letter sent for one kind of decision of one call, written by staff with named
+    placeholders (``candidatures.letters``); a call without one uses the default letter."""
+
+    call = models.ForeignKey(
+        "ami.Call", verbose_name="appel", on_delete=models.CASCADE, related_name="letters"
+    )
+    kind = models.CharField("type de décision", max_length=15, choices=LetterKind)
+    subject = models.CharField("objet du courriel", max_length=250)
+    body = models.TextField("texte de la lettre")
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    class Meta:
+        verbose_name = "modèle de lettre"
+        verbose_name_plural = "modèles de lettres"
+        constraints = [
+            models.UniqueConstraint(fields=["call", "kind"], name="one_letter_per_call_and_kind")
+        ]
+
+    def __str__(self):
+        return f"Lettre « {self.get_kind_display()} » – {self.call}"
+
+    def clean(self):
+        from .letters import template_errors
+
+        errors = template_errors(self.subject, self.body)
+        if errors:
+            raise ValidationError(errors)

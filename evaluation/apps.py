@@ -20,3 +20,11 @@ class EvaluationConfig(AppConfig):
         from .personal_data import CONTRIBUTION
 
         register(CONTRIBUTION)
+
+        # The call's CNA administrator manages its held bulk sends (ami.batches).
+        from ami.batches import MANAGERS
+
+        from .permissions import can_manage_batch
+
+        if can_manage_batch not in MANAGERS:
+            MANAGERS.append(can_manage_batch)

@@ -80,6 +80,7 @@ def with_consolidation(queryset, *, texts=False):
     }
     if texts:
         opinion_fields["collegial_motivation"] = F("regional_opinion__motivation")
+        opinion_fields["collegial_internal_note"] = F("regional_opinion__internal_note")
         opinion_fields["collegial_justification"] = F("regional_opinion__score_justification")
     return with_review_stats(queryset).select_related("ptce").annotate(**opinion_fields)
 
@@ -219,15 +220,22 @@ def opinion_errors(score, justification, opinion, motivation, mean) -> dict:
     if opinion not in Opinion.values:
         errors["opinion"] = "Choisissez l'avis collégial."
     if not (motivation or "").strip():
-        errors["motivation"] = "La motivation de l'avis est obligatoire."
+        errors["motivation"] = (
+            "La motivation communicable au porteur est obligatoire : elle peut être reprise dans "
+            "la lettre de décision (gardez pour la note interne ce qui ne doit pas lui parvenir)."
+        )
     return errors
 
 
 @audited
-def save_opinion(candidature, actor, score, justification, opinion, motivation) -> RegionalOpinion:
+def save_opinion(
+    candidature, actor, score, justification, opinion, motivation, internal_note=""
+) -> RegionalOpinion:
     """Write (or rewrite) the collegial opinion of an admissible candidature. The consolidated
     score defaults to the mean of the submitted reviews; any other value needs a justification.
-    The rank, if any, is kept. Raises PermissionDenied or ValidationError (by field)."""
+    ``motivation`` is communicable to the applicant, ``internal_note`` stays with the cells and
+    the CNA (DESIGN §3). The rank, if any, is kept. Raises PermissionDenied or ValidationError
+    (by field)."""
     if not can_coordinate(actor, candidature):
         raise PermissionDenied(
             "Seul un coordinateur de la cellule, sans conflit d'intérêts, rédige l'avis collégial."
@@ -266,6 +274,8 @@ def save_opinion(candidature, actor, score, justification, opinion, motivation) 
                 "score_justification": (justification or "").strip(),
                 "opinion": opinion,
                 "motivation": motivation.strip(),
+                "internal_note": (internal_note or "").strip(),
+                "needs_review": False,  # saving it again confirms or changes it
                 "written_by": actor,
             },
         )
@@ -399,15 +409,27 @@ def handover_problems(cell: RegionalCell, at=None) -> list[Problem]:
             ],
         )
         .order_by("ptce__name", "pk")
-        .values_list("pk", "state", "ptce__name", "regional_opinion__pk", "regional_opinion__rank")
+        .values_list(
+            "pk",
+            "state",
+            "ptce__name",
+            "regional_opinion__pk",
+            "regional_opinion__rank",
+            "regional_opinion__needs_review",
+        )
     )
-    for pk, state, name, opinion_pk, rank in rows:
+    for pk, state, name, opinion_pk, rank, needs_review in rows:
         if state == CandidatureState.SUBMITTED:
             message = f"« {name} » : la recevabilité n'a pas été décidée."
         elif state == CandidatureState.COMPLEMENTS_REQUESTED:
             message = f"« {name} » : des compléments sont attendus du porteur."
         elif opinion_pk is None:
             message = f"« {name} » : l'avis collégial n'est pas rédigé."
+        elif needs_review:
+            message = (
+                f"« {name} » : l'avis collégial est à revoir (une évaluation a été rouverte) : "
+                "confirmez-le ou modifiez-le."
+            )
         elif rank is None:
             message = f"« {name} » : la candidature n'est pas classée."
         else:

@@ -26,7 +26,6 @@ from .models import (
     Deliberation,
     DeliberationLine,
     DeliberationOverride,
-    NationalReview,
     Opinion,
     RegionalOpinion,
     SelectionScenario,
@@ -203,10 +202,15 @@ def amount_errors(call, candidature, amount) -> list[str]:
 
 
 @audited
-def set_line(line: DeliberationLine, actor, *, selected: bool, amount, justification: str):
+def set_line(
+    line: DeliberationLine, actor, *, selected: bool, amount, justification: str, motivation=""
+):
     """Decide one line. A line that departs from the proposal (or, started by hand, selects a
-    candidature) needs a written justification, kept with every change."""
+    candidature) needs a written justification (internal: the procès-verbal), kept with every
+    change; ``motivation`` is the optional text communicable to the applicant, which the
+    decision's prefilled motivation quotes."""
     justification = (justification or "").strip()
+    motivation = (motivation or "").strip()
     amount = amount if selected else None
     with transaction.atomic():
         deliberation = _lock_open(line.deliberation, actor)
@@ -232,14 +236,25 @@ def set_line(line: DeliberationLine, actor, *, selected: bool, amount, justifica
         line.selected = selected
         line.amount = amount
         line.justification = justification if departs else ""
+        line.motivation = motivation
         line.updated_by = actor
-        line.save(update_fields=["selected", "amount", "justification", "updated_by", "updated_at"])
+        line.save(
+            update_fields=[
+                "selected",
+                "amount",
+                "justification",
+                "motivation",
+                "updated_by",
+                "updated_at",
+            ]
+        )
         DeliberationOverride.objects.create(
             line=line,
             actor=actor,
             selected=selected,
             amount=amount,
             justification=justification or "Retour à la proposition.",
+            motivation=motivation,
         )
     return line
 
@@ -304,42 +319,72 @@ def list_errors(deliberation) -> list[str]:
     return errors
 
 
-def _national_comments(candidature_ids) -> dict[int, list[str]]:
-    comments = {}
-    analyses = NationalReview.objects.filter(candidature_id__in=candidature_ids).order_by(
-        "created_at", "pk"
-    )
-    for analysis in analyses.only("candidature_id", "comment"):
-        comments.setdefault(analysis.candidature_id, []).append(analysis.comment)
-    return comments
+# The regional opinions that agree with each outcome: a rejection never quotes a favourable
+# opinion (« … recommande le financement »), a grant never quotes an unfavourable one.
+AGREEING_OPINIONS = {
+    True: (Opinion.FAVORABLE, Opinion.RESERVED),
+    False: (Opinion.RESERVED, Opinion.UNFAVORABLE),
+}
+ENVELOPE_SENTENCE = (
+    "L'enveloppe de l'appel ne permet pas de retenir toutes les candidatures présentées : "
+    "d'autres projets ont été classés avant le vôtre."
+)
 
 
-def default_motivation(selected: bool, opinion: RegionalOpinion | None, comments) -> str:
-    """The motivation proposed for a decision, from the regional and national opinions."""
-    parts = [
-        "La cellule nationale d'animation a retenu cette candidature."
-        if selected
-        else "La cellule nationale d'animation n'a pas retenu cette candidature."
-    ]
-    if opinion is not None:
+def default_motivation(
+    selected: bool, amount, line_motivation: str = "", opinion: RegionalOpinion | None = None
+) -> str:
+    """The motivation prefilled on a decision when the list is fixed — one written rule
+    (docs/decisions.md), built from communicable texts only (DESIGN §3):
+
+    1. the outcome: « La cellule nationale d'animation a retenu votre candidature pour une
+       subvention de … » or « … n'a pas retenu votre candidature. »;
+    2. the communicable motivation written on the deliberation line, if any;
+    3. the regional opinion's communicable motivation, only when that opinion agrees with the
+       decision (``AGREEING_OPINIONS``): favourable or reserved for a laureate, reserved or
+       unfavourable for a rejection;
+    4. for a rejection with no motivation from 2, the envelope sentence.
+
+    Never quoted: internal notes, the CNA's analyses, the deliberation's justifications (which
+    go to the procès-verbal)."""
+    if selected:
+        parts = [
+            "La cellule nationale d'animation a retenu votre candidature pour une subvention de "
+            f"{euros(amount)}."
+        ]
+    else:
+        parts = ["La cellule nationale d'animation n'a pas retenu votre candidature."]
+    line_motivation = (line_motivation or "").strip()
+    if line_motivation:
+        parts.append(line_motivation)
+    if (
+        opinion is not None
+        and opinion.motivation.strip()
+        and opinion.opinion in AGREEING_OPINIONS[selected]
+    ):
         parts.append(
             f"Avis de la cellule régionale ({Opinion(opinion.opinion).label}) : "
             f"{opinion.motivation.strip()}"
         )
-    if comments:
-        parts.append("Analyse de la cellule nationale : " + " ".join(c.strip() for c in comments))
-    if not selected:
-        parts.append(
-            "L'enveloppe de l'appel ne permet pas de retenir toutes les candidatures présentées."
-        )
+    if not selected and not line_motivation:
+        parts.append(ENVELOPE_SENTENCE)
     return "\n\n".join(parts)
+
+
+def _prefilled(line) -> str:
+    return default_motivation(
+        line.selected,
+        line.amount,
+        line.motivation,
+        getattr(line.candidature, "regional_opinion", None),
+    )
 
 
 @audited
 def fix_list(deliberation, actor) -> int:
     """Fix the list: refuse a list over the envelope or with an amount out of range; create one
     *pending* decision per line (laureate with its amount, or not selected), with a motivation
-    prefilled from the regional and national opinions; the call moves to *deliberated*. Returns
+    prefilled by ``default_motivation``; the call moves to *deliberated*. Returns
     the number of decisions."""
     call = deliberation.call
     if not can_administer_national(actor, call):
@@ -362,7 +407,6 @@ def fix_list(deliberation, actor) -> int:
             )
         )
         ids = [line.candidature_id for line in lines]
-        comments = _national_comments(ids)
         Decision.objects.filter(candidature_id__in=ids, published_at__isnull=True).delete()
         now = timezone.now()
         Decision.objects.bulk_create(
@@ -374,11 +418,7 @@ def fix_list(deliberation, actor) -> int:
                     if line.selected
                     else DecisionOutcome.NOT_SELECTED,
                     granted_amount=line.amount if line.selected else None,
-                    motivation=default_motivation(
-                        line.selected,
-                        getattr(line.candidature, "regional_opinion", None),
-                        comments.get(line.candidature_id),
-                    ),
+                    motivation=_prefilled(line),
                     created_at=now,
                     updated_by=actor,
                 )
@@ -419,9 +459,12 @@ def reopen(deliberation, actor, *, reason: str) -> None:
 
 
 @audited
-def update_decision(decision: Decision, actor, *, motivation: str, granted_amount=None) -> Decision:
-    """Edit a pending decision's motivation (and a laureate's amount, within the range, the
-    request and the envelope)."""
+def update_decision(
+    decision: Decision, actor, *, motivation: str, granted_amount=None, internal_note=None
+) -> Decision:
+    """Edit a pending decision's communicable motivation, its internal note (``None``: kept)
+    and a laureate's amount (within the range, the request and the envelope). An empty
+    motivation may be saved while the CNA works; publication refuses a rejection without one."""
     call = decision.deliberation.call
     if not can_administer_national(actor, call):
         raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
@@ -434,18 +477,23 @@ def update_decision(decision: Decision, actor, *, motivation: str, granted_amoun
             .select_related("candidature", "deliberation")
             .get(pk=decision.pk)
         )
-        _update_decision(locked, call, motivation, granted_amount, actor)
-    for name in ("motivation", "granted_amount", "updated_by_id", "updated_at"):
+        _update_decision(locked, call, motivation, granted_amount, internal_note, actor)
+    for name in ("motivation", "internal_note", "granted_amount", "updated_by_id", "updated_at"):
         setattr(decision, name, getattr(locked, name))
     return decision
 
 
-def _update_decision(decision, call, motivation, granted_amount, actor):
+def envelope_refusal(call, total) -> str:
+    return (
+        f"Avec ce montant, le total accordé ({euros(total)}) dépasserait l'enveloppe "
+        f"({euros(call.envelope)}) de {euros(total - call.envelope)}."
+    )
+
+
+def _update_decision(decision, call, motivation, granted_amount, internal_note, actor):
     if decision.is_published:
         raise ValidationError("Cette décision est publiée : elle ne peut plus être modifiée.")
     errors = {}
-    if not (motivation or "").strip():
-        errors["motivation"] = "La motivation est obligatoire : elle est envoyée au porteur."
     if decision.outcome == DecisionOutcome.LAUREATE:
         amount_problems = amount_errors(call, decision.candidature, granted_amount)
         if amount_problems:
@@ -459,14 +507,103 @@ def _update_decision(decision, call, motivation, granted_amount, actor):
                 .aggregate(total=Sum("granted_amount", default=ZERO))["total"]
             )
             if others + granted_amount > call.envelope:
-                errors["granted_amount"] = (
-                    f"Avec ce montant, le total accordé ({euros(others + granted_amount)}) "
-                    f"dépasserait l'enveloppe ({euros(call.envelope)})."
-                )
+                errors["granted_amount"] = envelope_refusal(call, others + granted_amount)
     if errors:
         raise ValidationError(errors)
-    decision.motivation = motivation.strip()
+    decision.motivation = (motivation or "").strip()
+    if internal_note is not None:
+        decision.internal_note = internal_note.strip()
     if decision.outcome == DecisionOutcome.LAUREATE:
         decision.granted_amount = granted_amount
     decision.updated_by = actor
-    decision.save(update_fields=["motivation", "granted_amount", "updated_by", "updated_at"])
+    decision.save(
+        update_fields=["motivation", "internal_note", "granted_amount", "updated_by", "updated_at"]
+    )
+
+
+@audited
+def prefill_motivations(deliberation, actor) -> int:
+    """Fill the empty motivations of the pending decisions by ``default_motivation`` (after the
+    migration that moved the old prefilled texts to the internal notes, or after clearing one).
+    Written motivations are left alone. Returns how many were filled."""
+    call = deliberation.call
+    if not can_administer_national(actor, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    with transaction.atomic():
+        lines = {
+            line.candidature_id: line
+            for line in DeliberationLine.objects.filter(deliberation=deliberation).only(
+                "candidature_id", "motivation"
+            )
+        }
+        decisions = list(
+            Decision.objects.select_for_update(of=("self",))
+            .filter(
+                deliberation=deliberation, published_at__isnull=True, motivation__regex=r"^\s*$"
+            )
+            .select_related("candidature__regional_opinion")
+        )
+        for decision in decisions:
+            line = lines.get(decision.candidature_id)
+            decision.motivation = default_motivation(
+                decision.outcome == DecisionOutcome.LAUREATE,
+                decision.granted_amount,
+                line.motivation if line else "",
+                getattr(decision.candidature, "regional_opinion", None),
+            )
+            decision.updated_by = actor
+        Decision.objects.bulk_update(decisions, ["motivation", "updated_by"], batch_size=2000)
+    return len(decisions)
+
+
+@audited
+def apply_paragraph(call, actor, decisions, paragraph: str, *, replace: bool = False) -> int:
+    """Add ``paragraph`` at the end of the motivation of each pending decision in ``decisions``
+    (or replace the motivation with it). Returns how many were changed."""
+    if not can_administer_national(actor, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    paragraph = (paragraph or "").strip()
+    if not paragraph:
+        raise ValidationError({"paragraph": "Écrivez le paragraphe à appliquer."})
+    ids = [decision.pk for decision in decisions]
+    if not ids:
+        raise ValidationError({"paragraph": "Cochez au moins une ligne."})
+    with transaction.atomic():
+        locked = list(
+            Decision.objects.select_for_update(of=("self",)).filter(
+                pk__in=ids, deliberation__call=call, published_at__isnull=True
+            )
+        )
+        for decision in locked:
+            current = decision.motivation.strip()
+            decision.motivation = (
+                paragraph if replace or not current else f"{current}\n\n{paragraph}"
+            )
+            decision.updated_by = actor
+        Decision.objects.bulk_update(locked, ["motivation", "updated_by"], batch_size=2000)
+    return len(locked)
+
+
+@dataclass
+class DecisionTotals(Totals):
+    empty_motivations: int = 0  # rejections without a communicable motivation
+
+
+def decision_totals(call) -> DecisionTotals:
+    """The running total of the pending (or published) decisions against the envelope."""
+    figures = Decision.objects.filter(deliberation__call=call).aggregate(
+        n_selected=Count("pk", filter=Q(outcome=DecisionOutcome.LAUREATE)),
+        n_granted=Sum("granted_amount", default=ZERO),
+        n_lines=Count("pk"),
+        n_empty=Count(
+            "pk", filter=Q(outcome=DecisionOutcome.NOT_SELECTED, motivation__regex=r"^\s*$")
+        ),
+    )
+    return DecisionTotals(
+        envelope=call.envelope,
+        selected=figures["n_selected"],
+        granted=figures["n_granted"],
+        lines=figures["n_lines"],
+        overridden=0,
+        empty_motivations=figures["n_empty"],
+    )

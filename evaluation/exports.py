@@ -78,7 +78,8 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
         "Note consolidée /100",
         "Avis collégial",
         "Justification de la note",
-        "Motivation",
+        "Motivation communicable au porteur",
+        "Note interne",
         "Rang",
         "Intitulé du projet",
         *questionnaire.export_header(cell.call),
@@ -112,6 +113,7 @@ def consolidation_table(cell, rows) -> tuple[list[str], list[list]]:
             opinion_label(row.collegial_opinion),
             row.collegial_justification or "",
             row.collegial_motivation or "",
+            row.collegial_internal_note or "",
             row.collegial_rank,
         ]
         # The answers as submitted (the frozen snapshot), one column per question.

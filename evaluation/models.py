@@ -201,8 +201,25 @@ class RegionalOpinion(models.Model):
         help_text="Obligatoire quand la note consolidée diffère de la moyenne des évaluations.",
     )
     opinion = models.CharField("avis collégial", max_length=12, choices=Opinion)
-    motivation = models.TextField("motivation")
+    # DESIGN §3: what may reach the applicant (quoted in the decision's prefilled motivation)
+    # and what stays with the cells and the CNA.
+    motivation = models.TextField(
+        "motivation communicable au porteur",
+        blank=True,
+        help_text="Peut être reprise dans la lettre de décision envoyée au porteur.",
+    )
+    internal_note = models.TextField(
+        "note interne",
+        blank=True,
+        help_text="Réservée aux cellules et à la CNA, jamais transmise au porteur.",
+    )
     rank = models.PositiveSmallIntegerField("rang dans la région", null=True, blank=True)
+    needs_review = models.BooleanField(
+        "à revoir",
+        default=False,
+        help_text="Une évaluation rendue a été rouverte : le coordinateur confirme ou modifie "
+        "l'avis avant la transmission à la CNA.",
+    )
     written_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -258,7 +275,15 @@ class NationalReview(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     opinion = models.CharField("avis", max_length=12, choices=Opinion)
-    comment = models.TextField("analyse")
+    comment = models.TextField(
+        "note interne (analyse)",
+        help_text="Réservée à la CNA, jamais transmise au porteur.",
+    )
+    motivation = models.TextField(
+        "motivation communicable au porteur",
+        blank=True,
+        help_text="Ce que la CNA pourra reprendre dans la lettre de décision.",
+    )
     created_at = models.DateTimeField("rédigée le", default=timezone.now)
     updated_at = models.DateTimeField("modifiée le", auto_now=True)
 
@@ -412,7 +437,16 @@ class DeliberationLine(models.Model):
     amount = models.DecimalField(
         "montant accordé", max_digits=12, decimal_places=2, null=True, blank=True
     )
-    justification = models.TextField("justification", blank=True)
+    justification = models.TextField(
+        "justification (note interne, au procès-verbal)",
+        blank=True,
+        help_text="Réservée à la CNA et au procès-verbal, jamais transmise au porteur.",
+    )
+    motivation = models.TextField(
+        "motivation communicable au porteur",
+        blank=True,
+        help_text="Reprise dans la motivation préremplie de la décision.",
+    )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -452,7 +486,8 @@ class DeliberationOverride(models.Model):
     at = models.DateTimeField("le", default=timezone.now)
     selected = models.BooleanField("retenue")
     amount = models.DecimalField("montant", max_digits=12, decimal_places=2, null=True, blank=True)
-    justification = models.TextField("justification")
+    justification = models.TextField("justification (note interne)")
+    motivation = models.TextField("motivation communicable au porteur", blank=True)
 
     class Meta:
         verbose_name = "modification de ligne"
@@ -483,7 +518,16 @@ class Decision(models.Model):
     granted_amount = models.DecimalField(
         "montant accordé", max_digits=12, decimal_places=2, null=True, blank=True
     )
-    motivation = models.TextField("motivation")
+    motivation = models.TextField(
+        "motivation communicable au porteur",
+        blank=True,
+        help_text="Envoyée au porteur dans la lettre de décision ; obligatoire pour un refus.",
+    )
+    internal_note = models.TextField(
+        "note interne",
+        blank=True,
+        help_text="Réservée à la CNA, jamais transmise au porteur.",
+    )
     created_at = models.DateTimeField("créée le", default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -169,9 +169,10 @@ def analyses_of(candidature):
 
 @audited(actor="user")
 def save_analysis(
-    candidature, user, *, score: Decimal, opinion: str, comment: str
+    candidature, user, *, score: Decimal, opinion: str, comment: str, motivation: str = ""
 ) -> NationalReview:
-    """Write (or rewrite) ``user``'s analysis of the candidature."""
+    """Write (or rewrite) ``user``'s analysis of the candidature: ``comment`` is the internal
+    note, ``motivation`` what may be communicated to the applicant (DESIGN §3)."""
     if not can_review_nationally(user, candidature):
         raise PermissionDenied(
             "Seuls les membres de la CNA, sans conflit d'intérêts, analysent une candidature "
@@ -190,7 +191,12 @@ def save_analysis(
         analysis, _ = NationalReview.objects.update_or_create(
             candidature=candidature,
             reviewer=user,
-            defaults={"score": score, "opinion": opinion, "comment": comment.strip()},
+            defaults={
+                "score": score,
+                "opinion": opinion,
+                "comment": comment.strip(),
+                "motivation": (motivation or "").strip(),
+            },
         )
     return analysis
 

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ami.formats import euros
+from ami.pdf import render_pdf
 from ami.spreadsheets import Sheet, write_xlsx
 from candidatures.models import Candidature
 
@@ -161,7 +162,8 @@ def national_table(call, user, queryset=None) -> tuple[list[str], list[list]]:
         "Avis collégial",
         "Rang régional",
         "Justification de la note",
-        "Motivation régionale",
+        "Motivation régionale communicable",
+        "Note interne régionale",
         "Note normalisée",
         "Analyses CNA",
         "Moyenne CNA /100",
@@ -195,6 +197,7 @@ def national_table(call, user, queryset=None) -> tuple[list[str], list[list]]:
                 row.collegial_rank,
                 row.collegial_justification or "",
                 row.collegial_motivation or "",
+                row.collegial_internal_note or "",
                 row.normalised_score,
                 row.national_count,
                 row.national_mean,
@@ -377,6 +380,9 @@ def pv_context(deliberation: Deliberation, viewer=None) -> dict:
         "withheld": withheld,
         "fixed_at": deliberation.fixed_at,
         "fixed_by": _person(deliberation.fixed_by),
+        "signatory": ", ".join(
+            part for part in (call.signatory_name.strip(), call.signatory_title.strip()) if part
+        ),
     }
 
 
@@ -385,10 +391,8 @@ def pv_html(context: dict) -> str:
 
 
 def pv_pdf(deliberation: Deliberation, viewer=None) -> bytes:
-    """The procès-verbal as an A4 PDF (WeasyPrint)."""
-    from weasyprint import HTML  # imported here: Pango is only needed when a PDF is made
-
-    return HTML(string=pv_html(pv_context(deliberation, viewer))).write_pdf()
+    """The procès-verbal as a landscape A4, tagged PDF (PDF/UA-1) set in Marianne."""
+    return render_pdf(pv_html(pv_context(deliberation, viewer)))
 
 
 def _session_rows(context: dict) -> list[list]:

@@ -139,3 +139,8 @@ def can_deliberate(user, call) -> bool:
 def can_administer_national(user, call) -> bool:
     """Fix or reopen the list, edit pending decisions, publish: CNA administrators."""
     return is_national_administrator(user, call)
+
+
+def can_manage_batch(user, batch) -> bool:
+    """Preview, edit, discard and send a held bulk send of a call: its CNA administrators."""
+    return batch.call_id is not None and is_national_administrator(user, batch.call)

@@ -103,7 +103,8 @@ def export(user, archive) -> dict:
                 **_reference(analysis.candidature),
                 "note_sur_100": analysis.score,
                 "avis": analysis.get_opinion_display(),
-                "analyse": analysis.comment,
+                "note_interne": analysis.comment,
+                "motivation_communicable": analysis.motivation,
                 "redigee_le": analysis.created_at,
             }
             for analysis in national_reviews
@@ -114,7 +115,8 @@ def export(user, archive) -> dict:
                 "note_consolidee": opinion.consolidated_score,
                 "justification_de_la_note": opinion.score_justification,
                 "avis": opinion.get_opinion_display(),
-                "motivation": opinion.motivation,
+                "motivation_communicable": opinion.motivation,
+                "note_interne": opinion.internal_note,
                 "rang": opinion.rank,
             }
             for opinion in opinions
@@ -126,6 +128,7 @@ def export(user, archive) -> dict:
                 "retenue": override.selected,
                 "montant": override.amount,
                 "justification": override.justification,
+                "motivation_communicable": override.motivation,
             }
             for override in overrides
         ],

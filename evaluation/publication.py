@@ -14,11 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import RegionalCellMembership, RegionalRole
+from ami import batches
 from ami.audit import audited
 from ami.calls import set_phase
-from ami.models import Phase
-from ami.outbox import queue_templated_email, render_templated_email
-from candidatures import workflow
+from ami.models import BatchState, OutboxBatch, Phase
+from ami.outbox import holding, queue_templated_email, render_templated_email
+from candidatures import letters, workflow
 from candidatures.decisions import TEMPLATES
 
 from .models import Decision, DecisionOutcome, Deliberation
@@ -48,7 +49,11 @@ class PreviewEmail:
 
 
 def _decision_context(decision):
-    return {"candidature": decision.candidature, "decision": decision}
+    return {
+        "candidature": decision.candidature,
+        "decision": decision,
+        "letter": letters.decision_letter(decision.candidature, decision, at=timezone.now()),
+    }
 
 
 def decision_email(decision) -> PreviewEmail:
@@ -119,50 +124,85 @@ def region_emails(call, decisions) -> list[PreviewEmail]:
 # --- Publication -------------------------------------------------------------------------------
 
 
+def lines_to_complete(call) -> list[str]:
+    """The pending rejections without a communicable motivation: a refusal must say why
+    (« Nom du PTCE (région) »)."""
+    missing = pending_decisions(call).filter(
+        outcome=DecisionOutcome.NOT_SELECTED, motivation__regex=r"^\s*$"
+    )
+    return [f"{d.candidature.ptce.name} ({d.candidature.region.name})" for d in missing]
+
+
 def check_can_publish(call, actor) -> Deliberation:
     if not can_administer_national(actor, call):
         raise PermissionDenied("Seul un administrateur de la CNA publie les résultats.")
     deliberation = Deliberation.objects.filter(call=call).first()
     if deliberation is None or not deliberation.is_fixed:
         raise ValidationError("La liste des lauréats n'est pas arrêtée : rien à publier.")
+    missing = lines_to_complete(call)
+    if missing:
+        raise ValidationError(
+            [
+                f"Publication refusée : {len(missing)} décision{'s' if len(missing) > 1 else ''} "
+                "de refus sans motivation communicable au porteur. Complétez : "
+                + " ; ".join(missing)
+                + "."
+            ]
+        )
     return deliberation
 
 
 @audited
 def publish(call, actor) -> int:
     """Publish the pending decisions of ``call``; returns how many were published (0 when
-    everything already was: nothing changes and nothing is sent)."""
+    everything already was: nothing changes and nothing is sent). The letters and the regional
+    results are held in one batch (« envoi groupé ») that the administrator previews and sends
+    (``ami.batches``)."""
     check_can_publish(call, actor)
     now = timezone.now()
     with transaction.atomic():
-        decisions = list(pending_decisions(call).select_for_update(of=("self",), skip_locked=False))
-        for decision in decisions:
-            # The transition checks the actor, logs the event and queues the letter.
-            workflow.transition(
-                decision.candidature, decision.outcome, actor, comment=PUBLICATION_COMMENT, at=now
-            )
-            decision.published_at = now
-            decision.published_by = actor
-            decision.beneficiary_name = decision.candidature.ptce.name
-            decision.beneficiary_siret = decision.candidature.ptce.siret
-        Decision.objects.bulk_update(
-            decisions,
-            ["published_at", "published_by", "beneficiary_name", "beneficiary_siret"],
-            batch_size=2000,
+        batch = batches.start(f"Publication des résultats – {call.name}", "results", actor, call)
+        with holding(batch):
+            count = _publish(call, actor, now)
+        if not count:
+            batch.delete()
+    return count
+
+
+def publication_batch(call):
+    """The held batch of the call's publication, if any."""
+    return OutboxBatch.objects.filter(call=call, event="results", state=BatchState.HELD).first()
+
+
+def _publish(call, actor, now) -> int:
+    decisions = list(pending_decisions(call).select_for_update(of=("self",), skip_locked=False))
+    for decision in decisions:
+        # The transition checks the actor, logs the event and queues the letter.
+        workflow.transition(
+            decision.candidature, decision.outcome, actor, comment=PUBLICATION_COMMENT, at=now
         )
-        if decisions:
-            coordinators = _coordinators(call)
-            for (_call_id, region_id), region_decisions in _region_results(decisions).items():
-                region = region_decisions[0].candidature.region
-                for email in coordinators.get(region_id, []):
-                    queue_templated_email(
-                        to=email,
-                        template="results_region",
-                        context=_region_context(region, region_decisions),
-                        event="results.region",
-                        related=call,
-                        call=call,
-                    )
-        if call.phase != Phase.PUBLISHED:
-            set_phase(call, Phase.PUBLISHED, actor, comment=PUBLICATION_COMMENT)
+        decision.published_at = now
+        decision.published_by = actor
+        decision.beneficiary_name = decision.candidature.ptce.name
+        decision.beneficiary_siret = decision.candidature.ptce.siret
+    Decision.objects.bulk_update(
+        decisions,
+        ["published_at", "published_by", "beneficiary_name", "beneficiary_siret"],
+        batch_size=2000,
+    )
+    if decisions:
+        coordinators = _coordinators(call)
+        for (_call_id, region_id), region_decisions in _region_results(decisions).items():
+            region = region_decisions[0].candidature.region
+            for email in coordinators.get(region_id, []):
+                queue_templated_email(
+                    to=email,
+                    template="results_region",
+                    context=_region_context(region, region_decisions),
+                    event="results.region",
+                    related=call,
+                    call=call,
+                )
+    if call.phase != Phase.PUBLISHED:
+        set_phase(call, Phase.PUBLISHED, actor, comment=PUBLICATION_COMMENT)
     return len(decisions)

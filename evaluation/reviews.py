@@ -19,7 +19,7 @@ from accounts.permissions import is_regional_member, is_support_staff
 from ami.audit import audited
 from ami.outbox import queue_templated_email
 
-from .models import Assignment, Opinion, Review, ReviewScore, ReviewState
+from .models import Assignment, Opinion, RegionalOpinion, Review, ReviewScore, ReviewState
 from .permissions import (
     can_coordinate,
     can_review,
@@ -287,6 +287,9 @@ def reopen_review(review, coordinator, message: str = "") -> Review:
         locked.state = ReviewState.DRAFT
         locked.submitted_at = None
         locked.save(update_fields=["state", "submitted_at", "updated_at"])
+        # The collegial score and rank were set on the reviews as they stood: « à revoir »
+        # until the coordinator confirms or changes the opinion (the hand-over waits).
+        RegionalOpinion.objects.filter(candidature=candidature).update(needs_review=True)
         queue_templated_email(
             to=review.evaluator.email,
             template="review_reopened",

@@ -3,7 +3,7 @@ regions, run the solver (``selection.propose``) with the parameters the CNA chos
 result as a named scenario, line by line with its explanation, to compare several side by side
 and start the deliberation from one of them."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -157,6 +157,8 @@ def save(call, actor, name: str, parameters: Parameters) -> SelectionScenario:
             {"name": "Donnez un nom au scénario, par exemple « Enveloppe seule »."}
         )
     proposal = run(call, actor, parameters)
+    if proposal.feasible and not any(line.selected for line in proposal.lines):
+        raise ValidationError({"__all__": empty_selection_refusal(call, parameters, proposal)})
     try:
         with transaction.atomic():
             scenario = SelectionScenario.objects.create(
@@ -193,6 +195,65 @@ def save(call, actor, name: str, parameters: Parameters) -> SelectionScenario:
             }
         ) from None
     return scenario
+
+
+def empty_selection_refusal(call, parameters: Parameters, proposal) -> list[str]:
+    """Why a scenario with no laureate is refused, and which rules leave none: each rule that
+    was set is relaxed in turn and the assistant run again (like the infeasibility diagnosis)."""
+    rules = parameters.rules(call)
+    pool = candidates(call, parameters.basis)
+    messages = [
+        "Ce scénario ne retient aucune lauréate : il ne peut pas être enregistré ni servir de "
+        "point de départ à une délibération."
+    ]
+    if not pool:
+        return [*messages, "Aucune candidature n'a été transmise par les régions."]
+    relaxations = []
+    if rules.rural_min_share is not None:
+        relaxations.append(
+            (
+                f"la part minimale de lauréats ruraux ({rules.rural_min_share:.0%})",
+                {"rural_min_share": None},
+            )
+        )
+    if rules.qpv_min_share is not None:
+        relaxations.append(
+            (
+                f"la part minimale de lauréats en QPV ({rules.qpv_min_share:.0%})",
+                {"qpv_min_share": None},
+            )
+        )
+    if rules.rural_min_share is not None and rules.qpv_min_share is not None:
+        relaxations.append(
+            (
+                "les deux parts minimales ensemble (rural et QPV)",
+                {"rural_min_share": None, "qpv_min_share": None},
+            )
+        )
+    if rules.max_per_region is not None:
+        relaxations.append(
+            (f"le maximum de {rules.max_per_region} par région", {"max_per_region": None})
+        )
+    if rules.forced_out:
+        relaxations.append(("les candidatures écartées d'office", {"forced_out": frozenset()}))
+    helped = []
+    for label, change in relaxations:
+        relaxed = selection.propose(pool, replace(rules, **change), time_limit=SOLVER_TIME_LIMIT)
+        chosen = sum(1 for line in relaxed.lines if line.selected)
+        if relaxed.feasible and chosen:
+            helped.append(f"sans {label}, l'assistant retiendrait {chosen} lauréat(s)")
+    if helped:
+        messages.append("Les règles qui ne laissent aucune lauréate : " + " ; ".join(helped) + ".")
+    else:
+        eligible = sum(1 for c in pool if c.requested >= rules.min_amount)
+        messages.append(
+            f"Même sans les parts minimales ni le maximum par région, aucune liste ne tient : "
+            f"enveloppe de {rules.envelope} €, montant minimal de {rules.min_amount} € par "
+            f"lauréat, {eligible} candidature(s) demandant au moins ce montant."
+        )
+    if proposal.message:
+        messages.append(proposal.message)
+    return messages
 
 
 # --- Comparison ----------------------------------------------------------------------------------

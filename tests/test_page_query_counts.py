@@ -156,3 +156,37 @@ def test_selection_assistant_post_and_scenario_page_query_counts_are_fixed(db):
     assert posts == [POST_QUERIES, POST_QUERIES]
     assert pages == [SCENARIO_QUERIES, SCENARIO_QUERIES]
     assert max(POST_QUERIES, SCENARIO_QUERIES) <= MAX_QUERIES
+
+
+def test_decision_table_query_count_is_fixed(db):
+    """The table of pending decisions (issue 16): same count for 2 and 20 decisions."""
+    from tests.evaluation.national_helpers import fix_list
+
+    counts = []
+    for n in (2, 20):
+        built = national_edition({"11": [50 + i for i in range(n)]})
+        fix_list(built, {built.candidatures[0]: "50000"})
+        client = Client()
+        client.force_login(built.admin)
+        counts.append(
+            _count(client, "get", reverse("decision_table", args=[built.call.pk]), {}, 200)
+        )
+    assert counts[0] == counts[1] <= MAX_QUERIES, counts
+
+
+def test_held_batch_page_query_count_is_fixed(db):
+    """The held publication batch (issue 16): same count for 2 and 20 letters."""
+    from evaluation import publication
+    from tests.evaluation.national_helpers import fix_list, publish
+
+    counts = []
+    for n in (2, 20):
+        built = national_edition({"11": [50 + i for i in range(n)]})
+        fix_list(built, {built.candidatures[0]: "50000"})
+        publish(built, send=False)
+        batch = publication.publication_batch(built.call)
+        client = Client()
+        client.force_login(built.admin)
+        url = reverse("batch_detail", args=[built.call.pk, batch.pk])
+        counts.append(_count(client, "get", url, {}, 200))
+    assert counts[0] == counts[1] <= MAX_QUERIES, counts

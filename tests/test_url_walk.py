@@ -57,6 +57,7 @@ KWARG_KINDS = {
     "call_pk": "call",
     "cell_pk": "cell",
     "line_pk": "line",
+    "batch_pk": "batch",
     "review_pk": "review",
     "document_pk": "document",
     "type_pk": "document_type",
@@ -76,7 +77,7 @@ SEGMENT_KINDS = {
     ("pk", "jetons-api"): "api_token",
 }
 # Kinds of the national review: they come from an edition in national review (``national``).
-NATIONAL_KINDS = {"call", "scenario", "line", "decision"}
+NATIONAL_KINDS = {"call", "scenario", "line", "decision", "batch"}
 # The admin checks ``is_staff`` before looking at any keyword: any value does.
 ADMIN_FILLERS = {
     "object_id": "1",
@@ -165,6 +166,9 @@ STAFF_READS = {
     "deliberation_line": "a line of the deliberation, read-only",
     "decision_list": "the pending decisions, read-only",
     "decision_edit": "a pending decision, read-only",
+    "decision_table": "the decisions table, read-only",
+    "decision_autosave": "an action of the decisions table they read (POST: 403)",
+    "decision_bulk": "an action of the decisions table they read (POST: 403)",
     "national_export": "the national XLSX",
     "pv_pdf": "the procès-verbal",
     "pv_xlsx": "the procès-verbal as a workbook",
@@ -290,6 +294,7 @@ def national_objects_of(world) -> dict:
         "line": objects["line"],
         "decision": objects["decision"],
         "step": "presentation",
+        "batch": objects["batch"],
     }
 
 
@@ -527,6 +532,8 @@ CONTROL_ROLES = [
 # Walked patterns that answer nobody on GET with these objects, and why that is fine.
 UNREACHABLE_ON_GET = {
     "candidature_step": "steps of a submitted candidature redirect to its page: reachable",
+    "notification_pdf": "the laureate's notification exists once the results are published "
+    "(tests/evaluation/test_decision_pdfs.py downloads it)",
 }
 
 

@@ -26,6 +26,8 @@ from accounts.preferences import DIGEST, REMINDER
 from ami.formats import PARIS
 from ami.models import Call
 from ami.outbox import render_templated_email
+from candidatures import letters
+from candidatures.models import LetterKind
 
 KIND_LABELS = {
     None: "essentiel",
@@ -134,12 +136,32 @@ def _sample_admissible():
     return {"candidature": _candidature(), "event": _status_event()}
 
 
+def _sample_letter(kind, *, motivation, amount=None):
+    """The call's default letter for ``kind``, as the sample candidature would receive it."""
+    call = sample_call()
+    call.granting_body_name = "Délégation ministérielle à l'économie sociale et solidaire"
+    call.grant_conditions = (
+        "Convention de subvention à signer sous deux mois ; versement unique à la signature ; "
+        "compte rendu d'exécution dans les six mois suivant la fin du projet."
+    )
+    call.decision_contact = "Cellule nationale d'animation, ami-ptce@example.org"
+    call.signatory_name = "Claire Dubois"
+    call.signatory_title = "Déléguée ministérielle à l'ESS"
+    return letters.render(
+        letters.DEFAULT_LETTERS[kind],
+        letters.values(
+            call, kind, _candidature(), motivation=motivation, amount=amount, decided_at=_at(30)
+        ),
+    )
+
+
 def _sample_laureate():
+    motivation = "Projet solide, fort ancrage rural, cofinancements acquis."
     return {
         "candidature": _candidature(),
-        "decision": SimpleNamespace(
-            granted_amount=Decimal("62500"),
-            motivation="Projet solide, fort ancrage rural, cofinancements acquis.",
+        "decision": SimpleNamespace(granted_amount=Decimal("62500"), motivation=motivation),
+        "letter": _sample_letter(
+            LetterKind.LAUREATE, motivation=motivation, amount=Decimal("62500")
         ),
     }
 
@@ -162,20 +184,23 @@ def _sample_results_region():
 
 
 def _sample_not_selected():
+    motivation = (
+        "Le modèle économique reste à consolider ; l'enveloppe ne permet pas de retenir toutes "
+        "les candidatures favorables."
+    )
     return {
         "candidature": _candidature(),
-        "decision": SimpleNamespace(
-            granted_amount=None,
-            motivation="Le modèle économique reste à consolider ; l'enveloppe ne permet pas de "
-            "retenir toutes les candidatures favorables.",
-        ),
+        "decision": SimpleNamespace(granted_amount=None, motivation=motivation),
+        "letter": _sample_letter(LetterKind.NOT_SELECTED, motivation=motivation),
     }
 
 
 def _sample_inadmissible():
+    motivation = "Le PTCE ne réunit pas encore d'entreprise de l'ESS."
     return {
         "candidature": _candidature(),
-        "event": _status_event("Le PTCE ne réunit pas encore d'entreprise de l'ESS."),
+        "event": _status_event(motivation),
+        "letter": _sample_letter(LetterKind.INADMISSIBLE, motivation=motivation),
     }
 
 

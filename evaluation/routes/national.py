@@ -51,9 +51,30 @@ urlpatterns = [
     ),
     path("national/<int:call_pk>/decisions/", deliberation.decision_list, name="decision_list"),
     path(
+        "national/<int:call_pk>/decisions/tableau/",
+        deliberation.decision_table,
+        name="decision_table",
+    ),
+    path(
+        "national/<int:call_pk>/decisions/lot/",
+        deliberation.decision_bulk,
+        name="decision_bulk",
+    ),
+    path(
+        "national/<int:call_pk>/decisions/<int:pk>/enregistrer/",
+        deliberation.decision_autosave,
+        name="decision_autosave",
+    ),
+    path(
         "national/<int:call_pk>/decisions/<int:pk>/",
         deliberation.decision_edit,
         name="decision_edit",
+    ),
+    path("national/<int:call_pk>/envois/", deliberation.batch_list, name="batch_list"),
+    path(
+        "national/<int:call_pk>/envois/<int:batch_pk>/",
+        deliberation.batch_detail,
+        name="batch_detail",
     ),
     path(
         "national/<int:call_pk>/publication/",

@@ -140,9 +140,16 @@ class OpinionForm(forms.Form):
         error_messages={"required": "Choisissez l'avis collégial."},
     )
     motivation = forms.CharField(
-        label="Motivation",
-        widget=forms.Textarea(attrs={"rows": 6}),
-        error_messages={"required": "La motivation de l'avis est obligatoire."},
+        label="Motivation communicable au porteur",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Peut être reprise dans la lettre de décision envoyée au porteur.",
+        error_messages={"required": "La motivation communicable au porteur est obligatoire."},
+    )
+    internal_note = forms.CharField(
+        label="Note interne",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Réservée aux cellules et à la CNA, jamais transmise au porteur.",
     )
 
 
@@ -172,6 +179,7 @@ def regional_opinion(request, pk):
                     data["justification"],
                     data["opinion"],
                     data["motivation"],
+                    data["internal_note"],
                 )
             except ValidationError as error:
                 add_errors(form, error)
@@ -187,6 +195,7 @@ def regional_opinion(request, pk):
                 "justification": existing.score_justification,
                 "opinion": existing.opinion,
                 "motivation": existing.motivation,
+                "internal_note": existing.internal_note,
             }
         )
     else:
@@ -201,6 +210,7 @@ def regional_opinion(request, pk):
             "handover": handover,
             "can_edit": can_edit,
             "form": form,
+            "text_fields": [form["motivation"], form["internal_note"]],
             "non_field_errors": form.errors.get(NON_FIELD_ERRORS, []),
             "opinion_label": consolidation.opinion_label(existing.opinion) if existing else "",
             "proposed_score_fr": consolidation.score_fr(context["proposed_score"]),

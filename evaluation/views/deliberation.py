@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from accounts.permissions import is_national_member
+from ami import batches
+from ami.models import OutboxBatch, OutboxMessage, OutboxState
 from candidatures.forms import DsfrFormMixin
 from candidatures.models import Candidature
 from candidatures.step_forms import AmountField
@@ -169,11 +172,17 @@ class LineForm(DsfrFormMixin, forms.Form):
     )
     amount = AmountField(label="Montant accordé (€)", required=False)
     justification = forms.CharField(
-        label="Justification",
+        label="Justification (note interne)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Obligatoire dès que la décision s'écarte de la proposition ; elle figure au "
-        "procès-verbal.",
+        "procès-verbal, jamais dans la lettre au porteur.",
+    )
+    motivation = forms.CharField(
+        label="Motivation communicable au porteur",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Facultative : reprise dans la motivation préremplie de la décision.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -203,6 +212,7 @@ def deliberation_line(request, call_pk, line_pk):
                     selected=data["selected"],
                     amount=data["amount"],
                     justification=data["justification"],
+                    motivation=data["motivation"],
                 )
             except ValidationError as error:
                 add_errors(form, error)
@@ -219,6 +229,7 @@ def deliberation_line(request, call_pk, line_pk):
                 if line.selected
                 else min(line.candidature.requested_amount or call.max_amount, call.max_amount),
                 "justification": line.justification,
+                "motivation": line.motivation,
             }
         )
     return render(
@@ -330,9 +341,16 @@ def decision_list(request, call_pk):
 class DecisionForm(DsfrFormMixin, forms.Form):
     granted_amount = AmountField(label="Montant accordé (€)", required=False)
     motivation = forms.CharField(
-        label="Motivation envoyée au porteur",
+        label="Motivation communicable au porteur",
+        required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
-        error_messages={"required": "La motivation est obligatoire."},
+        help_text="Envoyée au porteur dans la lettre de décision ; obligatoire pour un refus.",
+    )
+    internal_note = forms.CharField(
+        label="Note interne",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Réservée à la CNA, jamais transmise au porteur.",
     )
 
     def __init__(self, *args, laureate, **kwargs):
@@ -360,6 +378,7 @@ def decision_edit(request, call_pk, pk):
                     decision,
                     request.user,
                     motivation=form.cleaned_data["motivation"],
+                    internal_note=form.cleaned_data["internal_note"],
                     granted_amount=form.cleaned_data.get("granted_amount"),
                 )
             except ValidationError as error:
@@ -370,7 +389,11 @@ def decision_edit(request, call_pk, pk):
     else:
         form = DecisionForm(
             laureate=laureate,
-            initial={"granted_amount": decision.granted_amount, "motivation": decision.motivation},
+            initial={
+                "granted_amount": decision.granted_amount,
+                "motivation": decision.motivation,
+                "internal_note": decision.internal_note,
+            },
         )
     return render(
         request,
@@ -406,9 +429,13 @@ def _publication(request, call):
         if count:
             messages.success(
                 request,
-                f"Les résultats sont publiés : {count} décisions, chaque porteur reçoit sa "
-                "lettre par courriel et les cellules régionales sont informées.",
+                f"Les résultats sont publiés : {count} décisions. Les lettres aux porteurs et "
+                "les résultats des régions attendent dans l'envoi groupé : relisez-les, puis "
+                "envoyez-les.",
             )
+            batch = publication.publication_batch(call)
+            if batch is not None:
+                return redirect("batch_detail", call_pk=call.pk, batch_pk=batch.pk)
         else:
             messages.info(request, "Les résultats étaient déjà publiés : rien n'a été envoyé.")
         return redirect("decision_list", call_pk=call.pk)
@@ -416,6 +443,9 @@ def _publication(request, call):
         deliberation = publication.check_can_publish(call, request.user)
     except ValidationError as error:
         _messages_from(request, error)
+        fixed = domain.deliberation_of(call)
+        if fixed is not None and fixed.is_fixed:
+            return redirect("decision_list", call_pk=call.pk)
         return redirect("deliberation", call_pk=call.pk)
     pending = publication.pending_decisions(call)
     # The letters previewed are those of the candidatures the administrator may see (not one
@@ -434,5 +464,237 @@ def _publication(request, call):
             "emails": emails,
             "page": page,
             "pages": listing.page_links(page, request.GET.copy()),
+        },
+    )
+
+
+# --- Pending decisions in one table -------------------------------------------------------------
+
+TABLE_PAGE_SIZE = 50
+OUTCOME_FILTERS = {
+    "laureate": DecisionOutcome.LAUREATE,
+    "not_selected": DecisionOutcome.NOT_SELECTED,
+}
+
+
+def _fixed_deliberation(call):
+    deliberation = domain.deliberation_of(call)
+    if deliberation is None or not deliberation.is_fixed:
+        raise Http404
+    return deliberation
+
+
+def _filtered(call, user, params):
+    decisions = _decisions(call, user)
+    outcome = OUTCOME_FILTERS.get(params.get("decision", ""))
+    if outcome:
+        decisions = decisions.filter(outcome=outcome)
+    if params.get("region"):
+        decisions = decisions.filter(candidature__region_id=params["region"])
+    if params.get("vide") == "1":
+        decisions = decisions.filter(motivation__regex=r"^\s*$")
+    if params.get("q", "").strip():
+        decisions = decisions.filter(candidature__ptce__name__icontains=params["q"].strip())
+    return decisions
+
+
+@login_required
+@require_GET
+def decision_table(request, call_pk):
+    """Every decision of the call in one table: filters, inline edit of the motivation and the
+    amount (htmx autosave, a « Enregistrer » button per line without JavaScript), a paragraph
+    applied to the checked lines, the running total against the envelope."""
+    call = call_or_404(request.user, call_pk)
+    deliberation = _fixed_deliberation(call)
+    params = request.GET
+    page = Paginator(_filtered(call, request.user, params), TABLE_PAGE_SIZE).get_page(
+        params.get("page")
+    )
+    regions = (
+        Candidature.objects.filter(decision__deliberation=deliberation)
+        .values_list("region_id", "region__name")
+        .distinct()
+        .order_by("region__name")
+    )
+    return render(
+        request,
+        "evaluation/national/decision_table.html",
+        {
+            "call": call,
+            "deliberation": deliberation,
+            "page": page,
+            "pages": listing.page_links(page, params.copy()),
+            "params": {key: params.get(key, "") for key in ("decision", "region", "q", "vide")},
+            "regions": list(regions),
+            "totals": domain.decision_totals(call),
+            "can_edit": can_administer_national(request.user, call),
+            "back": request.get_full_path(),
+        },
+    )
+
+
+def _back_to_table(request, call):
+    back = request.POST.get("back", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect("decision_table", call_pk=call.pk)
+
+
+@login_required
+@require_POST
+def decision_autosave(request, call_pk, pk):
+    """Save one line of the table. htmx: the line's status and the total (out of band);
+    otherwise back to the table with a message."""
+    call = call_or_404(request.user, call_pk)
+    decision = get_object_or_404(
+        _decisions(call, request.user).select_related("deliberation"), pk=pk
+    )
+    if not can_administer_national(request.user, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    errors = []
+    amount = None
+    if decision.outcome == DecisionOutcome.LAUREATE:
+        field = AmountField(required=False)
+        try:
+            amount = field.clean(request.POST.get("granted_amount", ""))
+        except ValidationError as error:
+            errors += error.messages
+    if not errors:
+        try:
+            domain.update_decision(
+                decision,
+                request.user,
+                motivation=request.POST.get("motivation", ""),
+                granted_amount=amount,
+            )
+        except ValidationError as error:
+            errors += error.messages
+    if request.htmx:
+        return render(
+            request,
+            "evaluation/national/_decision_saved.html",
+            {
+                "decision": decision,
+                "errors": errors,
+                "saved_at": timezone.localtime(),
+                "totals": domain.decision_totals(call),
+                "oob": True,
+            },
+            status=422 if errors else 200,
+        )
+    for error in errors:
+        messages.error(request, f"{decision.candidature.ptce.name} : {error}")
+    if not errors:
+        messages.success(request, f"« {decision.candidature.ptce.name} » est enregistrée.")
+    return _back_to_table(request, call)
+
+
+@login_required
+@require_POST
+def decision_bulk(request, call_pk):
+    """Apply a paragraph to the checked lines, or prefill the empty motivations."""
+    call = call_or_404(request.user, call_pk)
+    deliberation = _fixed_deliberation(call)
+    try:
+        if request.POST.get("action") == "prefill":
+            count = domain.prefill_motivations(deliberation, request.user)
+            messages.success(request, f"{count} motivation(s) vide(s) préremplie(s).")
+        else:
+            ids = [pk for pk in request.POST.getlist("selection") if pk.isdigit()]
+            chosen = list(_decisions(call, request.user).filter(pk__in=ids))
+            count = domain.apply_paragraph(
+                call,
+                request.user,
+                chosen,
+                request.POST.get("paragraph", ""),
+                replace=request.POST.get("mode") == "replace",
+            )
+            messages.success(request, f"Paragraphe appliqué à {count} décision(s).")
+    except ValidationError as error:
+        _messages_from(request, error)
+    return _back_to_table(request, call)
+
+
+# --- Held bulk sends of the call (ami.batches) ----------------------------------------------------
+
+BATCH_PAGE_SIZE = 50
+
+
+def _batches(call, user):
+    """The call's bulk sends, for its CNA administrators (staff manage them in the admin)."""
+    if not can_administer_national(user, call):
+        raise Http404
+    return OutboxBatch.objects.filter(call=call)
+
+
+@login_required
+@require_GET
+def batch_list(request, call_pk):
+    """The call's bulk sends (held, sent, abandoned) and, for the record, the automatic emails
+    of the call that went out on their own (reminders, digests)."""
+    call = call_or_404(request.user, call_pk)
+    listed = _batches(call, request.user).annotate(
+        held=Count("messages", filter=Q(messages__state=OutboxState.HELD)),
+        total=Count("messages"),
+    )
+    automatic = (
+        OutboxMessage.objects.filter(call=call, batch__isnull=True)
+        .values("event")
+        .annotate(n=Count("pk"))
+        .order_by("event")
+    )
+    return render(
+        request,
+        "evaluation/national/batches.html",
+        {"call": call, "batches": listed, "automatic": automatic},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batch_detail(request, call_pk, batch_pk):
+    """Preview every email of a batch; edit one, discard one, send the kept ones, or abandon."""
+    call = call_or_404(request.user, call_pk)
+    batch = get_object_or_404(_batches(call, request.user), pk=batch_pk)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        message = None
+        if request.POST.get("message", "").isdigit():
+            message = get_object_or_404(batch.messages.all(), pk=request.POST["message"])
+        try:
+            if action == "send":
+                count = batches.send(batch, request.user)
+                messages.success(request, f"Envoi lancé : {count} courriel(s).")
+            elif action == "abandon":
+                count = batches.abandon(batch, request.user)
+                messages.success(request, f"Envoi abandonné : {count} courriel(s) écarté(s).")
+            elif action == "edit" and message is not None:
+                batches.edit(
+                    message,
+                    request.user,
+                    subject=request.POST.get("subject", ""),
+                    text=request.POST.get("text", ""),
+                )
+                messages.success(request, f"Le courriel à {message.recipient} est modifié.")
+            elif action == "discard" and message is not None:
+                batches.discard(message, request.user)
+                messages.success(request, f"Le courriel à {message.recipient} est écarté.")
+            else:
+                messages.error(request, "Action inconnue.")
+        except ValidationError as error:
+            _messages_from(request, error)
+        return redirect("batch_detail", call_pk=call.pk, batch_pk=batch.pk)
+    page = Paginator(batch.messages.order_by("recipient", "pk"), BATCH_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "evaluation/national/batch.html",
+        {
+            "call": call,
+            "batch": batch,
+            "page": page,
+            "pages": listing.page_links(page, request.GET.copy()),
+            "kept": batch.messages.filter(state=OutboxState.HELD).count(),
         },
     )

@@ -165,10 +165,16 @@ class AnalysisForm(DsfrFormMixin, forms.Form):
         error_messages={"required": "Choisissez un avis."},
     )
     comment = forms.CharField(
-        label="Analyse",
+        label="Note interne (analyse)",
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="Visible de toute la CNA ; elle peut nourrir la motivation de la décision.",
+        help_text="Visible de toute la CNA, jamais transmise au porteur.",
         error_messages={"required": "Rédigez votre analyse."},
+    )
+    motivation = forms.CharField(
+        label="Motivation communicable au porteur",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Facultative : ce que la CNA pourra reprendre dans la lettre de décision.",
     )
 
 
@@ -200,7 +206,12 @@ def national_candidature(request, pk):
                 return redirect("national_candidature", pk=candidature.pk)
     elif own is not None:
         form = AnalysisForm(
-            initial={"score": own.score, "opinion": own.opinion, "comment": own.comment}
+            initial={
+                "score": own.score,
+                "opinion": own.opinion,
+                "comment": own.comment,
+                "motivation": own.motivation,
+            }
         )
     else:
         form = AnalysisForm()

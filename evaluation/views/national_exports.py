@@ -7,13 +7,15 @@ import io
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from ami.spreadsheets import XLSX_CONTENT_TYPE
+from candidatures.models import Candidature
 
-from .. import national, national_exports
+from .. import national, national_exports, notification
 from ..filters import NationalFilter
-from ..models import Deliberation
+from ..models import Decision, Deliberation
 from .consolidation import _no_store
 from .national import call_or_404
 
@@ -60,3 +62,20 @@ def pv_xlsx(request, call_pk):
     deliberation = _fixed_deliberation_or_404(call)
     content = national_exports.pv_xlsx(deliberation, viewer=request.user)
     return _attachment(content, XLSX_CONTENT_TYPE, national_exports.pv_filename(call, "xlsx"))
+
+
+@login_required
+@require_GET
+def notification_pdf(request, pk):
+    """The laureate's « notification d'attribution », once the results are published: for the
+    PTCE's team (and whoever may read the candidature); 404 for anyone else or before."""
+    candidature = get_object_or_404(Candidature.objects.visible_to(request.user), pk=pk)
+    try:
+        decision = notification.notification_decision(candidature, request.user)
+    except Decision.DoesNotExist as missing:
+        raise Http404 from missing
+    return _attachment(
+        notification.notification_pdf(decision),
+        "application/pdf",
+        notification.notification_filename(decision),
+    )

@@ -102,10 +102,13 @@ def national(w):
         )
         line = session.lines.get(candidature=w.candidature_a)
         deliberation.fix_list(session, admin)
+        from ami import batches
+
         w.national = {
             "scenario": scenario.pk,
             "line": line.pk,
             "decision": Decision.objects.get(candidature=w.candidature_a).pk,
+            "batch": batches.start("Envoi de test", "results", admin, w.call).pk,
         }
     return w.national
 
@@ -222,6 +225,21 @@ SCREENS = [
     (
         "decision_edit",
         lambda w: reverse("decision_edit", args=[w.call.pk, national(w)["decision"]]),
+        NATIONAL,
+    ),
+    (
+        "batch_list",
+        lambda w: (national(w), reverse("batch_list", args=[w.call.pk]))[1],
+        CNA_ADMIN_ONLY,
+    ),
+    (
+        "batch_detail",
+        lambda w: reverse("batch_detail", args=[w.call.pk, national(w)["batch"]]),
+        CNA_ADMIN_ONLY,
+    ),
+    (
+        "decision_table",
+        lambda w: (national(w), reverse("decision_table", args=[w.call.pk]))[1],
         NATIONAL,
     ),
     (

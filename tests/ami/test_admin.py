@@ -31,12 +31,14 @@ from ami.models import (
     ReminderSent,
 )
 from ami.templatetags.admin_dashboard import candidature_counts
+from candidatures import letters
 from candidatures.models import (
     Candidature,
     CandidatureState,
     CofinancingLine,
     ComplementRequest,
     Document,
+    LetterTemplate,
     PtceInvitation,
     PtceMember,
     RegionMove,
@@ -143,6 +145,8 @@ def every_model(db):
     )
     commune = Commune.objects.create(code="75056", name="Paris", department=f.department("75"))
     Qpv.objects.create(code="QN07501M", name="Quartier test").communes.add(commune)
+    subject, body = letters.DEFAULT_LETTERS["not_selected"]
+    LetterTemplate.objects.create(call=call, kind="not_selected", subject=subject, body=body)
     ReminderSent.claim(
         kind=ReminderKind.choices[0][0],
         milestone="J-7",

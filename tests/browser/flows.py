@@ -534,6 +534,15 @@ def preview_and_publish(page, axe_check, recipients) -> None:
     confirm_password(page, axe_check)  # publishing asks for the password again
     expect_message(page, "Les résultats sont publiés")
     axe_check(page)
+    send_held_batch(page, axe_check)
+
+
+def send_held_batch(page, axe_check) -> None:
+    """On a held bulk send (« envoi groupé »): send the kept emails."""
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Publication des résultats")
+    page.get_by_role("button", name=re.compile("^Envoyer les")).click()
+    expect_message(page, "Envoi lancé")
+    axe_check(page)
 
 
 def deliberate_and_publish(

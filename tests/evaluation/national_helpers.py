@@ -44,6 +44,7 @@ def handed_over_candidature(call, region, *, score, opinion=Opinion.FAVORABLE, *
         consolidated_score=Decimal(score),
         opinion=opinion,
         motivation=f"Motivation régionale de {ptce.name}.",
+        internal_note=f"Note interne régionale sur {ptce.name}.",
         written_by=f.UserFactory(),
     )
     return candidature
@@ -95,5 +96,12 @@ def fix_list(edition: NationalEdition, selected: dict) -> object:
     return deliberation
 
 
-def publish(edition: NationalEdition) -> int:
-    return publication.publish(edition.call, edition.admin)
+def publish(edition: NationalEdition, *, send: bool = True) -> int:
+    """Publish, then (``send``) send the held batch of letters as the administrator would."""
+    from ami import batches
+
+    count = publication.publish(edition.call, edition.admin)
+    batch = publication.publication_batch(edition.call)
+    if send and batch is not None:
+        batches.send(batch, edition.admin)
+    return count

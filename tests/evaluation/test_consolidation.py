@@ -745,3 +745,32 @@ def test_coordinator_role_is_per_cell(client, world, cell):
     client.force_login(other)
     assert client.get(list_url(cell)).status_code == 404
     assert client.get(list_url(cell_b)).status_code == 200
+
+
+def test_reopening_a_review_puts_the_opinion_to_review_and_holds_the_hand_over(
+    world, cell, coordinator, ready
+):
+    from evaluation import reviews
+    from evaluation.models import Assignment
+
+    first = ready[0]
+    evaluator = f.RegionalMembershipFactory(cell=cell, role=RegionalRole.EVALUATOR).user
+    Assignment.objects.create(candidature=first, evaluator=evaluator, assigned_by=coordinator)
+    review = Review.objects.create(
+        candidature=first,
+        evaluator=evaluator,
+        state=ReviewState.SUBMITTED,
+        total=Decimal("40"),
+        submitted_at=timezone.now(),
+    )
+    reviews.reopen_review(review, coordinator, "Note à revoir.")
+    assert RegionalOpinion.objects.get(candidature=first).needs_review
+    with pytest.raises(ValidationError) as refused:
+        consolidation.hand_over(cell, coordinator)
+    assert "« Premier » : l'avis collégial est à revoir" in "\n".join(refused.value.messages)
+    assert not RegionHandover.objects.exists()
+    # The coordinator confirms the opinion (saved again, rank kept): the hand-over goes.
+    consolidation.save_opinion(first, coordinator, "80", "", Opinion.FAVORABLE, "Confirmé.")
+    confirmed = RegionalOpinion.objects.get(candidature=first)
+    assert not confirmed.needs_review and confirmed.rank == 1
+    consolidation.hand_over(cell, coordinator)

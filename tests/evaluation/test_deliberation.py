@@ -147,8 +147,17 @@ def test_fixing_creates_pending_decisions_with_prefilled_motivations():
     lost = Decision.objects.get(candidature=other)
     assert won.outcome == DecisionOutcome.LAUREATE and won.granted_amount == Decimal("50000")
     assert lost.outcome == DecisionOutcome.NOT_SELECTED and lost.granted_amount is None
-    assert f"Motivation régionale de {other.ptce.name}" in lost.motivation
-    assert "Modèle économique fragile." in lost.motivation
+    # The rule (default_motivation): the outcome first, the regional communicable motivation
+    # only when the opinion agrees (here favourable: quoted for the laureate, not for the
+    # rejection), never an internal note nor a CNA analysis.
+    assert won.motivation.startswith("La cellule nationale d'animation a retenu votre candidature")
+    assert "50\u202f000\xa0€" in won.motivation
+    assert f"Motivation régionale de {winner.ptce.name}" in won.motivation
+    assert lost.motivation.startswith("La cellule nationale d'animation n'a pas retenu")
+    assert f"Motivation régionale de {other.ptce.name}" not in lost.motivation
+    assert "Modèle économique fragile." not in lost.motivation
+    assert "Note interne" not in lost.motivation + won.motivation
+    assert "Meilleure note." not in won.motivation
     assert won.published_at is None and lost.published_at is None
     # Pending: the candidatures have not moved yet.
     winner.refresh_from_db()

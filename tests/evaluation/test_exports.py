@@ -128,7 +128,8 @@ def test_export(client, world, cell, exported):
         "Note consolidée /100",
         "Avis collégial",
         "Justification de la note",
-        "Motivation",
+        "Motivation communicable au porteur",
+        "Note interne",
         "Rang",
     ]
     # Then the answers as submitted: the title and one column per question of the call.
@@ -141,7 +142,7 @@ def test_export(client, world, cell, exported):
     assert set(rows) == {name, "Bocage", world.candidature_a.ptce.name}
     evil = rows[name]
     assert evil["PTCE"].data_type == "s"
-    assert evil["Motivation"].value == "'@SUM(A1) conforme"
+    assert evil["Motivation communicable au porteur"].value == "'@SUM(A1) conforme"
     assert evil["Justification de la note"].value == "'-1 point"
     assert evil["SIRET"].value == "73282932000074"
     assert evil["État"].value == "recevable"

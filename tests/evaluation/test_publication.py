@@ -42,7 +42,7 @@ def test_decisions_are_invisible_before_and_visible_after(client):
     assert "Candidature retenue" in page and "50\u202f000" in page
     client.force_login(edition.applicants[loser.pk])
     page = client.get(reverse("candidature_detail", args=[loser.pk])).content.decode()
-    assert "Candidature non retenue" in page and "Motivation régionale" in page
+    assert "Candidature non retenue" in page and "n&#x27;a pas retenu votre candidature" in page
     winner.refresh_from_db()
     loser.refresh_from_db()
     assert winner.state == CandidatureState.LAUREATE
@@ -135,7 +135,9 @@ def test_publishing_needs_a_recent_reauthentication(client, settings):
     # The right password: the suspended publication is carried out.
     response = client.post(reauthenticate_url, {"password": f.PASSWORD, "next": url})
     assert response.status_code == 302
-    assert response.url == reverse("decision_list", args=[edition.call.pk])
+    # Published: the letters wait in the held batch, which the administrator is shown.
+    batch = publication.publication_batch(edition.call)
+    assert response.url == reverse("batch_detail", args=[edition.call.pk, batch.pk])
     assert Decision.objects.filter(published_at__isnull=False).count() == 3
 
     settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0

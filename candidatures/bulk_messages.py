@@ -1,0 +1,42 @@
+"""A message written by staff to every applicant of the chosen candidatures (a call, a region,
+any filter of the admin's list): one email per person of each PTCE's team, held in a batch
+(``ami.batches``) that staff preview, edit per recipient and send. The dossier messaging
+(issue 15) does not exist yet: the message reaches the applicants' mailboxes only."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from ami import batches
+from ami.outbox import holding, queue_email
+
+from .models import PtceMembership
+
+EVENT = "applicants.message"
+
+
+def write_to_applicants(candidatures, actor, *, subject: str, text: str):
+    """Hold one email per distinct applicant of ``candidatures``; returns the batch."""
+    if not getattr(actor, "is_staff", False):
+        raise PermissionDenied("Seule l'équipe Coorace écrit à tous les porteurs.")
+    subject, text = (subject or "").strip(), (text or "").strip()
+    if not subject or not text:
+        raise ValidationError("L'objet et le texte du message sont obligatoires.")
+    candidatures = list(candidatures.select_related("call"))
+    if not candidatures:
+        raise ValidationError("Aucune candidature choisie.")
+    calls = {candidature.call_id: candidature.call for candidature in candidatures}
+    call = next(iter(calls.values())) if len(calls) == 1 else None
+    emails = (
+        PtceMembership.objects.filter(
+            ptce__candidatures__in=[c.pk for c in candidatures], user__is_active=True
+        )
+        .values_list("user__email", flat=True)
+        .distinct()
+        .order_by("user__email")
+    )
+    with transaction.atomic():
+        batch = batches.start(f"Message aux porteurs : {subject}", EVENT, actor, call)
+        with holding(batch):
+            for email in emails:
+                queue_email(to=email, subject=subject, text=text, event=EVENT, call=call)
+    return batch
