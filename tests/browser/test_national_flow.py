@@ -32,7 +32,7 @@ def test_cna_reviews_selects_deliberates_and_publishes(page, live_server, axe_ch
         name="AMI PTCE 2026",
         envelope=Decimal("100000"),
     )
-    best, weaker, breton = edition.candidatures
+    best = edition.candidatures[0]
     for candidature, name in zip(
         edition.candidatures,
         ["Pôle Réemploi Paris", "Fabrique Solidaire Montreuil", "Archipel Bois Rennes"],
@@ -106,4 +106,3 @@ def test_cna_reviews_selects_deliberates_and_publishes(page, live_server, axe_ch
     axe_check(page)
     best.refresh_from_db()
     assert best.state == CandidatureState.LAUREATE
-    _ = (weaker, breton)

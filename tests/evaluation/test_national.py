@@ -7,7 +7,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import RegionalRole
 from ami.models import Phase
 from evaluation import national, scenarios
 from evaluation.models import ConflictOfInterest, NationalReview, Opinion, SelectionScenario
@@ -338,7 +337,6 @@ def test_new_handed_over_candidature_joins_an_open_deliberation():
     late = handed_over_candidature(edition.call, f.region("11"), score=65)
     assert deliberation.sync_lines(session) == 1
     assert session.lines.filter(candidature=late).exists()
-    _ = RegionalRole  # imported for symmetry with other tests
 
 
 def test_dashboard_before_any_regional_opinion(client):
