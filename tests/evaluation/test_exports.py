@@ -124,7 +124,7 @@ def test_export(client, world, cell, exported):
         "Recherche – Anne Aubert",
         "Recherche – Bruno Bernard",
     ]
-    assert header[20:25] == [
+    assert header[20:26] == [
         "Note consolidée /100",
         "Avis collégial",
         "Justification de la note",
@@ -133,10 +133,10 @@ def test_export(client, world, cell, exported):
         "Rang",
     ]
     # Then the answers as submitted: the title and one column per question of the call.
-    assert header[25:] == ["Intitulé du projet"] + [
+    assert header[26:] == ["Intitulé du projet"] + [
         q.label for q in questionnaire.questions(world.candidature_a.call)
     ]
-    assert len(header) == 25 + 1 + 8
+    assert len(header) == 26 + 1 + 8
     # The formula came out as text.
     name = '\'=HYPERLINK("http://exemple.test","clic")'
     assert set(rows) == {name, "Bocage", world.candidature_a.ptce.name}
