@@ -11,6 +11,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+# Migrating the whole schema back and forth takes seconds: out of the inner loop (make test-fast).
+pytestmark = pytest.mark.slow
+
 BEFORE = [("ami", "0009_audit_history"), ("candidatures", "0005_ptce_history")]
 OLD_COLUMNS = [
     "summary", "territory_description", "partners_description", "lever_governance",
