@@ -148,8 +148,6 @@ def delete_line(candidature, line_pk, actor) -> None:
 def start_candidature(ptce, call, actor, *, from_candidature=None) -> Candidature:
     """Open the PTCE's draft for a call (one per PTCE and call), optionally copying the answers
     and co-financing of a previous edition's candidature of the same PTCE."""
-    from .permissions import is_ptce_member
-
     if not is_ptce_member(actor, ptce):
         raise PermissionDenied("Vous ne faites pas partie de l'équipe de ce PTCE.")
     if not call.accepts_submissions():
