@@ -210,7 +210,7 @@ def _storage():
 def _delete_file(storage, name):
     try:
         storage.delete(name)
-    except OSError:
+    except Exception:  # any backend: OSError locally, botocore's errors on a bucket
         logger.exception("Impossible de supprimer le fichier %s du stockage", name)
 
 

@@ -9,12 +9,13 @@ submission, which records each document's name, size and SHA-256 (the « attesta
 can still be checked against a copy). Laureates' documents are never touched.
 
 ``purge_documents`` is a dry run unless ``wet_run=True`` (DESIGN §8), and idempotent: a purged
-document has no row left, so a second run finds nothing more. ``manage.py purge_documents`` and
-the Celery task ``candidatures.purge_documents`` call it."""
+document has no row left, so a second run finds nothing more. Each file leaves the storage (the
+local folder or the bucket, ``ami.storage``) before its row: a file the storage could not delete
+keeps its row, and the next run tries again, so no file is ever left behind without a row.
+``manage.py purge_documents`` and the Celery task ``candidatures.purge_documents`` call it."""
 
 import logging
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -91,18 +92,22 @@ class PurgeReport:
     calls: list[CallPurge] = field(default_factory=list)
     documents: int = 0
     size: int = 0
+    failed: int = 0  # files the storage could not delete: their rows stay for the next run
 
     @property
     def candidatures(self) -> int:
         return sum(line.candidatures for line in self.calls)
 
 
-def _delete_files(storage, names) -> None:
-    for name in names:
-        try:
-            storage.delete(name)
-        except OSError:
-            logger.exception("Impossible de supprimer le fichier %s du stockage", name)
+def _delete_file(storage, name) -> bool:
+    """Remove one file from the storage; False (and logged) when the storage refused or could
+    not be reached. A file already gone counts as deleted."""
+    try:
+        storage.delete(name)
+    except Exception:  # any backend: OSError locally, botocore's errors on a bucket
+        logger.exception("Impossible de supprimer le fichier %s du stockage", name)
+        return False
+    return True
 
 
 def _summary(documents, calls) -> list[CallPurge]:
@@ -133,7 +138,8 @@ def purge_documents(
     *, wet_run: bool = False, now=None, years: int | None = None, batch_size: int = BATCH_SIZE
 ) -> PurgeReport:
     """Report, and with ``wet_run`` delete, the documents past their retention. Rows go in
-    batches, each in its own transaction; their files leave the storage once it is committed."""
+    batches, each in its own transaction, once their files have left the storage; a file the
+    storage failed to delete keeps its row until a later run (counted in ``report.failed``)."""
     now = now or timezone.now()
     calls = list(calls_past_retention(now, years).order_by("published_on", "pk"))
     documents = purgeable_documents(now, years)
@@ -145,20 +151,23 @@ def purge_documents(
         return report
     storage = Document._meta.get_field("file").storage
     report.documents = report.size = 0  # what is actually deleted, from here on
+    last_pk = 0
     while True:
         with transaction.atomic():
             batch = list(
-                documents.select_for_update(of=("self",), skip_locked=True)
+                documents.filter(pk__gt=last_pk)
+                .select_for_update(of=("self",), skip_locked=True)
                 .order_by("pk")
                 .values_list("pk", "file", "size")[:batch_size]
             )
             if not batch:
                 break
-            Document.objects.filter(pk__in=[pk for pk, _name, _size in batch]).delete()
-            names = [name for _pk, name, _size in batch if name]
-            transaction.on_commit(partial(_delete_files, storage, names), robust=True)
-        report.documents += len(batch)
-        report.size += sum(size for _pk, _name, size in batch)
+            last_pk = batch[-1][0]
+            deleted = [row for row in batch if not row[1] or _delete_file(storage, row[1])]
+            report.failed += len(batch) - len(deleted)
+            Document.objects.filter(pk__in=[pk for pk, _name, _size in deleted]).delete()
+        report.documents += len(deleted)
+        report.size += sum(size for _pk, _name, size in deleted)
     logger.info(
         "Durée de conservation : %s pièce(s) de %s candidature(s) supprimée(s), %s octets",
         report.documents,

@@ -15,4 +15,4 @@ def send_draft_reminders() -> int:
 def purge_documents() -> dict:
     """The scheduled retention purge (wet run): see candidatures.retention."""
     report = _purge_documents(wet_run=True)
-    return {"documents": report.documents, "size": report.size}
+    return {"documents": report.documents, "size": report.size, "failed": report.failed}

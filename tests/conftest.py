@@ -101,3 +101,23 @@ def live_server(request):
         server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The endpoint URL of a local S3-compatible server (moto), one per test session."""
+    from tests.s3 import s3_server
+
+    with s3_server() as endpoint_url:
+        yield endpoint_url
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, settings):
+    """Private files go to a fresh bucket of the local S3 server for this test (as in
+    production with PRIVATE_STORAGE=s3); ``keys()`` lists its objects, ``body(key)`` reads one."""
+    from tests.s3 import new_bucket
+
+    bucket = new_bucket(s3_endpoint)
+    settings.STORAGES = {**settings.STORAGES, "default": bucket.storage}
+    return bucket

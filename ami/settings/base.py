@@ -7,6 +7,9 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from ami.storage import filesystem_storage, s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -235,11 +238,31 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Private files (documents, message attachments, generated ZIPs and PDFs) go through the
+# storage API only (ami.storage): a private local folder by default, an S3-compatible bucket with
+# PRIVATE_STORAGE=s3 (several web nodes and workers on different machines share it).
+PRIVATE_STORAGE = env("PRIVATE_STORAGE", "filesystem")
+if PRIVATE_STORAGE == "s3":
+    if not env("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("PRIVATE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    _private_storage = s3_storage(
+        bucket_name=env("AWS_STORAGE_BUCKET_NAME"),
+        endpoint_url=env("AWS_S3_ENDPOINT_URL"),
+        region_name=env("AWS_S3_REGION_NAME"),
+        access_key=env("AWS_S3_ACCESS_KEY_ID"),
+        secret_key=env("AWS_S3_SECRET_ACCESS_KEY"),
+        location=env("AWS_LOCATION", ""),
+        addressing_style=env("AWS_S3_ADDRESSING_STYLE"),
+        default_acl=None if env("AWS_DEFAULT_ACL") == "none" else env("AWS_DEFAULT_ACL", "private"),
+    )
+elif PRIVATE_STORAGE == "filesystem":
+    _private_storage = filesystem_storage(
+        env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / ".local" / "private"))
+    )
+else:
+    raise ImproperlyConfigured("PRIVATE_STORAGE must be « filesystem » or « s3 ».")
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": env("PRIVATE_MEDIA_ROOT", str(BASE_DIR / ".local" / "private"))},
-    },
+    "default": _private_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Uploaded documents are never served directly: only through permission-checked views.
@@ -402,6 +425,20 @@ OUTBOX_RATE_PER_MINUTE = int(env("OUTBOX_RATE_PER_MINUTE", "600"))
 OUTBOX_SWEEP_GRACE_SECONDS = int(env("OUTBOX_SWEEP_GRACE_SECONDS", "300"))
 OUTBOX_SENDING_TIMEOUT_SECONDS = int(env("OUTBOX_SENDING_TIMEOUT_SECONDS", "900"))
 
+# Nothing lives in a web process's memory between requests (DESIGN §7, « Passer à l'échelle » in
+# docs/operations.md): sessions in the database, the cache (login rate limits, used second-factor
+# codes, API throttling, company lookups) in Redis when CACHE_URL is set — always in production
+# (ami/settings/production.py) —, locks in PostgreSQL (advisory and row locks).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+CACHE_URL = env("CACHE_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", ""),
+        }
+    }
 SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

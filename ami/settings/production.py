@@ -32,6 +32,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", env("CELERY_BROKER_URL")),
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", ""),
     }
 }
 CSRF_TRUSTED_ORIGINS = env_list(

@@ -48,6 +48,11 @@ class Command(BaseCommand):
         )
         if wet_run:
             self.stdout.write(self.style.SUCCESS(f"Supprimé : {total}."))
+            if report.failed:
+                self.stderr.write(
+                    f"{report.failed} fichier(s) n'ont pas pu être supprimés du stockage (voir le "
+                    "journal) ; leurs pièces sont gardées et la prochaine exécution réessaiera."
+                )
         else:
             self.stdout.write(
                 f"Simulation, rien n'est supprimé : {total} à supprimer. "

@@ -1,0 +1,63 @@
+"""Where private files live (documents, message attachments, generated ZIPs and PDFs).
+
+Every private file goes through Django's storage API (``STORAGES["default"]``): ``save``,
+``open``, ``delete``, ``exists`` — never a filesystem path (``.path``, ``os.path`` on the media
+folder, ``open()`` of a stored name), so that the same code runs on a local private folder
+(development, one machine) and on an S3-compatible bucket (several web nodes and workers).
+
+``PRIVATE_STORAGE`` chooses the backend (read by the settings, ``ami/settings/base.py``):
+
+- ``filesystem`` (default): a private folder, ``PRIVATE_MEDIA_ROOT``;
+- ``s3``: a bucket of any S3-compatible service through django-storages (``AWS_*`` variables,
+  docs/operations.md « Stockage des fichiers »).
+
+Downloads are always answered by a permission-checked view that streams the file object
+(``FileResponse``); the bucket is never exposed to browsers, so the signed URLs that
+django-storages could build are not used (their expiry is kept short in case one ever is)."""
+
+S3_BACKEND = "storages.backends.s3.S3Storage"
+FILESYSTEM_BACKEND = "django.core.files.storage.FileSystemStorage"
+# Seconds a signed URL of the bucket stays valid (none is handed out; see above).
+SIGNED_URL_SECONDS = 60
+# A file read from the bucket is held in memory up to this size, then in a temporary file.
+READ_SPOOL_BYTES = 1024 * 1024
+
+
+def filesystem_storage(location: str) -> dict:
+    """``STORAGES`` entry of a private local folder."""
+    return {"BACKEND": FILESYSTEM_BACKEND, "OPTIONS": {"location": location}}
+
+
+def s3_storage(
+    *,
+    bucket_name: str,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    location: str = "",
+    addressing_style: str | None = None,
+    default_acl: str | None = "private",
+) -> dict:
+    """``STORAGES`` entry of a private S3-compatible bucket. Without keys, boto3 looks for
+    credentials in its usual places (``AWS_ACCESS_KEY_ID``…, an instance role)."""
+    return {
+        "BACKEND": S3_BACKEND,
+        "OPTIONS": {
+            "bucket_name": bucket_name,
+            "endpoint_url": endpoint_url,
+            "region_name": region_name,
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "location": location,
+            "addressing_style": addressing_style,
+            "signature_version": "s3v4",
+            # Objects readable by the platform's keys only; no public URL.
+            "default_acl": default_acl,
+            "querystring_auth": True,
+            "querystring_expire": SIGNED_URL_SECONDS,
+            # A name already taken gets a new one rather than replacing another file.
+            "file_overwrite": False,
+            "max_memory_size": READ_SPOOL_BYTES,
+        },
+    }
