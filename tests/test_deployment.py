@@ -158,16 +158,38 @@ def test_database_is_on_a_volume(compose, services):
     assert "postgres-data" in compose["volumes"]
 
 
-def test_web_and_worker_share_the_private_files_volume(compose, services):
-    root = environment_of(services["web"])["PRIVATE_MEDIA_ROOT"]
-    mounts = {}
-    for name in ("web", "worker"):
-        for volume in services[name]["volumes"]:
-            source, target = str(volume).split(":")[:2]
-            if target == root:
-                mounts[name] = source
-    assert mounts.get("web") and mounts["web"] == mounts.get("worker")
-    assert mounts["web"] in compose["volumes"], "a named volume, not a host folder"
+def test_web_and_worker_share_the_private_files_bucket(compose, services):
+    """Private files live in the bucket of the S3-compatible `storage` service, created before
+    the app services start; no app service keeps files on a volume of its own."""
+    environment = {k: resolved_default(v) for k, v in environment_of(services["web"]).items()}
+    assert environment["PRIVATE_STORAGE"] == "s3"
+    assert urlsplit(environment["AWS_S3_ENDPOINT_URL"]).hostname == "storage"
+    assert urlsplit(environment["AWS_S3_ENDPOINT_URL"]).port == 9000
+    bucket = environment["AWS_STORAGE_BUCKET_NAME"]
+    for name in (*APP_SERVICES,):
+        assert environment_of(services[name]) == environment_of(services["web"]), name
+        assert not services[name].get("volumes"), f"{name}: files go to the bucket"
+        condition = services[name]["depends_on"]["storage-bucket"]["condition"]
+        assert condition == "service_completed_successfully", name
+    # The keys are required (no default) and are the storage service's own.
+    for variable in ("AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY"):
+        assert ":?" in environment_of(services["web"])[variable]
+    storage = services["storage"]
+    image, _, tag = storage["image"].partition(":")
+    assert tag.startswith("RELEASE."), "pin the storage image"
+    assert [str(v).split(":") for v in storage["volumes"]] == [["storage-data", "/data"]]
+    assert "storage-data" in compose["volumes"]
+    assert not storage.get("ports"), "reached by web and worker only, never by browsers"
+    assert "AWS_S3_ACCESS_KEY_ID" in environment_of(storage)["MINIO_ROOT_USER"]
+    bucket_job = services["storage-bucket"]
+    assert bucket_job["image"] == storage["image"]
+    assert bucket_job["depends_on"]["storage"]["condition"] == "service_healthy"
+    assert bucket_job.get("restart") == "no"
+    assert resolved_default(environment_of(bucket_job)["BUCKET"]) == bucket
+    script = command_of(bucket_job)
+    assert "mc mb --ignore-existing" in script and "mc anonymous set none" in script
+    # The shared cache of the web nodes.
+    assert urlsplit(environment["CACHE_URL"]).hostname == "redis"
 
 
 def test_proxy_and_mailpit_are_published_on_the_loopback_only(services):
