@@ -661,10 +661,15 @@ def nginx_binary() -> str:
     return found
 
 
-def nginx_main_conf(tmp_path: Path, upstream: str, port: int) -> Path:
+def nginx_main_conf(tmp_path: Path, upstream: str | list[str], port: int) -> Path:
     """A main configuration around deploy/nginx.conf, as the official image has it (the file
-    inside ``http``), with the upstream and the error pages pointed at local ones."""
-    site = NGINX_CONF.read_text().replace("server web:8000;", f"server {upstream};")
+    inside ``http``), with the upstream (one ``host:port`` or several, balanced by nginx) and
+    the error pages pointed at local ones."""
+    servers = [upstream] if isinstance(upstream, str) else upstream
+    assert "server web:8000;" in NGINX_CONF.read_text()
+    site = NGINX_CONF.read_text().replace(
+        "server web:8000;", " ".join(f"server {server};" for server in servers)
+    )
     site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
     site = site.replace("root /usr/share/nginx/ami;", f"root {tmp_path / 'html'};")
     (tmp_path / "html").mkdir()
