@@ -15,3 +15,6 @@ ACCOUNT_RATE_LIMITS = False
 TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = InvalidTemplateVariable()
 # No antivirus for the ordinary tests; tests/candidatures/test_upload_checks.py runs a real clamd.
 AMI_ANTIVIRUS_ENABLED = False
+# Each test process keeps its own in-memory cache whatever CACHE_URL says (tests run in parallel;
+# the two-node integration test gives its gunicorn processes a Redis cache of their own).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
