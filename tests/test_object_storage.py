@@ -6,10 +6,12 @@ the objects, and the personal-data export, the documents ZIP and the receipt wor
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -266,3 +268,25 @@ def test_submission_and_receipt_work_on_the_bucket(s3_bucket, client):
     assert document.sha256 in receipt
     pdf = client.get(reverse("candidature_receipt_pdf", args=[candidature.pk]))
     assert pdf.content.startswith(b"%PDF")
+
+
+# --- No filesystem path of a stored file --------------------------------------------------------
+
+FILESYSTEM_ONLY = re.compile(
+    r"storage\.path\(|\.(?:file|attachment|archive|pdf|zip)\.path\b|temporary_file_path\("
+    r"|\bMEDIA_ROOT\b|\bPRIVATE_MEDIA_ROOT\b"
+)
+
+
+def test_no_code_reaches_a_stored_file_by_its_filesystem_path():
+    """A bucket has no paths: every app goes through the storage API (open, save, delete)."""
+    root = Path(django_settings.BASE_DIR)
+    offending = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for app in ("ami", "accounts", "candidatures", "evaluation", "api", "wiring")
+        for path in sorted((root / app).rglob("*.py"))
+        if "settings" not in path.parts and path.name != "storage.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if FILESYSTEM_ONLY.search(line)
+    ]
+    assert offending == []
