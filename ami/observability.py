@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import connection
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,15 @@ def _check_cache():
     cache.delete(key)
 
 
+def _check_storage():
+    """The private files' storage answers (the bucket: it exists, is reachable and accepts the
+    keys): its top level listed, one request that writes nothing."""
+    try:
+        default_storage.listdir("")
+    except FileNotFoundError:
+        pass  # a local private folder not created yet: nothing was stored so far
+
+
 def _check_broker():
     from ami.celery import app
 
@@ -113,7 +123,11 @@ def health_report() -> dict[str, str]:
     """Each part the platform needs and its state: ``ok``, ``erreur`` or (the broker, when
     tasks run in-process) ``non configuré``. A failure is logged with its cause; the report
     itself names the part only (it is public)."""
-    checks = {"base de données": _check_database, "cache": _check_cache}
+    checks = {
+        "base de données": _check_database,
+        "cache": _check_cache,
+        "stockage des fichiers": _check_storage,
+    }
     if settings.CELERY_BROKER_URL and not settings.CELERY_TASK_ALWAYS_EAGER:
         checks["file de tâches"] = _check_broker
     report = {}

@@ -41,7 +41,12 @@ def test_health_answers_200_with_every_service(client):
     assert response["Content-Type"] == "application/json"
     assert response.json() == {
         "statut": "ok",
-        "services": {"base de données": "ok", "cache": "ok", "file de tâches": "non configuré"},
+        "services": {
+            "base de données": "ok",
+            "cache": "ok",
+            "stockage des fichiers": "ok",
+            "file de tâches": "non configuré",
+        },
     }
     assert "no-cache" in response["Cache-Control"]
     assert reverse("health") == "/sante/"
@@ -113,3 +118,11 @@ def test_json_formatter_writes_one_object_per_line():
     assert entry["signature"] == "Eicar"
     assert entry["time"].endswith("+00:00")
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_health_answers_503_when_the_bucket_refuses(client, s3_bucket):
+    assert client.get(reverse("health")).json()["services"]["stockage des fichiers"] == "ok"
+    s3_bucket.client.delete_bucket(Bucket=s3_bucket.name)  # gone, or keys no longer accepted
+    response = client.get(reverse("health"))
+    assert response.status_code == 503
+    assert response.json()["services"]["stockage des fichiers"] == "erreur"
