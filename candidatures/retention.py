@@ -174,4 +174,10 @@ def purge_documents(
         report.candidatures,
         report.size,
     )
+    if report.failed:
+        logger.error(
+            "Durée de conservation : %s fichier(s) n'ont pas pu être supprimés du stockage ; "
+            "leurs pièces sont gardées pour la prochaine exécution",
+            report.failed,
+        )
     return report

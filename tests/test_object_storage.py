@@ -11,12 +11,14 @@ import subprocess
 import sys
 import zipfile
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
@@ -224,7 +226,11 @@ def test_a_file_the_bucket_could_not_delete_keeps_its_row_for_the_next_run(s3_bu
     with monkeypatch.context() as patch:
         patch.setattr(S3Storage, "delete", unreachable)
         report = retention.purge_documents(wet_run=True)
-    assert (report.documents, report.failed) == (0, 1)
+        assert (report.documents, report.failed) == (0, 1)
+        out, err = StringIO(), StringIO()
+        call_command("purge_documents", "--wet-run", stdout=out, stderr=err)
+    assert "Supprimé : 0 pièce(s)" in out.getvalue()
+    assert "1 fichier(s) n'ont pas pu être supprimés du stockage" in err.getvalue()
     assert candidature.documents.count() == 1 and s3_bucket.keys() == [key]
 
     report = retention.purge_documents(wet_run=True)
