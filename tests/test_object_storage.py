@@ -296,3 +296,17 @@ def test_no_code_reaches_a_stored_file_by_its_filesystem_path():
         if FILESYSTEM_ONLY.search(line)
     ]
     assert offending == []
+
+
+def test_without_moto_the_s3_tests_skip_saying_why_except_in_ci(monkeypatch):
+    from _pytest.outcomes import Failed, Skipped
+
+    from tests.s3 import moto_server_class
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # import fails as if not installed
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(Skipped, match="moto absent : installez les dépendances de développement"):
+        moto_server_class()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(Failed, match="moto absent"):
+        moto_server_class()
