@@ -10,6 +10,9 @@ from django.utils.crypto import get_random_string
 
 from ami.outbox import queue_email
 
+ALLAUTH_AUTHENTICATE_STAGE = "allauth.mfa.stages.AuthenticateStage"
+PROCONNECT_AUTHENTICATE_STAGE = "accounts.proconnect.stages.AuthenticateStage"
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def send_account_already_exists_mail(self, email: str) -> None:
@@ -41,6 +44,14 @@ class AccountAdapter(DefaultAccountAdapter):
             event=f"account.{template_prefix.rsplit('/', 1)[-1]}",
             related=ctx.get("user"),
         )
+
+    def get_login_stages(self) -> list[str]:
+        """allauth's stages, with the second-factor step that a ProConnect login asserting a
+        multi-factor authentication skips (accounts.proconnect.stages)."""
+        return [
+            PROCONNECT_AUTHENTICATE_STAGE if stage == ALLAUTH_AUTHENTICATE_STAGE else stage
+            for stage in super().get_login_stages()
+        ]
 
     def get_logout_redirect_url(self, request):
         """Logged in through ProConnect: log out there too (``id_token_hint``), then home.
@@ -82,6 +93,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if message and extra_context is not None:
             extra_context["message"] = message
         return super().on_authentication_error(request, provider, error, exception, extra_context)
+
+
+def notify_signed_up(request, user, sociallogin=None, **kwargs):
+    """An account created at the first ProConnect login: say so, and from what."""
+    if sociallogin is None:
+        return
+    messages.success(
+        request,
+        f"Votre compte a été créé avec votre identité ProConnect ({user.email}) : votre adresse "
+        "électronique, vérifiée par ProConnect, votre prénom et votre nom en proviennent. Vous "
+        "vous connecterez désormais avec ProConnect.",
+    )
 
 
 def notify_linked(request, sociallogin, **kwargs):

@@ -16,6 +16,17 @@ from .claims import ClaimsRefused, asserted_mfa, verify_signed
 PROVIDER_ID = "proconnect"
 # Kept in the session for the logout at the provider and the MFA rule (accounts.mfa).
 ID_TOKEN_SESSION_KEY = "proconnect_id_token"  # noqa: S105 (a session key, not a secret)
+# What the login's answer said (raw ID token, multi-factor assertion, acr), kept in the social
+# login's state: allauth serialises that state between the login stages (the local TOTP code),
+# so it is still there when the login completes, in a later request.
+ANSWER_STATE_KEY = "proconnect_answer"
+
+
+def provider_answer(sociallogin) -> dict | None:
+    """What :meth:`ProConnectAdapter.complete_login` kept of ProConnect's answer, if this is a
+    ProConnect login."""
+    state = getattr(sociallogin, "state", None)
+    return state.get(ANSWER_STATE_KEY) if isinstance(state, dict) else None
 
 
 class Refused(OAuth2Error):
@@ -78,12 +89,14 @@ class ProConnectAdapter(OpenIDConnectOAuth2Adapter):
     def complete_login(self, request, app, token, **kwargs):
         login = super().complete_login(request, app, token, **kwargs)
         id_token = login.account.extra_data.get("id_token") or {}
-        # Read after the login by accounts.signals (the session is renewed at login).
-        request.proconnect = {
-            "id_token": kwargs["response"].get("id_token"),
-            "mfa": asserted_mfa(id_token),
-            "acr": id_token.get("acr", ""),
-        }
+        # The callback view then sets this same dict as ``login.state``; read after the login
+        # by accounts.proconnect.signals and during the login stages by accounts.mfa.
+        if self.state is not None:
+            self.state[ANSWER_STATE_KEY] = {
+                "id_token": kwargs["response"].get("id_token"),
+                "mfa": asserted_mfa(id_token),
+                "acr": id_token.get("acr", ""),
+            }
         return login
 
 

@@ -5,6 +5,7 @@ The end-to-end login against a local provider: tests/browser/test_proconnect_flo
 import html
 import json
 import time
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -17,7 +18,7 @@ from accounts import mfa
 from accounts.adapter import SocialAccountAdapter
 from accounts.proconnect.claims import ClaimsRefused, asserted_mfa, verify_signed
 from accounts.proconnect.signals import remember_provider_login
-from accounts.proconnect.views import ID_TOKEN_SESSION_KEY
+from accounts.proconnect.views import ANSWER_STATE_KEY, ID_TOKEN_SESSION_KEY
 from tests import factories as f
 
 ISSUER = "http://127.0.0.1:9999/oidc"
@@ -96,8 +97,9 @@ def _login_through_proconnect(client, user, *, mfa_asserted):
     client.force_login(user)
     request = RequestFactory().get("/")
     request.session = client.session
-    request.proconnect = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2"}
-    remember_provider_login(None, request, user, sociallogin=object())
+    answer = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2"}
+    sociallogin = SimpleNamespace(state={ANSWER_STATE_KEY: answer})
+    remember_provider_login(None, request, user, sociallogin=sociallogin)
     request.session.save()
 
 
