@@ -3,8 +3,11 @@ multi-factor rule, the refusal of an unverified address, the login button only w
 The end-to-end login against a local provider: tests/browser/test_proconnect_flow.py."""
 
 import html
+import io
 import json
 import time
+import zipfile
+from datetime import datetime
 from types import SimpleNamespace
 
 import jwt
@@ -13,8 +16,9 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts import mfa
+from accounts import mfa, personal_data
 from accounts.adapter import SocialAccountAdapter
 from accounts.proconnect.claims import ClaimsRefused, asserted_mfa, verify_signed
 from accounts.proconnect.signals import remember_provider_login
@@ -178,3 +182,56 @@ def test_the_button_only_when_configured(client, settings):
     page = client.get(reverse("account_login")).content.decode()
     assert "S’identifier avec" in page and 'class="fr-connect"' in page
     assert reverse("proconnect_login") in page
+
+
+# --- « Mes données » ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked_agent(db):
+    from allauth.socialaccount.models import SocialAccount
+
+    agent = f.UserFactory(email="agent@travail.gouv.fr")
+    link = SocialAccount.objects.create(
+        user=agent,
+        provider="proconnect",
+        uid="sub-de-l-agent",
+        extra_data={"userinfo": {"email": "agent@travail.gouv.fr", "siret": "13002526500013"}},
+    )
+    SocialAccount.objects.filter(pk=link.pk).update(
+        last_login=timezone.make_aware(datetime(2026, 3, 2, 9, 30)),
+        date_joined=timezone.make_aware(datetime(2026, 1, 15, 8, 0)),
+    )
+    return agent
+
+
+def test_my_data_holds_the_proconnect_link(linked_agent):
+    from allauth.socialaccount.models import SocialAccount
+
+    SocialAccount.objects.create(user=f.UserFactory(), provider="proconnect", uid="quelqu-un")
+    data = json.loads(
+        zipfile.ZipFile(io.BytesIO(personal_data.export_user_data(linked_agent))).read(
+            personal_data.JSON_NAME
+        )
+    )
+    assert data["connexions_proconnect"] == [
+        {
+            "fournisseur": "ProConnect",
+            "identifiant_chez_le_fournisseur": "sub-de-l-agent",
+            "associe_le": "2026-01-15T08:00:00+01:00",
+            "derniere_connexion": "2026-03-02T09:30:00+01:00",
+            "informations_transmises_a_la_derniere_connexion": {
+                "userinfo": {"email": "agent@travail.gouv.fr", "siret": "13002526500013"}
+            },
+        }
+    ]
+
+
+def test_deleting_the_account_deletes_the_proconnect_link(linked_agent):
+    """Else the agent's next ProConnect login would reach the anonymised account."""
+    from allauth.socialaccount.models import SocialAccount
+
+    other = SocialAccount.objects.create(user=f.UserFactory(), provider="proconnect", uid="autre")
+    deletion = personal_data.delete_account(linked_agent)
+    assert list(SocialAccount.objects.all()) == [other]
+    assert deletion.summary["connexions_proconnect"] == {"connexions_supprimees": 1}
