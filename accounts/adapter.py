@@ -10,6 +10,12 @@ from django.utils.crypto import get_random_string
 
 from ami.outbox import queue_email
 
+from .proconnect.views import (
+    ID_TOKEN_SESSION_KEY,
+    end_session_url,
+    just_logged_in_through_proconnect,
+)
+
 ALLAUTH_AUTHENTICATE_STAGE = "allauth.mfa.stages.AuthenticateStage"
 PROCONNECT_AUTHENTICATE_STAGE = "accounts.proconnect.stages.AuthenticateStage"
 
@@ -53,11 +59,24 @@ class AccountAdapter(DefaultAccountAdapter):
             for stage in super().get_login_stages()
         ]
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """A sensitive screen asks to confirm one's identity again (password or authenticator
+        code). An agent whose account ProConnect created has neither, and allauth would then
+        refuse the screen outright — the authenticator app's setup included, which the MFA rule
+        sends them to. For such a user, a ProConnect login of the last few minutes
+        (``ACCOUNT_REAUTHENTICATION_TIMEOUT``) stands for the confirmation."""
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        request = self.request
+        user = getattr(request, "user", None)
+        if not (required and user is not None and user.is_authenticated):
+            return required
+        if self.get_reauthentication_methods(user):
+            return required
+        return not just_logged_in_through_proconnect(request, user)
+
     def get_logout_redirect_url(self, request):
         """Logged in through ProConnect: log out there too (``id_token_hint``), then home.
         allauth asks for this address before it ends the session."""
-        from .proconnect.views import ID_TOKEN_SESSION_KEY, end_session_url
-
         id_token = request.session.get(ID_TOKEN_SESSION_KEY)
         if id_token:
             url = end_session_url(request, id_token, request.build_absolute_uri("/"))

@@ -1,8 +1,11 @@
 """The OpenID Connect adapter with ProConnect's additions, and its login and callback views."""
 
 import secrets
+import time
 
+from allauth.account import app_settings as account_settings
 from allauth.account.internal.decorators import login_not_required
+from allauth.account.internal.flows.login import get_authentication_records
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
@@ -105,6 +108,20 @@ class CallbackView(OAuth2CallbackView):
         state, response = super()._get_state(request, provider)
         self.adapter.state = state
         return state, response
+
+
+def just_logged_in_through_proconnect(request, user) -> bool:
+    """Did this session's user log in through ProConnect less than
+    ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds ago (allauth's record of the session's
+    authentications)?"""
+    records = [
+        record
+        for record in get_authentication_records(request, user)
+        if record.get("method") == "socialaccount" and record.get("provider") == PROVIDER_ID
+    ]
+    return bool(records) and (
+        time.time() - records[-1].get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+    )
 
 
 def new_nonce() -> str:

@@ -1,6 +1,8 @@
 """ProConnect (accounts.proconnect): the signed answers' checks with real keys, the
-multi-factor rule, the refusal of an unverified address, the login button only when configured.
-The end-to-end login against a local provider: tests/browser/test_proconnect_flow.py."""
+multi-factor rule, the refusal of an unverified address, the login button only when configured,
+the links in « Mes données », a recent ProConnect login standing for the confirmation of identity
+of an agent without a password. The end-to-end login against a local provider:
+tests/browser/test_proconnect_flow.py."""
 
 import html
 import io
@@ -12,14 +14,18 @@ from types import SimpleNamespace
 
 import jwt
 import pytest
+from allauth.account.internal.flows.login import record_authentication
+from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.models import SocialAccount
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import mfa, personal_data
-from accounts.adapter import SocialAccountAdapter
+from accounts.adapter import AccountAdapter, SocialAccountAdapter
 from accounts.proconnect.claims import ClaimsRefused, asserted_mfa, verify_signed
 from accounts.proconnect.signals import remember_provider_login
 from accounts.proconnect.views import ANSWER_STATE_KEY, ID_TOKEN_SESSION_KEY
@@ -189,8 +195,6 @@ def test_the_button_only_when_configured(client, settings):
 
 @pytest.fixture
 def linked_agent(db):
-    from allauth.socialaccount.models import SocialAccount
-
     agent = f.UserFactory(email="agent@travail.gouv.fr")
     link = SocialAccount.objects.create(
         user=agent,
@@ -206,8 +210,6 @@ def linked_agent(db):
 
 
 def test_my_data_holds_the_proconnect_link(linked_agent):
-    from allauth.socialaccount.models import SocialAccount
-
     SocialAccount.objects.create(user=f.UserFactory(), provider="proconnect", uid="quelqu-un")
     data = json.loads(
         zipfile.ZipFile(io.BytesIO(personal_data.export_user_data(linked_agent))).read(
@@ -229,9 +231,43 @@ def test_my_data_holds_the_proconnect_link(linked_agent):
 
 def test_deleting_the_account_deletes_the_proconnect_link(linked_agent):
     """Else the agent's next ProConnect login would reach the anonymised account."""
-    from allauth.socialaccount.models import SocialAccount
-
     other = SocialAccount.objects.create(user=f.UserFactory(), provider="proconnect", uid="autre")
     deletion = personal_data.delete_account(linked_agent)
     assert list(SocialAccount.objects.all()) == [other]
     assert deletion.summary["connexions_proconnect"] == {"connexions_supprimees": 1}
+
+
+# --- Confirming one's identity again without a password -------------------------------------------
+
+
+def _session_with_login(rf, user, *, method="socialaccount", seconds_ago=0, **extra):
+    request = rf.get("/")
+    request.user = user
+    request.session = SessionStore()
+    record_authentication(request, user, method, **extra)
+    for record in request.session["account_authentication_methods"]:
+        record["at"] -= seconds_ago
+    return request
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("password", "method", "seconds_ago", "required"),
+    [
+        (False, "socialaccount", 60, False),  # just created by ProConnect: the login stands
+        (False, "socialaccount", 3600, True),  # too long ago
+        (True, "socialaccount", 60, True),  # has a password: asked for it as usual
+        (False, "code", 60, True),  # not a ProConnect login
+    ],
+)
+def test_a_recent_proconnect_login_stands_for_a_confirmation_only_without_a_password(
+    rf, password, method, seconds_ago, required
+):
+    agent = f.UserFactory()
+    if not password:
+        agent.set_unusable_password()
+        agent.save()
+    extra = {"provider": "proconnect", "uid": "sub"} if method == "socialaccount" else {}
+    request = _session_with_login(rf, agent, method=method, seconds_ago=seconds_ago, **extra)
+    with context.request_context(request):
+        assert AccountAdapter().is_reauthentication_required(app="mfa") is required

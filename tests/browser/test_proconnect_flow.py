@@ -282,3 +282,18 @@ def test_staff_with_an_authenticator_app_types_no_code_after_a_multi_factor_logi
     f.UserFactory(email=AGENT_EMAIL, is_staff=True)
     _login_at_provider(page)
     expect(page).to_have_url(re.compile(r"/mon-espace/$"))
+
+
+def test_an_agent_without_a_password_sets_the_authenticator_app_up_right_after_logging_in(
+    page, proconnect, mfa_required
+):
+    """An account made at a ProConnect login has no password to confirm: the login at the
+    provider, a moment ago, stands for it."""
+    proconnect(acr="eidas1", amr=["pwd"])
+    agent = f.UserFactory(email=AGENT_EMAIL)
+    agent.set_unusable_password()
+    agent.save()
+    f.RegionalMembershipFactory(user=agent, totp=False)
+    _login_at_provider(page)
+    expect(page).to_have_url(re.compile(r"/compte/2fa/totp/activate/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("authentification")
