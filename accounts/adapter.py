@@ -2,16 +2,19 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialAccount
 from django.contrib import messages
 from django.contrib.auth.hashers import make_password
 from django.contrib.sites.shortcuts import get_current_site
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.crypto import get_random_string
 
 from ami.outbox import queue_email
 
 from .proconnect.views import (
     ID_TOKEN_SESSION_KEY,
+    PROVIDER_ID,
     end_session_url,
     just_logged_in_through_proconnect,
 )
@@ -70,9 +73,26 @@ class AccountAdapter(DefaultAccountAdapter):
         user = getattr(request, "user", None)
         if not (required and user is not None and user.is_authenticated):
             return required
-        if self.get_reauthentication_methods(user):
+        if super().get_reauthentication_methods(user):
             return required
         return not just_logged_in_through_proconnect(request, user)
+
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        """allauth's ways to confirm one's identity again; for an agent who has none of them
+        (no password, no authenticator app) but a ProConnect link: logging in again with
+        ProConnect, after which ``is_reauthentication_required`` lets them through."""
+        methods = super().get_reauthentication_methods(user)
+        if methods or not user.is_authenticated:
+            return methods
+        if not SocialAccount.objects.filter(user=user, provider=PROVIDER_ID).exists():
+            return methods
+        return [
+            {
+                "id": "proconnect",
+                "description": "Se reconnecter avec ProConnect",
+                "url": reverse("proconnect_login"),
+            }
+        ]
 
     def get_logout_redirect_url(self, request):
         """Logged in through ProConnect: log out there too (``id_token_hint``), then home.

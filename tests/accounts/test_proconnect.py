@@ -271,3 +271,21 @@ def test_a_recent_proconnect_login_stands_for_a_confirmation_only_without_a_pass
     request = _session_with_login(rf, agent, method=method, seconds_ago=seconds_ago, **extra)
     with context.request_context(request):
         assert AccountAdapter().is_reauthentication_required(app="mfa") is required
+
+
+@pytest.mark.django_db
+def test_logging_in_again_with_proconnect_is_offered_only_to_who_has_no_other_way(rf):
+    agent, linked_with_password, unlinked = (f.UserFactory() for _ in range(3))
+    for user in (agent, unlinked):
+        user.set_unusable_password()
+        user.save()
+    for user in (agent, linked_with_password):
+        SocialAccount.objects.create(user=user, provider="proconnect", uid=f"sub-{user.pk}")
+    with context.request_context(rf.get("/")):
+        adapter = AccountAdapter()
+        assert [m["id"] for m in adapter.get_reauthentication_methods(agent)] == ["proconnect"]
+        assert adapter.get_reauthentication_methods(agent)[0]["url"] == reverse("proconnect_login")
+        assert [m["id"] for m in adapter.get_reauthentication_methods(linked_with_password)] == [
+            "reauthenticate"
+        ]
+        assert adapter.get_reauthentication_methods(unlinked) == []

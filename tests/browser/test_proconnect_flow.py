@@ -297,3 +297,28 @@ def test_an_agent_without_a_password_sets_the_authenticator_app_up_right_after_l
     _login_at_provider(page)
     expect(page).to_have_url(re.compile(r"/compte/2fa/totp/activate/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("authentification")
+
+
+def test_an_agent_without_a_password_confirms_its_identity_by_logging_in_again(
+    page, proconnect, mfa_required, settings, axe_check
+):
+    """Past the few minutes a login stands for a confirmation, the sensitive screen sends the
+    agent back through ProConnect, then lets them in."""
+    proconnect(acr="eidas1", amr=["pwd"])
+    agent = f.UserFactory(email=AGENT_EMAIL)
+    agent.set_unusable_password()
+    agent.save()
+    f.RegionalMembershipFactory(user=agent, totp=False)
+    _login_at_provider(page)
+    expect(page).to_have_url(re.compile(r"/compte/2fa/totp/activate/$"))
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 0
+    page.reload()
+    expect(page).to_have_url(re.compile(r"/compte/proconnect/login/"))
+    axe_check(page)
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+    page.get_by_role("button", name=re.compile("Continuer|ProConnect")).first.click()
+    page.locator("input[name=login]").fill("agent-1")
+    page.locator("input[name=password]").fill("x")
+    page.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/compte/2fa/totp/activate/$"))
+    assert SocialAccount.objects.filter(user=agent).count() == 1
