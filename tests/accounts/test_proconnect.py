@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import jwt
 import pytest
 from allauth.account.internal.flows.login import record_authentication
+from allauth.account.models import Login
 from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.models import SocialAccount
@@ -28,6 +29,7 @@ from accounts import mfa, personal_data
 from accounts.adapter import AccountAdapter, SocialAccountAdapter
 from accounts.proconnect.claims import ClaimsRefused, asserted_mfa, verify_signed
 from accounts.proconnect.signals import remember_provider_login
+from accounts.proconnect.stages import AuthenticateStage
 from accounts.proconnect.views import ANSWER_STATE_KEY, ID_TOKEN_SESSION_KEY
 from tests import factories as f
 
@@ -289,3 +291,25 @@ def test_logging_in_again_with_proconnect_is_offered_only_to_who_has_no_other_wa
             "reauthenticate"
         ]
         assert adapter.get_reauthentication_methods(unlinked) == []
+
+
+# --- The authenticator app's code at login --------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("mfa_asserted", "code_asked"), [(True, False), (False, True)])
+def test_the_code_is_asked_after_proconnect_only_without_a_multi_factor_assertion(
+    rf, mfa_asserted, code_asked
+):
+    staff = f.UserFactory(is_staff=True)  # with an authenticator app (tests/factories.py)
+    answer = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2" if mfa_asserted else ""}
+    sociallogin = SimpleNamespace(state={ANSWER_STATE_KEY: answer})
+    login = Login(user=staff, signal_kwargs={"sociallogin": sociallogin})
+    request = rf.get("/")
+    request.session = SessionStore()
+    stage = AuthenticateStage(None, request, login)
+    assert stage._should_handle(request) is code_asked
+    assert (
+        AccountAdapter().get_login_stages().count("accounts.proconnect.stages.AuthenticateStage")
+        == 1
+    )
