@@ -316,7 +316,8 @@ def _json_default(value):
 README = """Vos données sur la plateforme de l'AMI « Financer le développement des PTCE »
 
 - donnees.json : tout ce que la plateforme conserve sur vous (compte, adresses, rôles, PTCE et
-  candidatures de vos équipes, évaluations et avis que vous avez rédigés, courriels envoyés).
+  candidatures de vos équipes, évaluations et avis que vous avez rédigés, courriels envoyés,
+  connexions ProConnect).
   Les dates sont à l'heure de Paris, les montants en euros.
 - documents/ : les pièces justificatives des candidatures de vos PTCE, telles qu'elles ont été
   déposées.

@@ -1,6 +1,8 @@
 """The ProConnect provider: allauth's OpenID Connect provider with PKCE, a nonce,
 ``acr_values=eidas1`` and ProConnect's claims."""
 
+import json
+
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.providers.openid_connect.provider import (
     OpenIDConnectProvider,
@@ -12,6 +14,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from .views import PROVIDER_ID, ProConnectAdapter, new_nonce
+
+AMR_CLAIMS_REQUEST = json.dumps({"id_token": {"amr": {"essential": True}}}, separators=(",", ":"))
 
 
 class ProConnectProvider(OpenIDConnectProvider):
@@ -38,6 +42,9 @@ class ProConnectProvider(OpenIDConnectProvider):
     def get_auth_params(self):
         return {
             "acr_values": settings.PROCONNECT_ACR_VALUES,
+            # ProConnect puts ``amr`` (how the agent authenticated) in the ID token only when
+            # asked for with the ``claims`` parameter; the MFA rule reads it (claims.asserted_mfa).
+            "claims": AMR_CLAIMS_REQUEST,
             "prompt": "login",
             **super().get_auth_params(),
         }

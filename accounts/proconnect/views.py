@@ -1,8 +1,11 @@
 """The OpenID Connect adapter with ProConnect's additions, and its login and callback views."""
 
 import secrets
+import time
 
+from allauth.account import app_settings as account_settings
 from allauth.account.internal.decorators import login_not_required
+from allauth.account.internal.flows.login import get_authentication_records
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
@@ -16,6 +19,17 @@ from .claims import ClaimsRefused, asserted_mfa, verify_signed
 PROVIDER_ID = "proconnect"
 # Kept in the session for the logout at the provider and the MFA rule (accounts.mfa).
 ID_TOKEN_SESSION_KEY = "proconnect_id_token"  # noqa: S105 (a session key, not a secret)
+# What the login's answer said (raw ID token, multi-factor assertion, acr), kept in the social
+# login's state: allauth serialises that state between the login stages (the local TOTP code),
+# so it is still there when the login completes, in a later request.
+ANSWER_STATE_KEY = "proconnect_answer"
+
+
+def provider_answer(sociallogin) -> dict | None:
+    """What :meth:`ProConnectAdapter.complete_login` kept of ProConnect's answer, if this is a
+    ProConnect login."""
+    state = getattr(sociallogin, "state", None)
+    return state.get(ANSWER_STATE_KEY) if isinstance(state, dict) else None
 
 
 class Refused(OAuth2Error):
@@ -78,12 +92,14 @@ class ProConnectAdapter(OpenIDConnectOAuth2Adapter):
     def complete_login(self, request, app, token, **kwargs):
         login = super().complete_login(request, app, token, **kwargs)
         id_token = login.account.extra_data.get("id_token") or {}
-        # Read after the login by accounts.signals (the session is renewed at login).
-        request.proconnect = {
-            "id_token": kwargs["response"].get("id_token"),
-            "mfa": asserted_mfa(id_token),
-            "acr": id_token.get("acr", ""),
-        }
+        # The callback view then sets this same dict as ``login.state``; read after the login
+        # by accounts.proconnect.signals and during the login stages by accounts.mfa.
+        if self.state is not None:
+            self.state[ANSWER_STATE_KEY] = {
+                "id_token": kwargs["response"].get("id_token"),
+                "mfa": asserted_mfa(id_token),
+                "acr": id_token.get("acr", ""),
+            }
         return login
 
 
@@ -92,6 +108,20 @@ class CallbackView(OAuth2CallbackView):
         state, response = super()._get_state(request, provider)
         self.adapter.state = state
         return state, response
+
+
+def just_logged_in_through_proconnect(request, user) -> bool:
+    """Did this session's user log in through ProConnect less than
+    ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds ago (allauth's record of the session's
+    authentications)?"""
+    records = [
+        record
+        for record in get_authentication_records(request, user)
+        if record.get("method") == "socialaccount" and record.get("provider") == PROVIDER_ID
+    ]
+    return bool(records) and (
+        time.time() - records[-1].get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+    )
 
 
 def new_nonce() -> str:

@@ -1,23 +1,36 @@
 """ProConnect (accounts.proconnect): the signed answers' checks with real keys, the
-multi-factor rule, the refusal of an unverified address, the login button only when configured.
-The end-to-end login against a local provider: tests/browser/test_proconnect_flow.py."""
+multi-factor rule, the refusal of an unverified address, the login button only when configured,
+the links in « Mes données », a recent ProConnect login standing for the confirmation of identity
+of an agent without a password. The end-to-end login against a local provider:
+tests/browser/test_proconnect_flow.py."""
 
 import html
+import io
 import json
 import time
+import zipfile
+from datetime import datetime
+from types import SimpleNamespace
 
 import jwt
 import pytest
+from allauth.account.internal.flows.login import record_authentication
+from allauth.account.models import Login
+from allauth.core import context
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.models import SocialAccount
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
-from accounts import mfa
-from accounts.adapter import SocialAccountAdapter
+from accounts import mfa, personal_data
+from accounts.adapter import AccountAdapter, SocialAccountAdapter
 from accounts.proconnect.claims import ClaimsRefused, asserted_mfa, verify_signed
 from accounts.proconnect.signals import remember_provider_login
-from accounts.proconnect.views import ID_TOKEN_SESSION_KEY
+from accounts.proconnect.stages import AuthenticateStage
+from accounts.proconnect.views import ANSWER_STATE_KEY, ID_TOKEN_SESSION_KEY
 from tests import factories as f
 
 ISSUER = "http://127.0.0.1:9999/oidc"
@@ -96,8 +109,9 @@ def _login_through_proconnect(client, user, *, mfa_asserted):
     client.force_login(user)
     request = RequestFactory().get("/")
     request.session = client.session
-    request.proconnect = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2"}
-    remember_provider_login(None, request, user, sociallogin=object())
+    answer = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2"}
+    sociallogin = SimpleNamespace(state={ANSWER_STATE_KEY: answer})
+    remember_provider_login(None, request, user, sociallogin=sociallogin)
     request.session.save()
 
 
@@ -176,3 +190,126 @@ def test_the_button_only_when_configured(client, settings):
     page = client.get(reverse("account_login")).content.decode()
     assert "S’identifier avec" in page and 'class="fr-connect"' in page
     assert reverse("proconnect_login") in page
+
+
+# --- « Mes données » ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked_agent(db):
+    agent = f.UserFactory(email="agent@travail.gouv.fr")
+    link = SocialAccount.objects.create(
+        user=agent,
+        provider="proconnect",
+        uid="sub-de-l-agent",
+        extra_data={"userinfo": {"email": "agent@travail.gouv.fr", "siret": "13002526500013"}},
+    )
+    SocialAccount.objects.filter(pk=link.pk).update(
+        last_login=timezone.make_aware(datetime(2026, 3, 2, 9, 30)),
+        date_joined=timezone.make_aware(datetime(2026, 1, 15, 8, 0)),
+    )
+    return agent
+
+
+def test_my_data_holds_the_proconnect_link(linked_agent):
+    SocialAccount.objects.create(user=f.UserFactory(), provider="proconnect", uid="quelqu-un")
+    data = json.loads(
+        zipfile.ZipFile(io.BytesIO(personal_data.export_user_data(linked_agent))).read(
+            personal_data.JSON_NAME
+        )
+    )
+    assert data["connexions_proconnect"] == [
+        {
+            "fournisseur": "ProConnect",
+            "identifiant_chez_le_fournisseur": "sub-de-l-agent",
+            "associe_le": "2026-01-15T08:00:00+01:00",
+            "derniere_connexion": "2026-03-02T09:30:00+01:00",
+            "informations_transmises_a_la_derniere_connexion": {
+                "userinfo": {"email": "agent@travail.gouv.fr", "siret": "13002526500013"}
+            },
+        }
+    ]
+
+
+def test_deleting_the_account_deletes_the_proconnect_link(linked_agent):
+    """Else the agent's next ProConnect login would reach the anonymised account."""
+    other = SocialAccount.objects.create(user=f.UserFactory(), provider="proconnect", uid="autre")
+    deletion = personal_data.delete_account(linked_agent)
+    assert list(SocialAccount.objects.all()) == [other]
+    assert deletion.summary["connexions_proconnect"] == {"connexions_supprimees": 1}
+
+
+# --- Confirming one's identity again without a password -------------------------------------------
+
+
+def _session_with_login(rf, user, *, method="socialaccount", seconds_ago=0, **extra):
+    request = rf.get("/")
+    request.user = user
+    request.session = SessionStore()
+    record_authentication(request, user, method, **extra)
+    for record in request.session["account_authentication_methods"]:
+        record["at"] -= seconds_ago
+    return request
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("password", "method", "seconds_ago", "required"),
+    [
+        (False, "socialaccount", 60, False),  # just created by ProConnect: the login stands
+        (False, "socialaccount", 3600, True),  # too long ago
+        (True, "socialaccount", 60, True),  # has a password: asked for it as usual
+        (False, "code", 60, True),  # not a ProConnect login
+    ],
+)
+def test_a_recent_proconnect_login_stands_for_a_confirmation_only_without_a_password(
+    rf, password, method, seconds_ago, required
+):
+    agent = f.UserFactory()
+    if not password:
+        agent.set_unusable_password()
+        agent.save()
+    extra = {"provider": "proconnect", "uid": "sub"} if method == "socialaccount" else {}
+    request = _session_with_login(rf, agent, method=method, seconds_ago=seconds_ago, **extra)
+    with context.request_context(request):
+        assert AccountAdapter().is_reauthentication_required(app="mfa") is required
+
+
+@pytest.mark.django_db
+def test_logging_in_again_with_proconnect_is_offered_only_to_who_has_no_other_way(rf):
+    agent, linked_with_password, unlinked = (f.UserFactory() for _ in range(3))
+    for user in (agent, unlinked):
+        user.set_unusable_password()
+        user.save()
+    for user in (agent, linked_with_password):
+        SocialAccount.objects.create(user=user, provider="proconnect", uid=f"sub-{user.pk}")
+    with context.request_context(rf.get("/")):
+        adapter = AccountAdapter()
+        assert [m["id"] for m in adapter.get_reauthentication_methods(agent)] == ["proconnect"]
+        assert adapter.get_reauthentication_methods(agent)[0]["url"] == reverse("proconnect_login")
+        assert [m["id"] for m in adapter.get_reauthentication_methods(linked_with_password)] == [
+            "reauthenticate"
+        ]
+        assert adapter.get_reauthentication_methods(unlinked) == []
+
+
+# --- The authenticator app's code at login --------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("mfa_asserted", "code_asked"), [(True, False), (False, True)])
+def test_the_code_is_asked_after_proconnect_only_without_a_multi_factor_assertion(
+    rf, mfa_asserted, code_asked
+):
+    staff = f.UserFactory(is_staff=True)  # with an authenticator app (tests/factories.py)
+    answer = {"id_token": "x.y.z", "mfa": mfa_asserted, "acr": "eidas2" if mfa_asserted else ""}
+    sociallogin = SimpleNamespace(state={ANSWER_STATE_KEY: answer})
+    login = Login(user=staff, signal_kwargs={"sociallogin": sociallogin})
+    request = rf.get("/")
+    request.session = SessionStore()
+    stage = AuthenticateStage(None, request, login)
+    assert stage._should_handle(request) is code_asked
+    assert (
+        AccountAdapter().get_login_stages().count("accounts.proconnect.stages.AuthenticateStage")
+        == 1
+    )
