@@ -27,6 +27,7 @@ from ..permissions import (
     can_view_cell,
     cell_of,
     is_cell_coordinator,
+    regional_phase_refusal,
 )
 from . import listing
 from .errors import add_errors
@@ -106,6 +107,7 @@ def consolidation_list(request, cell_pk):
             "current_sort": params.get("tri", ""),
             "export_query": listing.query(params, page=None),
             "handover": consolidation.handover_of(cell),
+            "phase_refusal": regional_phase_refusal(cell.call),
             "can_edit": can_edit_cell(request.user, cell),
             "pages": listing.page_links(page, params),
         },
@@ -158,14 +160,19 @@ class OpinionForm(forms.Form):
 def regional_opinion(request, pk):
     candidature, cell = _region_candidature_or_404(request.user, pk)
     handover = consolidation.handover_of(cell)
+    phase_refusal = regional_phase_refusal(cell.call)
     can_edit = (
         handover is None
+        and not phase_refusal
         and candidature.state == CandidatureState.ADMISSIBLE
         and can_coordinate(request.user, candidature)
     )
     context = consolidation.side_by_side(candidature)
     existing = context["opinion"]
     if request.method == "POST":
+        if phase_refusal and can_coordinate(request.user, candidature):
+            messages.error(request, phase_refusal)
+            return redirect("regional_opinion", pk=candidature.pk)
         if not can_edit:
             raise PermissionDenied("L'avis collégial ne peut pas être modifié.")
         form = OpinionForm(request.POST)
@@ -209,6 +216,7 @@ def regional_opinion(request, pk):
             "cell": cell,
             "handover": handover,
             "can_edit": can_edit,
+            "phase_refusal": phase_refusal,
             "form": form,
             "text_fields": [form["motivation"], form["internal_note"]],
             "non_field_errors": form.errors.get(NON_FIELD_ERRORS, []),
@@ -260,6 +268,10 @@ def regional_ranking(request, cell_pk):
     rows = _ranking_rows(cell, request.user)
     can_edit = can_edit_cell(request.user, cell)
     if request.method == "POST":
+        phase_refusal = regional_phase_refusal(cell.call)
+        if phase_refusal and is_cell_coordinator(request.user, cell):
+            messages.error(request, phase_refusal)
+            return redirect("regional_ranking", cell_pk=cell.pk)
         if not can_edit:
             raise PermissionDenied("Le classement ne peut pas être modifié.")
         try:
@@ -294,6 +306,7 @@ def regional_ranking(request, cell_pk):
             "unranked_count": unranked_count,
             "without_opinion": without_opinion,
             "handover": consolidation.handover_of(cell),
+            "phase_refusal": regional_phase_refusal(cell.call),
         },
     )
 
@@ -306,7 +319,8 @@ def regional_ranking(request, cell_pk):
 def region_handover(request, cell_pk):
     cell = _cell_or_404(request.user, cell_pk)
     handover = consolidation.handover_of(cell)
-    can_edit = handover is None and is_cell_coordinator(request.user, cell)
+    phase_refusal = regional_phase_refusal(cell.call)
+    can_edit = handover is None and not phase_refusal and is_cell_coordinator(request.user, cell)
     if request.method == "POST":
         if not is_cell_coordinator(request.user, cell):
             raise PermissionDenied("Seul un coordinateur de la cellule transmet la région.")
@@ -331,6 +345,7 @@ def region_handover(request, cell_pk):
             "handover": handover,
             "can_edit": can_edit,
             "problems": problems,
+            "phase_refusal": phase_refusal,
             "ready_count": consolidation.rankable(cell).count() if handover is None else 0,
         },
     )
