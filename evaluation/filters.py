@@ -152,7 +152,7 @@ class NationalFilter(ConsolidationFilter):
 # Sort keys of the cell's home (?tri=echeance); the queryset comes from
 # ``worklists.cell_candidatures``.
 CELL_HOME_SORTS = (
-    ("ptce__name", "nom"),
+    ("sort_name", "nom"),
     ("ptce__seat_commune__department__code", "departement"),
     ("state", "etat"),
     ("reviews_submitted", "evaluations"),

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import RegionalCell, RegionalCellMembership
+from ami.models import SearchName
 from candidatures.models import Candidature, CandidatureState, ComplementRequest
 
 from .models import Assignment, Review, ReviewState
@@ -39,12 +40,14 @@ def _count(queryset):
 def cell_candidatures(cell: RegionalCell, user):
     """The cell's candidatures past submission that ``user`` sees (conflicts hidden), with the
     number of assignments and of submitted reviews, the due date of open complements, the
-    PTCE and its département loaded."""
+    PTCE and its département loaded; ``sort_name`` sorts names as a French reader expects
+    (« Éclat » between « Atelier » and « Refusée », not after « Zéphyr »)."""
     return (
         Candidature.objects.visible_to(user)
         .filter(call=cell.call_id, region=cell.region_id, submitted_at__isnull=False)
         .select_related("ptce__seat_commune__department")
         .annotate(
+            sort_name=SearchName("ptce__name"),
             reviews_assigned=_count(Assignment.objects.all()),
             reviews_submitted=_count(Review.objects.filter(state=ReviewState.SUBMITTED)),
             complements_due_at=Subquery(

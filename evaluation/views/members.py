@@ -54,7 +54,7 @@ def cell_home(request, cell_pk):
         if value != CandidatureState.DRAFT
     ]
     filterset = CellHomeFilter(
-        request.GET, queryset=candidatures.order_by("ptce__name", "pk"), cell=cell
+        request.GET, queryset=candidatures.order_by("sort_name", "pk"), cell=cell
     )
     page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
     params = request.GET.copy()
