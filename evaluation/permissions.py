@@ -70,6 +70,16 @@ def region_handed_over(call, region) -> bool:
     return RegionHandover.objects.filter(cell__call=call, cell__region=region).exists()
 
 
+HANDED_OVER_GROUP = "Régions transmises à la CNA"
+
+
+def handed_over_cells(cell_ids) -> dict[int, str]:
+    """The cells among ``cell_ids`` whose region is handed over to the CNA, labelled for the
+    CNA's « Mon espace » (``accounts.navigation.register_cell_stage``), in one query."""
+    handed = RegionHandover.objects.filter(cell_id__in=cell_ids).values_list("cell_id", flat=True)
+    return dict.fromkeys(handed, HANDED_OVER_GROUP)
+
+
 def cell_of(candidature) -> RegionalCell | None:
     """The regional cell that instructs the candidature (its call and current region)."""
     return (
