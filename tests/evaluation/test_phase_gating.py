@@ -248,3 +248,17 @@ def test_handover_screen(client, world, cell, coordinator):
     response = client.post(url, {"comment": ""}, follow=True)
     assert REASON in response.content.decode()
     assert not RegionHandover.objects.exists()
+
+
+def test_consolidation_pages_keep_the_coordinator_s_way_home_when_the_phase_is_over(
+    client, world, cell, coordinator
+):
+    home = reverse("cell_home", args=[cell.pk])
+    move_call(world.call, Phase.NATIONAL_REVIEW)
+    for name in ("consolidation_list", "regional_ranking", "region_handover"):
+        page = client.get(reverse(name, args=[cell.pk])).content.decode()
+        assert f'href="{home}"' in page, name
+        assert REASON in page, name
+    client.force_login(world.user("cna_member"))
+    page = client.get(reverse("consolidation_list", args=[cell.pk])).content.decode()
+    assert f'href="{home}"' not in page
