@@ -262,3 +262,26 @@ def test_consolidation_pages_keep_the_coordinator_s_way_home_when_the_phase_is_o
     client.force_login(world.user("cna_member"))
     page = client.get(reverse("consolidation_list", args=[cell.pk])).content.decode()
     assert f'href="{home}"' not in page
+
+
+def test_reopening_a_review_follows_the_phase(client, world, coordinator):
+    from evaluation.models import Review, ReviewState
+
+    candidature = admissible(world, "Évaluée")
+    evaluator = world.user("cra_evaluator")
+    Assignment.objects.create(candidature=candidature, evaluator=evaluator, assigned_by=coordinator)
+    review = Review.objects.create(
+        candidature=candidature,
+        evaluator=evaluator,
+        state=ReviewState.SUBMITTED,
+        submitted_at=timezone.now(),
+    )
+    opinion_url = reverse("regional_opinion", args=[candidature.pk])
+    reopen_url = reverse("review_reopen", args=[review.pk])
+    assert f'action="{reopen_url}"' in client.get(opinion_url).content.decode()
+    move_call(world.call, Phase.NATIONAL_REVIEW)
+    assert f'action="{reopen_url}"' not in client.get(opinion_url).content.decode()
+    response = client.post(reopen_url, {"next": opinion_url}, follow=True)
+    assert REASON in response.content.decode()
+    review.refresh_from_db()
+    assert review.state == ReviewState.SUBMITTED
