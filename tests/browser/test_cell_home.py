@@ -79,5 +79,13 @@ def test_cell_home_search_filters_and_sort(page, live_server, axe_check):
     expect(rows.nth(1)).to_contain_text("Réunion des Savoirs")
     axe_check(page)
 
+    # At 375 px the tables scroll inside their containers: the page itself never overflows.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"la page déborde de {overflow} px à 375 px"
+    axe_check(page)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
     rows.nth(1).get_by_role("link", name="Décider la recevabilité : Réunion des Savoirs").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Recevabilité – Réunion des Savoirs")
