@@ -1,4 +1,6 @@
-"""The header navigation, by role."""
+"""The header navigation, by role, and what « Mon espace » says about each role."""
+
+from collections.abc import Callable
 
 from django.db.models import Prefetch
 from django.urls import reverse
@@ -44,8 +46,50 @@ def navigation_for(user) -> list[dict]:
     return items
 
 
+# How far each regional cell's review is, for the CNA's « Mon espace »: functions
+# ``(cell ids) -> {cell id: French label of its group}`` registered by the app that knows
+# (evaluation, in its ``AppConfig.ready()``: this app imports no higher one). A cell no function
+# names is still « en instruction régionale ».
+_CELL_STAGES: list[Callable[[list[int]], dict[int, str]]] = []
+IN_REGIONAL_REVIEW = "Régions en instruction régionale"
+
+
+def register_cell_stage(function: Callable[[list[int]], dict[int, str]]) -> None:
+    if function not in _CELL_STAGES:
+        _CELL_STAGES.append(function)
+
+
+def group_cells_by_stage(national_memberships) -> None:
+    """Give each national membership ``cell_groups``: its call's regional cells grouped by the
+    stage of their review, [(label, cells)], regions in review last; one query for them all."""
+    cells = [c for m in national_memberships for c in m.cell.call.regional_cells.all()]
+    stages: dict[int, str] = {}
+    if cells:
+        for function in _CELL_STAGES:
+            stages.update(function([cell.pk for cell in cells]))
+    for membership in national_memberships:
+        groups: dict[str, list] = {}
+        for cell in membership.cell.call.regional_cells.all():
+            groups.setdefault(stages.get(cell.pk, IN_REGIONAL_REVIEW), []).append(cell)
+        membership.cell_groups = sorted(
+            groups.items(), key=lambda item: (item[0] == IN_REGIONAL_REVIEW, item[0])
+        )
+
+
 def roles_of(user) -> dict:
     """Everything the dashboard says about the user's roles, in a fixed number of queries."""
+    national = list(
+        NationalCellMembership.objects.filter(user=user)
+        .select_related("cell__call")
+        .prefetch_related(
+            Prefetch(
+                "cell__call__regional_cells",
+                queryset=RegionalCell.objects.select_related("region").order_by("region__name"),
+            )
+        )
+        .order_by("-cell__call__year")
+    )
+    group_cells_by_stage(national)
     return {
         "ptces": list(user.ptces.order_by("name")),
         "regional": list(
@@ -53,17 +97,7 @@ def roles_of(user) -> dict:
             .select_related("cell__call", "cell__region")
             .order_by("-cell__call__year", "cell__region__name")
         ),
-        "national": list(
-            NationalCellMembership.objects.filter(user=user)
-            .select_related("cell__call")
-            .prefetch_related(
-                Prefetch(
-                    "cell__call__regional_cells",
-                    queryset=RegionalCell.objects.select_related("region").order_by("region__name"),
-                )
-            )
-            .order_by("-cell__call__year")
-        ),
+        "national": national,
     }
 
 

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from ami import audit
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.models import Call
 
 from . import bulk_messages, letters
 from .models import (
@@ -259,7 +260,8 @@ PLACEHOLDER_HELP = "Champs possibles : " + " ; ".join(
 class LetterTemplateAdmin(AuditHistoryMixin, admin.ModelAdmin):
     """Staff write each call's letters; a template with an unknown placeholder or without the
     appeal mention is refused at save (``LetterTemplate.clean``). « Aperçu » renders the saved
-    template with a real candidature of the call."""
+    template with a real candidature of the call; « Prévisualiser », on the form, renders the
+    text as typed, unsaved (``preview_draft_view``)."""
 
     list_display = ["call", "kind", "subject", "updated_at", "preview_link"]
     list_filter = ["kind", "call"]
@@ -286,6 +288,11 @@ class LetterTemplateAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "apercu-avant-enregistrement/",
+                self.admin_site.admin_view(self.preview_draft_view),
+                name="candidatures_lettertemplate_preview_draft",
+            ),
             path(
                 "<path:object_id>/apercu/",
                 self.admin_site.admin_view(self.preview_view),
@@ -318,3 +325,46 @@ class LetterTemplateAdmin(AuditHistoryMixin, admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/candidatures/lettertemplate/preview.html", context)
+
+    def preview_draft_view(self, request):
+        """« Prévisualiser » of the add and change forms: the subject and body as typed (POST),
+        rendered with a real candidature of the chosen call, checked by the save rules, never
+        saved."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        call_pk, kind = request.POST.get("call", ""), request.POST.get("kind", "")
+        call = Call.objects.filter(pk=call_pk).first() if call_pk.isdigit() else None
+        subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Aperçu de la lettre avant enregistrement",
+            "opts": self.opts,
+            "subject": subject,
+            "body": body,
+            "call": call,
+            "kind": kind,
+            "problems": [],
+            "draft": None,
+        }
+        if call is None:
+            context["problems"].append("Choisissez l'appel de la lettre.")
+        if kind not in LetterKind.values:
+            context["problems"].append("Choisissez le type de décision de la lettre.")
+        if not context["problems"]:
+            draft = letters.preview_draft(
+                call, LetterKind(kind), subject, body, request.POST.get("candidature")
+            )
+            context["draft"] = draft
+            context["kind_label"] = LetterKind(kind).label
+            for field, messages_ in draft.errors.items():
+                label = "Objet" if field == "subject" else "Texte"
+                context["problems"] += [f"{label} : {message}" for message in messages_]
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            "admin/candidatures/lettertemplate/preview_draft.html",
+            context,
+            status=422 if context["problems"] else 200,
+        )

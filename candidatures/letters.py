@@ -237,3 +237,26 @@ def preview(template: LetterTemplate, candidature) -> Letter:
             amount=amount,
         ),
     )
+
+
+@dataclass
+class DraftPreview:
+    """The preview of a letter as typed in the admin form, before it is saved."""
+
+    errors: dict  # by field, as ``template_errors`` (empty when the text could be saved)
+    candidatures: list
+    chosen: object = None
+    letter: Letter | None = None
+
+
+def preview_draft(call, kind, subject: str, body: str, candidature_pk=None) -> DraftPreview:
+    """Render unsaved text (``subject``, ``body``) for ``call`` and ``kind`` with a real
+    candidature of the call (``candidature_pk`` if it is one of the choices), checked by the
+    same rules as at save. Nothing is written."""
+    errors = template_errors(subject, body)
+    draft = LetterTemplate(call=call, kind=kind, subject=subject or "", body=body or "")
+    candidatures = preview_candidatures(draft)
+    chosen = next((c for c in candidatures if str(c.pk) == str(candidature_pk)), None)
+    chosen = chosen or (candidatures[0] if candidatures else None)
+    letter = preview(draft, chosen) if chosen is not None and not errors else None
+    return DraftPreview(errors=errors, candidatures=candidatures, chosen=chosen, letter=letter)

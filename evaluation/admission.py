@@ -19,7 +19,7 @@ from candidatures.submission import completeness_problems
 
 from .conflicts import detect_conflicts
 from .models import AdmissibilityCheck, Assignment, Review, ReviewState
-from .permissions import can_coordinate, region_handed_over
+from .permissions import can_coordinate, check_regional_phase, region_handed_over
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def decide_admissibility(
     again here. Raises PermissionDenied, ValidationError (French messages)."""
     if not can_coordinate(actor, candidature):
         raise PermissionDenied("Seul un coordinateur de la cellule régionale peut en décider.")
+    check_regional_phase(candidature.call)
     if region_handed_over(candidature.call, candidature.region):
         raise ValidationError(
             "La région a été transmise à la CNA : l'instruction régionale est close."
@@ -151,6 +152,7 @@ def ask_complements(candidature, actor, *, message, fields, document_types, due_
     the transition in one transaction."""
     if not can_coordinate(actor, candidature):
         raise PermissionDenied("Seul un coordinateur de la cellule régionale peut le demander.")
+    check_regional_phase(candidature.call)
     if region_handed_over(candidature.call, candidature.region):
         raise ValidationError(
             "La région a été transmise à la CNA : l'instruction régionale est close."

@@ -28,3 +28,10 @@ class EvaluationConfig(AppConfig):
 
         if can_manage_batch not in MANAGERS:
             MANAGERS.append(can_manage_batch)
+
+        # The CNA's « Mon espace » groups the regions by the stage of their review.
+        from accounts.navigation import register_cell_stage
+
+        from .permissions import handed_over_cells
+
+        register_cell_stage(handed_over_cells)

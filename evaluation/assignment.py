@@ -19,7 +19,12 @@ from candidatures.models import Candidature, CandidatureState
 from .cells import worklist_url
 from .conflicts import detect_conflicts, detect_conflicts_for_call
 from .models import BLOCKING_CONFLICT, Assignment, ConflictOfInterest, Review, ReviewState
-from .permissions import can_coordinate, is_cell_coordinator, region_handed_over
+from .permissions import (
+    can_coordinate,
+    check_regional_phase,
+    is_cell_coordinator,
+    region_handed_over,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ def loads(call, user_ids) -> Counter:
 
 
 def _check_open(call, region):
+    check_regional_phase(call)
     if region_handed_over(call, region):
         raise ValidationError(
             "La région a été transmise à la CNA : les attributions ne peuvent plus changer."

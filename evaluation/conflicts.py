@@ -24,7 +24,7 @@ from .models import (
     Review,
     ReviewState,
 )
-from .permissions import can_coordinate, region_handed_over
+from .permissions import can_coordinate, region_handed_over, regional_phase_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +251,8 @@ def settle_conflict(conflict, coordinator, confirm: bool) -> ConflictOfInterest:
         )
     if region_handed_over(candidature.call, candidature.region):
         raise PermissionDenied(HANDED_OVER)
+    if regional_phase_refusal(candidature.call):
+        raise PermissionDenied(regional_phase_refusal(candidature.call))
     status = ConflictStatus.CONFIRMED if confirm else ConflictStatus.DISMISSED
     with transaction.atomic():
         # Checked on the locked row: the evaluator may have declared it meanwhile.

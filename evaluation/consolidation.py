@@ -32,7 +32,7 @@ from .models import (
     Review,
     ReviewState,
 )
-from .permissions import can_coordinate, is_cell_coordinator
+from .permissions import can_coordinate, check_regional_phase, is_cell_coordinator
 from .scoring import CENT, with_review_stats
 
 # Candidatures past submission: everything but drafts and withdrawn ones.
@@ -255,6 +255,7 @@ def save_opinion(
         )
         if handover is not None:
             raise ValidationError(_handed_over_refusal(handover), code="handed_over")
+        check_regional_phase(locked.call)
         if locked.state != CandidatureState.ADMISSIBLE:
             raise ValidationError(
                 f"La candidature est « {locked.get_state_display()} » : seule une candidature "
@@ -346,6 +347,7 @@ def set_ranking(cell: RegionalCell, actor, ordered_candidature_ids) -> None:
         handover = handover_of(cell)
         if handover is not None:
             raise ValidationError(_handed_over_refusal(handover), code="handed_over")
+        check_regional_phase(cell.call)
         expected = set(rankable(cell).values_list("pk", flat=True))
         if _conflicted_ids(actor, expected):
             raise PermissionDenied(
@@ -480,6 +482,7 @@ def hand_over(cell: RegionalCell, actor, comment: str = "") -> RegionHandover:
                     f"{paris_datetime(previous.handed_over_at)} par {previous.handed_over_by}.",
                     code="already",
                 )
+            check_regional_phase(cell.call)
             # Lock the region's candidatures: no decision may slip in between the check and the
             # hand-over (every transition locks its row too).
             list(

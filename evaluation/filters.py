@@ -1,13 +1,16 @@
 """Filters and sorting of the instruction lists (django-filter)."""
 
 import django_filters
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Concat
 
-from ami.models import Region
+from accounts.models import User
+from ami.models import Department, Region, SearchName
 from candidatures.models import CandidatureState
 
 from .consolidation import HIDDEN_STATES
 from .models import DecisionOutcome, Opinion
+from .worklists import assigned_to
 
 NO_OPINION = "aucun"
 YES, NO = "oui", "non"
@@ -144,3 +147,101 @@ class NationalFilter(ConsolidationFilter):
         if value == NO_DECISION:
             return queryset.filter(decision__isnull=True)
         return queryset.filter(decision__outcome=value)
+
+
+# Sort keys of the cell's home (?tri=echeance); the queryset comes from
+# ``worklists.cell_candidatures``.
+CELL_HOME_SORTS = (
+    ("sort_name", "nom"),
+    ("ptce__seat_commune__department__code", "departement"),
+    ("state", "etat"),
+    ("reviews_submitted", "evaluations"),
+    ("complements_due_at", "complements"),
+    ("submitted_at", "depot"),
+)
+
+
+def search_key(*fields):
+    """The searched form of ``fields`` put together (``SearchName``: lower case, no accents,
+    punctuation as spaces), so that « reunion » finds « Réunion »."""
+    parts = []
+    for field in fields:
+        parts += [Coalesce(field, Value("")), Value(" ")]
+    return SearchName(Concat(*parts))
+
+
+class CellHomeFilter(django_filters.FilterSet):
+    """Search, filters and sort of a regional cell's worklist. ``cell`` gives the choices of
+    evaluators (its members) and départements (its region's)."""
+
+    q = django_filters.CharFilter(
+        label="Rechercher (PTCE, projet ou numéro de dépôt)", method="filter_search"
+    )
+    etat = django_filters.ChoiceFilter(
+        field_name="state",
+        label="État",
+        empty_label="Tous",
+        choices=[
+            (v, label) for v, label in CandidatureState.choices if v != CandidatureState.DRAFT
+        ],
+    )
+    evaluateur = django_filters.ModelChoiceFilter(
+        label="Évaluateur",
+        empty_label="Tous",
+        queryset=User.objects.none(),
+        method="filter_evaluator",
+    )
+    departement = django_filters.ModelChoiceFilter(
+        field_name="ptce__seat_commune__department",
+        label="Département",
+        empty_label="Tous",
+        queryset=Department.objects.none(),
+    )
+    rural = django_filters.ChoiceFilter(
+        label="Territoire rural",
+        empty_label="Tous",
+        choices=[(YES, "oui"), (NO, "non")],
+        method="filter_rural",
+    )
+    qpv = django_filters.ChoiceFilter(
+        label="Quartier prioritaire (QPV)",
+        empty_label="Tous",
+        choices=[(YES, "oui"), (NO, "non")],
+        method="filter_qpv",
+    )
+    tri = NullsLastOrderingFilter(fields=CELL_HOME_SORTS, label="Trier par")
+
+    def __init__(self, data=None, *args, cell, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.filters["evaluateur"].queryset = User.objects.filter(
+            regional_memberships__cell=cell
+        ).order_by("last_name", "first_name", "email")
+        self.filters["evaluateur"].field.label_from_instance = _member_label
+        self.filters["departement"].queryset = Department.objects.filter(
+            region=cell.region_id
+        ).order_by("code")
+        self.filters["departement"].field.label_from_instance = _department_label
+
+    def filter_search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.alias(search=search_key("ptce__name", "title", "receipt_number")).filter(
+            search__contains=SearchName(Value(value))
+        )
+
+    def filter_evaluator(self, queryset, name, value):
+        return assigned_to(queryset, value)
+
+    def filter_rural(self, queryset, name, value):
+        return _yes_no(queryset, "is_rural", value)
+
+    def filter_qpv(self, queryset, name, value):
+        return _yes_no(queryset, "in_qpv", value)
+
+
+def _member_label(user) -> str:
+    return user.get_full_name() or user.email
+
+
+def _department_label(department) -> str:
+    return f"{department.code} – {department.name}"

@@ -2,6 +2,7 @@
 ``Candidature.objects.visible_to`` (which already hides conflicted ones); these add the role
 and the state of the review."""
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
 from accounts.models import RegionalCell, RegionalCellMembership, RegionalRole
@@ -40,8 +41,43 @@ def has_blocking_conflict(user, candidature) -> bool:
     ).exists()
 
 
+# The call's phases in which a regional cell decides (admissibility, complements, assignments,
+# conflicts, collegial opinion, ranking, hand-over): from the opening of the call (candidatures
+# are checked as they arrive) to the end of the regional review. The CNA reopens a region's
+# review by moving the call back to « instruction régionale ».
+REGIONAL_PHASES = (Phase.OPEN, Phase.REGIONAL_REVIEW)
+
+
+def regional_phase_refusal(call) -> str:
+    """Why the call's phase refuses the regional cell's decisions ("" when it allows them)."""
+    if call.phase in REGIONAL_PHASES:
+        return ""
+    return (
+        f"L'appel est en phase « {call.get_phase_display()} » : la cellule régionale ne décide "
+        "(recevabilité, compléments, attributions, avis collégial, classement, transmission) "
+        "qu'en phase « candidatures ouvertes » ou « instruction régionale »."
+    )
+
+
+def check_regional_phase(call) -> None:
+    """Refuse a regional cell's decision outside ``REGIONAL_PHASES``, with the French reason."""
+    refusal = regional_phase_refusal(call)
+    if refusal:
+        raise ValidationError(refusal, code="phase")
+
+
 def region_handed_over(call, region) -> bool:
     return RegionHandover.objects.filter(cell__call=call, cell__region=region).exists()
+
+
+HANDED_OVER_GROUP = "Régions transmises à la CNA"
+
+
+def handed_over_cells(cell_ids) -> dict[int, str]:
+    """The cells among ``cell_ids`` whose region is handed over to the CNA, labelled for the
+    CNA's « Mon espace » (``accounts.navigation.register_cell_stage``), in one query."""
+    handed = RegionHandover.objects.filter(cell_id__in=cell_ids).values_list("cell_id", flat=True)
+    return dict.fromkeys(handed, HANDED_OVER_GROUP)
 
 
 def cell_of(candidature) -> RegionalCell | None:
@@ -62,8 +98,13 @@ def can_view_cell(user, cell: RegionalCell) -> bool:
 
 
 def can_edit_cell(user, cell: RegionalCell) -> bool:
-    """Opinions and ranking are written by a coordinator until the region is handed over."""
-    return is_cell_coordinator(user, cell) and not region_handed_over(cell.call_id, cell.region_id)
+    """Opinions and ranking are written by a coordinator until the region is handed over, while
+    the call's phase allows the regional review."""
+    return (
+        is_cell_coordinator(user, cell)
+        and not regional_phase_refusal(cell.call)
+        and not region_handed_over(cell.call_id, cell.region_id)
+    )
 
 
 def is_cell_coordinator(user, cell: RegionalCell) -> bool:

@@ -25,6 +25,7 @@ from .permissions import (
     can_review,
     has_blocking_conflict,
     region_handed_over,
+    regional_phase_refusal,
 )
 from .scoring import compute_total
 
@@ -269,6 +270,8 @@ def reopen_review(review, coordinator, message: str = "") -> Review:
             "La région a été transmise à la cellule nationale : les évaluations ne peuvent plus "
             "être rouvertes."
         )
+    if regional_phase_refusal(candidature.call):
+        raise PermissionDenied(regional_phase_refusal(candidature.call))
     if has_blocking_conflict(review.evaluator, candidature):
         raise PermissionDenied(
             "L'évaluateur a un conflit d'intérêts sur cette candidature : son évaluation ne peut "

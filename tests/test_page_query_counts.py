@@ -96,7 +96,7 @@ PAGES = {
         "coordinator",
         lambda e: reverse("consolidation_list", args=[e.cell.pk]),
         {},
-        15,
+        14,  # in national review the phase alone closes the cell: no hand-over lookup
     ),
     "national dashboard": (
         "member",

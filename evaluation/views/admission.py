@@ -18,7 +18,7 @@ from candidatures.models import CandidatureState, FundingStatus
 
 from .. import admission
 from ..models import AdmissibilityCheck
-from ..permissions import cell_of, region_handed_over
+from ..permissions import cell_of, region_handed_over, regional_phase_refusal
 from .errors import errors_of
 from .lookups import coordinated_candidature_or_404
 
@@ -58,6 +58,7 @@ def admissibility(request, pk):
                 return redirect("admissibility", pk=candidature.pk)
     check = AdmissibilityCheck.objects.filter(candidature=candidature).first()
     ptce = candidature.ptce
+    phase_refusal = regional_phase_refusal(candidature.call)
     return render(
         request,
         "evaluation/coordinator/admissibility.html",
@@ -70,7 +71,9 @@ def admissibility(request, pk):
             "documents": list(candidature.documents.select_related("document_type")),
             "members": list(ptce.members.all()),
             "can_decide": candidature.state == CandidatureState.SUBMITTED
+            and not phase_refusal
             and not region_handed_over(candidature.call_id, candidature.region_id),
+            "phase_refusal": phase_refusal,
             "errors": errors,
             "posted": posted,
         },
@@ -199,8 +202,10 @@ def complements_request(request, pk):
             "requested_by"
         ).prefetch_related("document_types")
     ]
+    phase_refusal = regional_phase_refusal(candidature.call)
     can_request = (
-        candidature.state in (CandidatureState.SUBMITTED, CandidatureState.ADMISSIBLE)
+        not phase_refusal
+        and candidature.state in (CandidatureState.SUBMITTED, CandidatureState.ADMISSIBLE)
         and open_request(candidature) is None
         and not region_handed_over(candidature.call_id, candidature.region_id)
     )
@@ -214,6 +219,7 @@ def complements_request(request, pk):
             "document_types": document_types,
             "history": history,
             "can_request": can_request,
+            "phase_refusal": phase_refusal,
             "errors": errors,
             "posted": posted,
         },

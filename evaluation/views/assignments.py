@@ -19,7 +19,7 @@ from candidatures.models import Candidature, CandidatureState
 
 from .. import assignment, conflicts
 from ..models import Assignment, ConflictOfInterest, Review, ReviewState
-from ..permissions import region_handed_over
+from ..permissions import region_handed_over, regional_phase_refusal
 from .errors import flash_errors
 from .lookups import coordinated_candidature_or_404, coordinated_cell_or_404, posted_pk
 
@@ -166,6 +166,8 @@ def cell_assignments(request, cell_pk):
                 "missing": max(0, wanted - len(assigned)),
             }
         )
+    handed_over = region_handed_over(cell.call_id, cell.region_id)
+    phase_refusal = regional_phase_refusal(cell.call)
     return render(
         request,
         "evaluation/coordinator/assignments.html",
@@ -176,7 +178,9 @@ def cell_assignments(request, cell_pk):
             "page": page,
             "rows": rows,
             "members": [(m, load[m.user_id], done.get(m.user_id, 0)) for m in memberships],
-            "handed_over": region_handed_over(cell.call_id, cell.region_id),
+            "handed_over": handed_over,
+            "phase_refusal": phase_refusal,
+            "closed": handed_over or bool(phase_refusal),
         },
     )
 

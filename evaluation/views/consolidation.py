@@ -23,10 +23,10 @@ from ..filters import ConsolidationFilter
 from ..models import Opinion
 from ..permissions import (
     can_coordinate,
-    can_edit_cell,
     can_view_cell,
     cell_of,
     is_cell_coordinator,
+    regional_phase_refusal,
 )
 from . import listing
 from .errors import add_errors
@@ -93,6 +93,9 @@ def consolidation_list(request, cell_pk):
     filterset = ConsolidationFilter(request.GET, queryset=rows)
     page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
     params = request.GET.copy()
+    coordinator = is_cell_coordinator(request.user, cell)
+    handover = consolidation.handover_of(cell)
+    phase_refusal = regional_phase_refusal(cell.call)
     return render(
         request,
         "evaluation/consolidation/list.html",
@@ -105,8 +108,10 @@ def consolidation_list(request, cell_pk):
             "headers": listing.headers(params, COLUMNS),
             "current_sort": params.get("tri", ""),
             "export_query": listing.query(params, page=None),
-            "handover": consolidation.handover_of(cell),
-            "can_edit": can_edit_cell(request.user, cell),
+            "handover": handover,
+            "phase_refusal": phase_refusal,
+            "is_coordinator": coordinator,
+            "can_edit": coordinator and not phase_refusal and handover is None,
             "pages": listing.page_links(page, params),
         },
     )
@@ -158,14 +163,20 @@ class OpinionForm(forms.Form):
 def regional_opinion(request, pk):
     candidature, cell = _region_candidature_or_404(request.user, pk)
     handover = consolidation.handover_of(cell)
+    phase_refusal = regional_phase_refusal(cell.call)
+    coordinator = can_coordinate(request.user, candidature)
     can_edit = (
         handover is None
+        and not phase_refusal
         and candidature.state == CandidatureState.ADMISSIBLE
-        and can_coordinate(request.user, candidature)
+        and coordinator
     )
     context = consolidation.side_by_side(candidature)
     existing = context["opinion"]
     if request.method == "POST":
+        if phase_refusal and coordinator:
+            messages.error(request, phase_refusal)
+            return redirect("regional_opinion", pk=candidature.pk)
         if not can_edit:
             raise PermissionDenied("L'avis collégial ne peut pas être modifié.")
         form = OpinionForm(request.POST)
@@ -209,6 +220,8 @@ def regional_opinion(request, pk):
             "cell": cell,
             "handover": handover,
             "can_edit": can_edit,
+            "phase_refusal": phase_refusal,
+            "is_coordinator": coordinator,
             "form": form,
             "text_fields": [form["motivation"], form["internal_note"]],
             "non_field_errors": form.errors.get(NON_FIELD_ERRORS, []),
@@ -258,8 +271,14 @@ def _typed_ranks(post, rows) -> tuple[dict[int, int], list[str]]:
 def regional_ranking(request, cell_pk):
     cell = _cell_or_404(request.user, cell_pk)
     rows = _ranking_rows(cell, request.user)
-    can_edit = can_edit_cell(request.user, cell)
+    coordinator = is_cell_coordinator(request.user, cell)
+    handover = consolidation.handover_of(cell)
+    phase_refusal = regional_phase_refusal(cell.call)
+    can_edit = coordinator and not phase_refusal and handover is None
     if request.method == "POST":
+        if phase_refusal and coordinator:
+            messages.error(request, phase_refusal)
+            return redirect("regional_ranking", cell_pk=cell.pk)
         if not can_edit:
             raise PermissionDenied("Le classement ne peut pas être modifié.")
         try:
@@ -293,7 +312,9 @@ def regional_ranking(request, cell_pk):
             "can_edit": can_edit,
             "unranked_count": unranked_count,
             "without_opinion": without_opinion,
-            "handover": consolidation.handover_of(cell),
+            "handover": handover,
+            "phase_refusal": phase_refusal,
+            "is_coordinator": coordinator,
         },
     )
 
@@ -306,9 +327,11 @@ def regional_ranking(request, cell_pk):
 def region_handover(request, cell_pk):
     cell = _cell_or_404(request.user, cell_pk)
     handover = consolidation.handover_of(cell)
-    can_edit = handover is None and is_cell_coordinator(request.user, cell)
+    phase_refusal = regional_phase_refusal(cell.call)
+    coordinator = is_cell_coordinator(request.user, cell)
+    can_edit = handover is None and not phase_refusal and coordinator
     if request.method == "POST":
-        if not is_cell_coordinator(request.user, cell):
+        if not coordinator:
             raise PermissionDenied("Seul un coordinateur de la cellule transmet la région.")
         try:
             consolidation.hand_over(cell, request.user, request.POST.get("comment", ""))
@@ -331,6 +354,8 @@ def region_handover(request, cell_pk):
             "handover": handover,
             "can_edit": can_edit,
             "problems": problems,
+            "phase_refusal": phase_refusal,
+            "is_coordinator": coordinator,
             "ready_count": consolidation.rankable(cell).count() if handover is None else 0,
         },
     )

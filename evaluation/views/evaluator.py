@@ -32,7 +32,13 @@ from ..models import (
     Review,
     ReviewState,
 )
-from ..permissions import can_coordinate, can_review, can_see_reviews, region_handed_over
+from ..permissions import (
+    can_coordinate,
+    can_review,
+    can_see_reviews,
+    region_handed_over,
+    regional_phase_refusal,
+)
 
 REVIEW_STATES = {None: "à faire", ReviewState.DRAFT: "en cours", ReviewState.SUBMITTED: "rendue"}
 
@@ -256,6 +262,8 @@ def _review_context(request, candidature, review, *, data=None, errors=None, pro
         for r in ([review] if review is not None else []) + others
         if r.state == ReviewState.SUBMITTED
     ]
+    if regional_phase_refusal(candidature.call):  # the phase closes the cell's decisions
+        context["reopenable"] = []
     return context
 
 

@@ -1,11 +1,10 @@
-"""The coordinator's home of a regional cell (its candidatures by state) and the cell's members
-(add, invite, change a role, remove). The rules live in ``evaluation.cells`` and
-``accounts.invitations``."""
+"""The coordinator's home of a regional cell (its worklist: search, filters, sort, due dates,
+each member's progress; ``evaluation.worklists``) and the cell's members (add, invite, change a
+role, remove). The rules live in ``evaluation.cells`` and ``accounts.invitations``."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,22 +16,35 @@ from accounts.models import (
     CellInvitation,
     RegionalRole,
 )
-from candidatures.models import Candidature, CandidatureState
+from candidatures.models import CandidatureState
 
-from .. import cells
-from ..permissions import region_handed_over
+from .. import cells, worklists
+from ..filters import CellHomeFilter
+from ..permissions import region_handed_over, regional_phase_refusal
+from . import listing
 from .errors import errors_of, flash_errors
 from .lookups import coordinated_cell_or_404, posted_pk
 
 PAGE_SIZE = 50
 
 
+# Columns of the cell's worklist: label, sort key of ``CellHomeFilter.tri`` (or None), and
+# whether the first click sorts from the highest value.
+COLUMNS = (
+    ("PTCE", "nom", False),
+    ("Département", "departement", False),
+    ("Priorités", None, False),
+    ("État", "etat", False),
+    ("Évaluations rendues / attribuées", "evaluations", False),
+    ("Échéance", "complements", False),
+    ("Actions", None, False),
+)
+
+
 @login_required
 def cell_home(request, cell_pk):
     cell = coordinated_cell_or_404(request.user, cell_pk)
-    candidatures = Candidature.objects.visible_to(request.user).filter(
-        call=cell.call_id, region=cell.region_id, submitted_at__isnull=False
-    )
+    candidatures = worklists.cell_candidatures(cell, request.user)
     counts = dict(
         candidatures.order_by().values("state").annotate(n=Count("pk")).values_list("state", "n")
     )
@@ -41,14 +53,12 @@ def cell_home(request, cell_pk):
         for value, label in CandidatureState.choices
         if value != CandidatureState.DRAFT
     ]
-    state = request.GET.get("etat", "")
-    if state in counts:
-        candidatures = candidatures.filter(state=state)
-    else:
-        state = ""
-    page = Paginator(
-        candidatures.select_related("ptce").order_by("ptce__name", "pk"), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    filterset = CellHomeFilter(
+        request.GET, queryset=candidatures.order_by("sort_name", "pk"), cell=cell
+    )
+    page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
+    params = request.GET.copy()
+    regional_open = worklists.is_regional_open(cell)
     return render(
         request,
         "evaluation/coordinator/cell_home.html",
@@ -56,9 +66,19 @@ def cell_home(request, cell_pk):
             "cell": cell,
             "states": states,
             "total": sum(counts.values()),
-            "state": state,
+            "form": filterset.form,
+            "filtered": any(params.get(name) for name in filterset.form.fields if name != "tri"),
             "page": page,
+            "rows": worklists.decorate(list(page.object_list), cell),
+            "headers": listing.headers(params, COLUMNS),
+            "current_sort": params.get("tri", ""),
+            "pages": listing.page_links(page, params),
+            "members": worklists.member_progress(cell),
+            "regional_open": regional_open,
+            "phase_refusal": regional_phase_refusal(cell.call),
             "handed_over": region_handed_over(cell.call_id, cell.region_id),
+            "closes_at": cell.call.closes_at,
+            "regional_deadline": cell.call.regional_review_deadline,
         },
     )
 

@@ -71,3 +71,25 @@ def test_cell_member_sets_their_organisation(client):
     assert "clé de contrôle" in response.content.decode()
     user.refresh_from_db()
     assert user.organisation_siren == "732829320"
+
+
+def test_cna_dashboard_groups_the_regions_by_the_stage_of_their_review(client):
+    from evaluation.models import RegionHandover
+
+    user = f.UserFactory()
+    call = f.CallFactory()
+    f.NationalMembershipFactory(user=user, cell=f.NationalCellFactory(call=call))
+    cells = {
+        code: f.RegionalCellFactory(call=call, region=f.region(code)) for code in ("11", "53", "84")
+    }
+    RegionHandover.objects.create(cell=cells["53"], handed_over_by=f.UserFactory())
+    client.force_login(user)
+    html = client.get("/mon-espace/").content.decode()
+    handed = html.index("Régions transmises à la CNA (1)")
+    in_review = html.index("Régions en instruction régionale (2)")
+    assert handed < in_review  # the regions the CNA can review come first
+    bretagne = html.index(f'href="/instruction/cellules/{cells["53"].pk}/consolidation/"')
+    assert handed < bretagne < in_review
+    for code in ("11", "84"):
+        assert in_review < html.index(f"/instruction/cellules/{cells[code].pk}/consolidation/")
+    assert html.count("/consolidation/") == 3

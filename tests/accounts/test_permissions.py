@@ -4,6 +4,7 @@ are added)."""
 import pytest
 from django.urls import reverse
 
+from candidatures import letters
 from candidatures.models import Candidature, Ptce
 from candidatures.permissions import can_view_candidature
 from tests.roles import (
@@ -281,6 +282,33 @@ def test_screen_access(client, world, role, screen):
     _name, url_of, expected = screen
     url = url_of(world)
     response = client_as(client, world, role).get(url)
+    assert_outcome(response, expected[role], url, role)
+
+
+# POST-only screens: what each role gets when it sends the form.
+POSTED_SCREENS = [
+    # The letter preview of unsaved edits (admin, issue 16): staff only.
+    (
+        "admin_letter_preview_draft",
+        lambda w: reverse("admin:candidatures_lettertemplate_preview_draft"),
+        lambda w: {
+            "call": w.call.pk,
+            "kind": "laureate",
+            "subject": "Objet {porteur}",
+            "body": "Texte. " + letters.APPEAL_PARAGRAPH,
+        },
+        STAFF_ONLY_ADMIN,
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("screen", POSTED_SCREENS, ids=[s[0] for s in POSTED_SCREENS])
+def test_posted_screen_access(client, world, role, screen):
+    _name, url_of, data_of, expected = screen
+    url = url_of(world)
+    response = client_as(client, world, role).post(url, data_of(world))
     assert_outcome(response, expected[role], url, role)
 
 

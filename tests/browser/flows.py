@@ -279,7 +279,7 @@ def open_cell_dashboard(page, axe_check, region_name: str) -> None:
 def open_admissibility(page, axe_check, ptce_name: str) -> None:
     """From the cell's dashboard, a submitted candidature's admissibility page."""
     expect(page.get_by_role("row", name=re.compile(ptce_name))).to_contain_text("déposée")
-    page.get_by_role("link", name=f"Recevabilité : {ptce_name}").click()
+    page.get_by_role("link", name=f"Décider la recevabilité : {ptce_name}").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Recevabilité – {ptce_name}")
     axe_check(page)
 

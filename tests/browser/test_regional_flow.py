@@ -174,7 +174,7 @@ def test_regional_review_from_admissibility_to_hand_over(page, live_server, axe_
     # --- The coordinator sees what changed and declares the candidature admissible. ---
     log_in(page, coordinator.email)
     page.get_by_role("link", name="tableau de bord de la cellule").click()
-    page.get_by_role("link", name=f"Compléments : {PTCE_NAME}").click()
+    page.get_by_role("link", name=f"Demander des compléments : {PTCE_NAME}").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Compléments – {PTCE_NAME}")
     changes = page.get_by_role("table", name="Ce qui a changé")
     row = changes.get_by_role("row", name=re.compile("Résumé du projet"))

@@ -100,3 +100,111 @@ def test_the_calls_template_is_sent_at_publication(django_capture_on_commit_call
     for letter in (refusal, grant):
         assert letters.has_appeal_mention(letter.body_text)
         assert "recours gracieux" in letter.body_html
+
+
+# --- Preview of unsaved edits -------------------------------------------------------------------
+
+
+def _draft_url():
+    return reverse("admin:candidatures_lettertemplate_preview_draft")
+
+
+def test_the_form_offers_to_preview_the_text_as_typed(client):
+    _staff(client)
+    template = LetterTemplate.objects.create(
+        call=f.CallFactory(), kind=LetterKind.LAUREATE, subject="Objet", body="Texte. " + APPEAL
+    )
+    for url in (
+        reverse("admin:candidatures_lettertemplate_add"),
+        reverse("admin:candidatures_lettertemplate_change", args=[template.pk]),
+    ):
+        page = client.get(url).content.decode()
+        assert f'formaction="{_draft_url()}"' in page
+        assert 'value="Prévisualiser"' in page
+
+
+def test_preview_shows_unsaved_edits_with_a_real_candidature_and_saves_nothing(client):
+    edition = national_edition({"11": [80, 70]})
+    winner = edition.candidatures[0]
+    fix_list(edition, {winner: "45000"})
+    template = LetterTemplate.objects.create(
+        call=edition.call,
+        kind=LetterKind.LAUREATE,
+        subject="Ancien objet",
+        body="Ancien texte.\n" + APPEAL,
+    )
+    _staff(client)
+    response = client.post(
+        _draft_url(),
+        {
+            "call": edition.call.pk,
+            "kind": LetterKind.LAUREATE,
+            "subject": "Nouvel objet : {porteur}",
+            "body": "Nouveau texte : {montant} pour {porteur}.\n" + APPEAL,
+            "candidature": winner.pk,
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"Nouvel objet : {winner.ptce.name}" in page
+    assert f"Nouveau texte : 45\u202f000\xa0€ pour {winner.ptce.name}" in page
+    assert "Ancien" not in page
+    template.refresh_from_db()
+    assert (template.subject, template.body) == ("Ancien objet", "Ancien texte.\n" + APPEAL)
+    assert LetterTemplate.objects.count() == 1
+
+
+def test_preview_of_a_new_letter_before_its_first_save(client):
+    edition = national_edition({"11": [80]})
+    _staff(client)
+    response = client.post(
+        _draft_url(),
+        {
+            "call": edition.call.pk,
+            "kind": LetterKind.NOT_SELECTED,
+            "subject": "Décision – {porteur}",
+            "body": "Motivation : {motivation}\n" + APPEAL,
+        },
+    )
+    assert response.status_code == 200
+    assert f"Décision – {edition.candidatures[0].ptce.name}" in response.content.decode()
+    assert not LetterTemplate.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "message"),
+    [
+        ("Objet", "{inconnu} " + APPEAL, "Champ inconnu : {inconnu}"),
+        ("Objet {nom}", "Texte. " + APPEAL, "Objet : Champ inconnu : {nom}"),
+        ("Objet", "Retenue : {montant}.", "voies et délais de recours"),
+    ],
+)
+def test_preview_applies_the_save_rules(client, subject, body, message):
+    edition = national_edition({"11": [80]})
+    _staff(client)
+    response = client.post(
+        _draft_url(),
+        {"call": edition.call.pk, "kind": "laureate", "subject": subject, "body": body},
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert message in page.replace("&#x27;", "'")
+    assert "Objet : Objet" not in page  # no letter rendered
+    assert not LetterTemplate.objects.exists()
+
+
+def test_preview_needs_a_call_and_a_kind_and_a_post(client):
+    _staff(client)
+    response = client.post(_draft_url(), {"subject": "Objet", "body": APPEAL})
+    assert response.status_code == 422
+    page = response.content.decode().replace("&#x27;", "'")
+    assert "Choisissez l'appel de la lettre." in page
+    assert "Choisissez le type de décision de la lettre." in page
+    assert client.get(_draft_url()).status_code == 405
+
+
+def test_preview_is_for_staff_only(client):
+    client.force_login(f.UserFactory())
+    response = client.post(_draft_url(), {"subject": "Objet", "body": APPEAL})
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]

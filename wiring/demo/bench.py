@@ -437,8 +437,10 @@ class _Seeder:
         from candidatures import questionnaire
 
         questionnaire.build(self.call, questionnaire.AMI_PTCE)
-        Call.objects.filter(pk=self.call.pk).update(phase=Phase.NATIONAL_REVIEW)
-        self.call.phase = Phase.NATIONAL_REVIEW
+        # In regional review while the regions rank (``set_ranking`` checks the phase); the
+        # hand-over stage moves it to national review. The log has every move already.
+        Call.objects.filter(pk=self.call.pk).update(phase=Phase.REGIONAL_REVIEW)
+        self.call.phase = Phase.REGIONAL_REVIEW
         moves = [
             (Phase.DRAFT, Phase.OPEN, self.call.opens_at),
             (Phase.OPEN, Phase.REGIONAL_REVIEW, self.call.closes_at),
@@ -940,6 +942,8 @@ class _Seeder:
             )
         self._bulk(RegionHandover, list(handovers.values()))
         Candidature.objects.filter(call=self.call).update(state="regional_review_done")
+        Call.objects.filter(pk=self.call.pk).update(phase=Phase.NATIONAL_REVIEW)
+        self.call.phase = Phase.NATIONAL_REVIEW
         self._bulk(
             CandidatureEvent,
             [
