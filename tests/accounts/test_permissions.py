@@ -148,6 +148,8 @@ SCREENS = [
         lambda w: reverse("candidature_detail", args=[w.candidature_a.pk]),
         CANDIDATURE_A,
     ),
+    ("dossier", lambda w: reverse("dossier", args=[w.candidature_a.pk]), CANDIDATURE_A),
+    ("dossier_pdf", lambda w: reverse("dossier_pdf", args=[w.candidature_a.pk]), CANDIDATURE_A),
     (
         "candidature_step",
         lambda w: reverse("candidature_step", args=[w.candidature_a.pk, "presentation"]),

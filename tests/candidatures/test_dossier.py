@@ -248,3 +248,68 @@ def test_inline_view_of_a_document_of_another_candidature_is_404(client, world):
     client.force_login(world.user("other_applicant"))
     url = reverse("document_view", args=[world.candidature_b.pk, document.pk])
     assert client.get(url).status_code == NOT_FOUND
+
+
+# --- « Voir le dossier » from every screen that names the candidature ----------------------------
+
+
+def _cell_a(world):
+    from accounts.models import RegionalCell
+
+    return RegionalCell.objects.get(call=world.call, region=world.region_a)
+
+
+def test_every_screen_naming_the_candidature_links_to_its_dossier(client, world):
+    from evaluation.models import Assignment
+    from tests.accounts.test_permissions import national
+
+    candidature = world.candidature_a
+    link = reverse("dossier", args=[candidature.pk])
+    cell = _cell_a(world)
+    coordinator_screens = [
+        reverse("admissibility", args=[candidature.pk]),
+        reverse("complements_request", args=[candidature.pk]),
+        reverse("cell_home", args=[cell.pk]),
+        reverse("candidature_detail", args=[candidature.pk]),
+    ]
+    client.force_login(world.user("cra_coordinator"))
+    for url in coordinator_screens:
+        assert link in client.get(url).content.decode(), url
+    # Assignments list the admissible candidatures.
+    candidature.state = "admissible"
+    candidature.save(update_fields=["state"])
+    assert link in client.get(reverse("cell_assignments", args=[cell.pk])).content.decode()
+    assert link in client.get(reverse("regional_ranking", args=[cell.pk])).content.decode()
+    evaluator = world.user("cra_evaluator")
+    Assignment.objects.create(
+        candidature=candidature, evaluator=evaluator, assigned_by=world.user("cra_coordinator")
+    )
+    client.force_login(evaluator)
+    assert link in client.get(reverse("evaluator_worklist")).content.decode()
+    review = client.get(reverse("review_edit", args=[candidature.pk])).content.decode()
+    assert link in review and "Territoire rural" in review and "quartier prioritaire" in review
+    # From the regional opinion on, and the national screens.
+    ids = national(world)
+    client.force_login(world.user("cra_coordinator"))
+    for url in (
+        reverse("consolidation_list", args=[cell.pk]),
+        reverse("regional_opinion", args=[candidature.pk]),
+    ):
+        assert link in client.get(url).content.decode(), url
+    client.force_login(world.user("cna_admin"))
+    call = world.call.pk
+    for url in (
+        reverse("national_dashboard", args=[call]),
+        reverse("national_candidature", args=[candidature.pk]),
+        reverse("deliberation", args=[call]),
+        reverse("deliberation_line", args=[call, ids["line"]]),
+        reverse("decision_list", args=[call]),
+        reverse("decision_table", args=[call]),
+        reverse("decision_edit", args=[call, ids["decision"]]),
+    ):
+        assert link in client.get(url).content.decode(), url
+    client.force_login(world.user("staff"))
+    admin_page = client.get(reverse("admin:candidatures_candidature_change", args=[candidature.pk]))
+    assert link in admin_page.content.decode()
+    client.force_login(world.user("applicant"))
+    assert link in client.get(reverse("candidature_detail", args=[candidature.pk])).content.decode()
