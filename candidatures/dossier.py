@@ -32,6 +32,7 @@ from .models import (
     MemberCategory,
     PtceMembership,
 )
+from .submission import build_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ logger = logging.getLogger(__name__)
 # ``documents.detect_format``). Never HTML nor SVG: those could run scripts in our origin.
 INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg"}
 PDF_TYPE = "application/pdf"
+# What the dossier reads of the PTCE in the snapshot (``submission.build_snapshot``).
+PTCE_KEYS = (
+    "name", "siret", "legal_form", "address", "postal_code", "seat_commune",
+    "territory_communes", "year_created", "website", "description",
+)  # fmt: skip
 
 
 def dossier_queryset(user):
@@ -187,7 +193,8 @@ def _territory(candidature, ptce_snapshot) -> dict:
 
 def dossier_context(candidature) -> dict:
     """Everything the dossier shows, read in a fixed number of queries."""
-    snapshot = candidature.snapshot or {}
+    # A candidature submitted before snapshots existed has none: build it from the live rows.
+    snapshot = candidature.snapshot or build_snapshot(candidature)
     answers = snapshot.get("answers") or questionnaire.snapshot_answers(candidature)
     requests = list(
         ComplementRequest.objects.filter(candidature=candidature, answered_at__isnull=False)
@@ -205,7 +212,7 @@ def dossier_context(candidature) -> dict:
             candidature.call, answers, with_title=True, with_names=True
         )
     ]
-    ptce_snapshot = snapshot.get("ptce") or {}
+    ptce_snapshot = dict.fromkeys(PTCE_KEYS, "") | (snapshot.get("ptce") or {})
     members = [
         {
             "name": member.get("name", ""),

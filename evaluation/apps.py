@@ -28,3 +28,6 @@ class EvaluationConfig(AppConfig):
 
         if can_manage_batch not in MANAGERS:
             MANAGERS.append(can_manage_batch)
+
+        # The region's ZIP is queued by name (evaluation.region_export): register the tasks.
+        from . import tasks  # noqa: F401

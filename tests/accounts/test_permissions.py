@@ -193,6 +193,7 @@ SCREENS = [
         lambda w: reverse("regional_opinion", args=[w.candidature_a.pk]),
         CONSOLIDATION_A,
     ),
+    ("region_exports", lambda w: reverse("region_exports", args=[cell_a(w)]), COORDINATOR_ONLY),
     (
         "consolidation_export",
         lambda w: reverse("consolidation_export", args=[cell_a(w)]),
