@@ -111,8 +111,9 @@ def _write_candidature(archive, candidature, folder) -> None:
         )
 
 
-def build(export: RegionExport) -> RegionExport:
-    """Builds the ZIP of ``export`` (claimed once: a second run of the task does nothing)."""
+def build(export: RegionExport, *, limit: int | None = None) -> RegionExport:
+    """Builds the ZIP of ``export`` (claimed once: a second run of the task does nothing).
+    ``limit``: only the first dossiers (bench/region_zip.py on a loaded machine)."""
     claimed = RegionExport.objects.filter(pk=export.pk, status=ExportStatus.PENDING).update(
         status=ExportStatus.RUNNING
     )
@@ -121,7 +122,9 @@ def build(export: RegionExport) -> RegionExport:
     export.refresh_from_db()
     cell = export.cell
     candidatures = list(
-        region_candidatures(cell, export.created_by).select_related("call", "ptce", "region")
+        region_candidatures(cell, export.created_by).select_related("call", "ptce", "region")[
+            :limit
+        ]
     )
     RegionExport.objects.filter(pk=export.pk).update(total=len(candidatures))
     try:
