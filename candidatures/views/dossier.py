@@ -11,7 +11,6 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts.permissions import is_regional_coordinator
 from ami.scoping import get_visible_or_404
 
 from .. import dossier
@@ -33,9 +32,6 @@ def dossier_view(request, pk):
     candidature = _dossier_or_404(request.user, pk)
     context = dossier.dossier_context(candidature)
     context["is_applicant"] = any(m.user_id == request.user.pk for m in context["team"])
-    context["is_coordinator"] = is_regional_coordinator(
-        request.user, candidature.call, candidature.region
-    )
     return render(request, "candidatures/dossier.html", context)
 
 
