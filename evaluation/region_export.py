@@ -33,6 +33,9 @@ from .models import ExportStatus, RegionExport, region_export_path
 logger = logging.getLogger(__name__)
 
 EXPIRY = timedelta(hours=48)
+# An export still « pending » or « running » after this long lost its worker (restarted,
+# killed): it no longer stands in the way of a new one.
+STALE_AFTER = timedelta(hours=6)
 CHUNK = 1024 * 1024
 BUILD_TASK = "evaluation.build_region_export"
 MISSING_LIST = "fichiers-manquants.txt"
@@ -51,11 +54,13 @@ def region_candidatures(cell, user):
 @audit.audited
 def request_export(cell, actor) -> RegionExport:
     """A new export of the cell's region, queued after commit; the one already pending or
-    running for this cell if there is one (no duplicate work)."""
+    running for this cell if there is one (no duplicate work), unless it is stale."""
     if not is_regional_coordinator(actor, cell.call, cell.region):
         raise PermissionDenied("Seuls les coordinateurs de la cellule exportent la région.")
     running = RegionExport.objects.filter(
-        cell=cell, status__in=[ExportStatus.PENDING, ExportStatus.RUNNING]
+        cell=cell,
+        status__in=[ExportStatus.PENDING, ExportStatus.RUNNING],
+        created_at__gte=timezone.now() - STALE_AFTER,
     ).first()
     if running:
         return running

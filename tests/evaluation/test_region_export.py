@@ -118,11 +118,16 @@ def test_progress_is_polled_while_the_export_runs(client, world):
     assert "hx-trigger" not in html and "L'export a échoué" in html
 
 
-def test_a_second_request_while_one_runs_reuses_it(world):
+def test_a_second_request_while_one_runs_reuses_it_unless_stale(world):
     cell = _cell(world)
     coordinator = world.user("cra_coordinator")
     first = region_export.request_export(cell, coordinator)
     assert region_export.request_export(cell, coordinator) == first
+    # A worker killed mid-way leaves it « running »: after a while it no longer blocks.
+    RegionExport.objects.filter(pk=first.pk).update(
+        status=ExportStatus.RUNNING, created_at=timezone.now() - timedelta(hours=7)
+    )
+    assert region_export.request_export(cell, coordinator) != first
 
 
 def test_a_conflicted_coordinator_does_not_get_the_hidden_dossier(world):
