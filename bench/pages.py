@@ -42,6 +42,7 @@ from wiring.demo.bench import BENCH_SLUG, bench_call  # noqa: E402
 
 MAX_QUERIES = 25
 LIST_MS = 150
+DOSSIER_MS = 100
 EXPORT_MS = 10_000
 SLOW_RUNS = 3
 
@@ -102,7 +103,14 @@ def people(call):
         Candidature.objects.filter(call=call).select_related("ptce").order_by("pk").first()
     )
     applicant = candidature.ptce.users.order_by("pk").first()
+    # The coordinator's dossier page: a submitted candidature of their region.
+    dossier = (
+        Candidature.objects.filter(call=call, region=cell.region_id, submitted_at__isnull=False)
+        .order_by("pk")
+        .first()
+    )
     return {
+        "dossier": dossier,
         "cell": cell,
         "count": biggest["n"],
         "coordinator": coordinator,
@@ -118,6 +126,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--call-slug", default=BENCH_SLUG)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--only", default="", help="only the pages whose name contains this")
     options = parser.parse_args()
     call = bench_call(options.call_slug)
     if call is None:
@@ -156,6 +165,12 @@ def main():
             None,
         ),
         ("evaluator worklist", get(evaluator, reverse("evaluator_worklist")), runs, LIST_MS),
+        (
+            f"dossier ({who['dossier'].documents.count()} documents)",
+            get(coordinator, reverse("dossier", args=[who["dossier"].pk])),
+            runs,
+            DOSSIER_MS,
+        ),
         (
             "regional consolidation list",
             get(coordinator, reverse("consolidation_list", args=[cell.pk])),
@@ -204,6 +219,8 @@ def main():
     rows.append(
         (f"selection assistant (POST, {total} candidates)", create_scenario, SLOW_RUNS, None)
     )
+    if options.only:
+        rows = [row for row in rows if options.only in row[0]]
     print(f"{'page':<48}{'median ms':>10}{'queries':>9}  budget")
     try:
         for name, request, count, budget in rows:
@@ -212,6 +229,8 @@ def main():
             if request is create_scenario:
                 solver = statistics.median(s.solve_seconds for s in created) * 1000
                 print(f"{'  of which the solver (HiGHS)':<48}{solver:>10.1f}")
+        if not created:
+            return
         scenario = created[-1]
         url = reverse("scenario_detail", args=[scenario.pk])
         median, queries, _response = measure(get(member, url), runs)

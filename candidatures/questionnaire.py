@@ -389,17 +389,20 @@ class SectionAnswers:
     rows: list = field(default_factory=list)  # (label, displayed answer)
 
 
-def answer_rows(call, answers: dict, *, with_title=False) -> list[SectionAnswers]:
+def answer_rows(call, answers: dict, *, with_title=False, with_names=False) -> list[SectionAnswers]:
     """Every question of the call with its answer (from a snapshot or a candidature), by
-    section; the title first when asked."""
+    section; the title first when asked. Rows are (label, displayed answer), or (name, label,
+    displayed answer) ``with_names`` (the dossier marks the answers complements changed)."""
     result = []
     for step in steps(call):
         if not step.has_form:
             continue
         rows = []
         if with_title and "title" in step.core:
-            rows.append((TITLE.label, answers.get("title") or ""))
-        rows += [(q.label, display(q, answers.get(q.slug))) for q in step.questions]
+            rows.append((TITLE.name, TITLE.label, answers.get("title") or ""))
+        rows += [(q.slug, q.label, display(q, answers.get(q.slug))) for q in step.questions]
+        if not with_names:
+            rows = [row[1:] for row in rows]
         if rows:
             result.append(SectionAnswers(step.title, rows))
     return result

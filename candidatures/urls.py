@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import candidature, dashboard, documents, preview, ptce
+from .views import candidature, dashboard, documents, dossier, preview, ptce
 
 urlpatterns = [
     path("", dashboard.applicant_dashboard, name="applicant_dashboard"),
@@ -36,6 +36,13 @@ urlpatterns = [
         name="candidature_start",
     ),
     path("<int:pk>/", candidature.candidature_detail, name="candidature_detail"),
+    # The dossier, read-only (candidatures.dossier)
+    path("<int:pk>/dossier/", dossier.dossier_view, name="dossier"),
+    path(
+        "<int:pk>/dossier/dossier-complet.pdf",
+        dossier.dossier_pdf,
+        name="dossier_pdf",
+    ),
     path("<int:pk>/reprendre/", candidature.candidature_resume, name="candidature_resume"),
     path("<int:pk>/etapes/<slug:step>/", candidature.candidature_step, name="candidature_step"),
     path(
@@ -71,5 +78,10 @@ urlpatterns = [
         "<int:pk>/pieces/<int:document_pk>/telecharger/",
         documents.document_download,
         name="document_download",
+    ),
+    path(
+        "<int:pk>/pieces/<int:document_pk>/voir/",
+        dossier.document_view,
+        name="document_view",
     ),
 ]

@@ -25,6 +25,7 @@ from .models import (
     DeliberationOverride,
     NationalReview,
     RegionalOpinion,
+    RegionExport,
     RegionHandover,
     Review,
     ReviewScore,
@@ -169,6 +170,19 @@ class RegionHandoverAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["cell__region__name", "cell__call__name"]
     list_select_related = ["cell__region", "cell__call", "handed_over_by"]
     date_hierarchy = "handed_over_at"
+
+
+@admin.register(RegionExport)
+class RegionExportAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The regions' ZIP exports, for support: who asked, when, how far; the file itself is the
+    coordinators' (downloaded from their export page only)."""
+
+    list_display = ["cell", "created_by", "created_at", "status", "done", "total", "expires_at"]
+    list_filter = ["status", "cell__call", "cell__region"]
+    search_fields = ["cell__region__name", "cell__call__name", "created_by__email"]
+    list_select_related = ["cell__region", "cell__call", "created_by"]
+    exclude = ["file"]
+    date_hierarchy = "created_at"
 
 
 # --- National review, selection, deliberation, decisions -------------------------------------

@@ -35,3 +35,5 @@ class EvaluationConfig(AppConfig):
         from .permissions import handed_over_cells
 
         register_cell_stage(handed_over_cells)
+        # The region's ZIP is queued by name (evaluation.region_export): register the tasks.
+        from . import tasks  # noqa: F401

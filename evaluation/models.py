@@ -1,12 +1,15 @@
 """The regional review (DESIGN §3–5): admissibility checks, conflicts of interest, assignments,
 reviews on the call's grid, the collegial regional opinion and the hand-over to the CNA."""
 
+import secrets
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import RegionalRole
 from ami import audit
 from candidatures.models import ThroughCandidatureQuerySet
 
@@ -562,3 +565,77 @@ class Decision(models.Model):
     @property
     def is_published(self) -> bool:
         return self.published_at is not None
+
+
+# --- The region's ZIP (evaluation.region_export) --------------------------------------------------
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "en attente"
+    RUNNING = "running", "en cours"
+    READY = "ready", "prête"
+    FAILED = "failed", "échec"
+    EXPIRED = "expired", "expirée"
+
+
+def region_export_path(export, filename):
+    """Private storage, under an opaque name; the download view names the file."""
+    return f"exports/regions/{secrets.token_hex(16)}.zip"
+
+
+class RegionExportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A region's exports: the coordinators of its cell, whoever of them asked for it."""
+        if not (user.is_authenticated and user.is_active):
+            return self.none()
+        return self.filter(
+            cell__memberships__user=user, cell__memberships__role=RegionalRole.COORDINATOR
+        )
+
+
+@audit.track(exclude=["done"])
+class RegionExport(models.Model):
+    """A ZIP of a region's dossiers (one folder per candidature: dossier PDF and documents),
+    built by a Celery task, kept in the private storage until ``expires_at``."""
+
+    cell = models.ForeignKey(
+        "accounts.RegionalCell",
+        verbose_name="cellule",
+        on_delete=models.CASCADE,
+        related_name="exports",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="demandée par",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("demandée le", default=timezone.now)
+    status = models.CharField(
+        "état", max_length=20, choices=ExportStatus, default=ExportStatus.PENDING
+    )
+    total = models.PositiveIntegerField("candidatures à exporter", default=0)
+    done = models.PositiveIntegerField("candidatures exportées", default=0)
+    file = models.FileField("fichier", upload_to=region_export_path, max_length=200, blank=True)
+    size = models.PositiveBigIntegerField("taille (octets)", null=True, blank=True)
+    finished_at = models.DateTimeField("terminée le", null=True, blank=True)
+    expires_at = models.DateTimeField("expire le", null=True, blank=True)
+    error = models.TextField("erreur", blank=True)
+
+    objects = RegionExportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "export ZIP d'une région"
+        verbose_name_plural = "exports ZIP des régions"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"Export {self.cell} du {timezone.localtime(self.created_at):%d/%m/%Y %H:%M}"
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (ExportStatus.PENDING, ExportStatus.RUNNING)

@@ -4,6 +4,9 @@ from celery import shared_task
 
 from candidatures.complements import send_due_reminders
 
+from . import region_export
+from .models import RegionExport
+
 
 @shared_task(name="evaluation.send_complement_reminders")
 def send_complement_reminders() -> int:
@@ -22,3 +25,16 @@ def send_coordinator_digests() -> int:
     from .digest import send_coordinator_digests as send
 
     return send()
+
+
+@shared_task(name="evaluation.build_region_export")
+def build_region_export(export_id: int) -> str:
+    export = RegionExport.objects.select_related("cell__call", "cell__region", "created_by").get(
+        pk=export_id
+    )
+    return region_export.build(export).status
+
+
+@shared_task(name="evaluation.purge_region_exports")
+def purge_region_exports() -> int:
+    return region_export.purge_expired()

@@ -60,6 +60,7 @@ KWARG_KINDS = {
     "batch_pk": "batch",
     "review_pk": "review",
     "document_pk": "document",
+    "export_pk": "region_export",
     "type_pk": "document_type",
     "member_pk": "ptce_member",
     "membership_pk": "ptce_membership",
@@ -153,6 +154,9 @@ STAFF_READS = {
     "deliberation_fix": "an action of the deliberation they read (POST: 403)",
     "deliberation_reopen": "an action of the deliberation they read (POST: 403)",
     "document_download": "a document of a candidature they read",
+    "document_view": "a document of a candidature they read, shown inline",
+    "dossier": "the dossier of a submitted candidature, read-only",
+    "dossier_pdf": "the « dossier complet » PDF of a candidature they read",
     "documents_zip": "the documents of a candidature they read",
     "consolidation_list": "a region's consolidation, read-only",
     "regional_ranking": "a region's ranking, read-only",
@@ -278,10 +282,34 @@ def objects_of(world) -> dict:
         "document": add_document(candidature, document_type).pk,
         "review": make_review(candidature, {}, evaluator=evaluator).pk,
         "cell": RegionalCell.objects.get(call=world.call, region=world.region_a).pk,
+        "region_export": ready_export(world).pk,
         "call_slug": world.call.slug,
         "step": "presentation",
         "api_token": create_token(world.user("applicant"), "suivi", 30).token.pk,
     }
+
+
+def ready_export(world):
+    """A ready ZIP of region A's dossiers, asked for by its coordinator."""
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from evaluation.models import ExportStatus, RegionExport
+
+    export = RegionExport(
+        cell=RegionalCell.objects.get(call=world.call, region=world.region_a),
+        created_by=world.user("cra_coordinator"),
+        status=ExportStatus.READY,
+        total=1,
+        done=1,
+        size=4,
+        expires_at=timezone.now() + timedelta(hours=48),
+    )
+    export.file.save("export.zip", ContentFile(b"PK\x05\x06"), save=False)
+    export.save()
+    return export
 
 
 def national_objects_of(world) -> dict:

@@ -386,6 +386,12 @@ CELERY_BEAT_SCHEDULE["purge-documents"] = {
     "task": "candidatures.purge_documents",
     "schedule": crontab(minute=30, hour=3),
 }
+# The regions' ZIP exports (evaluation.region_export) expire after 48 hours: hourly, their files
+# are deleted. Idempotent.
+CELERY_BEAT_SCHEDULE["purge-region-exports"] = {
+    "task": "evaluation.purge_region_exports",
+    "schedule": crontab(minute=15),
+}
 
 # Personal data (docs/operations.md « Personal data and retention »; shown on the public
 # « Données personnelles » page). Five years: claims against the State lapse four years after

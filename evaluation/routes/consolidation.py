@@ -3,6 +3,7 @@
 from django.urls import path
 
 from ..views import consolidation as views
+from ..views import region_export
 
 urlpatterns = [
     path(
@@ -19,4 +20,20 @@ urlpatterns = [
     ),
     path("candidatures/<int:pk>/avis-regional/", views.regional_opinion, name="regional_opinion"),
     path("candidatures/<int:pk>/pieces.zip", views.documents_zip, name="documents_zip"),
+    # The region's ZIP of dossiers (evaluation.region_export)
+    path(
+        "cellules/<int:cell_pk>/export-dossiers/",
+        region_export.region_exports,
+        name="region_exports",
+    ),
+    path(
+        "cellules/<int:cell_pk>/export-dossiers/<int:export_pk>/",
+        region_export.region_export_status,
+        name="region_export_status",
+    ),
+    path(
+        "cellules/<int:cell_pk>/export-dossiers/<int:export_pk>/telecharger/",
+        region_export.region_export_download,
+        name="region_export_download",
+    ),
 ]

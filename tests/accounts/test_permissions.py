@@ -149,6 +149,8 @@ SCREENS = [
         lambda w: reverse("candidature_detail", args=[w.candidature_a.pk]),
         CANDIDATURE_A,
     ),
+    ("dossier", lambda w: reverse("dossier", args=[w.candidature_a.pk]), CANDIDATURE_A),
+    ("dossier_pdf", lambda w: reverse("dossier_pdf", args=[w.candidature_a.pk]), CANDIDATURE_A),
     (
         "candidature_step",
         lambda w: reverse("candidature_step", args=[w.candidature_a.pk, "presentation"]),
@@ -192,6 +194,7 @@ SCREENS = [
         lambda w: reverse("regional_opinion", args=[w.candidature_a.pk]),
         CONSOLIDATION_A,
     ),
+    ("region_exports", lambda w: reverse("region_exports", args=[cell_a(w)]), COORDINATOR_ONLY),
     (
         "consolidation_export",
         lambda w: reverse("consolidation_export", args=[cell_a(w)]),

@@ -48,6 +48,7 @@ from evaluation.models import (
     AdmissibilityCheck,
     Assignment,
     ConflictOfInterest,
+    RegionExport,
     Review,
     ReviewScore,
     ReviewState,
@@ -118,6 +119,7 @@ def every_model(db):
         sha256="0" * 64,
     )
     CofinancingLine.objects.create(candidature=first, funder="Région", amount=Decimal("1000"))
+    RegionExport.objects.create(cell=cell, created_by=coordinator)
     ComplementRequest.objects.create(
         candidature=second,
         message="Merci de joindre les statuts.",
