@@ -23,6 +23,7 @@ from .models import (
     Document,
     LetterKind,
     LetterTemplate,
+    Message,
     Ptce,
     PtceInvitation,
     PtceMember,
@@ -187,6 +188,19 @@ class PtceInvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["email", "ptce__name"]
     list_select_related = ["ptce", "invited_by"]
     exclude = ["token"]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The threads with the applicants, read-only: a message is never changed nor deleted (the
+    database refuses it too). The attachment is downloaded from the thread, whose permission
+    check it shares. Internal notes are not here: the cells and the CNA only read them."""
+
+    list_display = ["candidature", "side", "author", "created_at", "attachment_name"]
+    list_filter = ["side", "candidature__call"]
+    search_fields = ["candidature__ptce__name", "author__email"]
+    list_select_related = ["candidature__ptce", "candidature__call", "author"]
+    exclude = ["attachment"]
 
 
 @admin.register(CofinancingLine)

@@ -15,8 +15,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ami import audit
-from ami.models import BatchState
 from ami.identifiers import validate_siret
+from ami.models import BatchState
 
 
 class PtceQuerySet(models.QuerySet):
