@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import is_regional_coordinator
+from ami.formats import format_integer
 from ami.scoping import get_visible_or_404
 
 from .. import messaging
@@ -89,6 +90,7 @@ def candidature_messages(request, pk):
             "errors": errors,
             "posted": posted,
             "max_length": messaging.MAX_LENGTH,
+            "max_length_label": format_integer(messaging.MAX_LENGTH),
             "attachment_rules": messaging.ATTACHMENT_RULES,
             "can_read_notes": side in (MessageSide.REGIONAL, MessageSide.NATIONAL),
             "is_coordinator": side == MessageSide.REGIONAL
@@ -158,6 +160,7 @@ def candidature_notes(request, pk):
             "errors": errors,
             "posted": posted,
             "max_length": messaging.MAX_LENGTH,
+            "max_length_label": format_integer(messaging.MAX_LENGTH),
             "is_coordinator": side == MessageSide.REGIONAL
             and is_regional_coordinator(request.user, candidature.call_id, candidature.region_id),
         },
