@@ -355,6 +355,31 @@ def unread_total(user) -> int:
     )
 
 
+def unread_threads(user, *, limit=20) -> list[tuple]:
+    """(candidature, unread count) of the threads where others wrote since the user last read,
+    most unread first (« Mon espace »). Two queries, whatever the number of candidatures."""
+    if not (user.is_authenticated and user.is_active):
+        return []
+    visible = Candidature.objects.visible_to(user).filter(submitted_at__isnull=False)
+    marker = ThreadReadMarker.objects.filter(candidature=OuterRef("candidature"), user=user).values(
+        "last_read_id"
+    )[:1]
+    counts = list(
+        Message.objects.shown()
+        .filter(candidature__in=visible.values("pk"), pk__gt=Coalesce(Subquery(marker), 0))
+        .exclude(author=user)
+        .order_by()
+        .values("candidature")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "candidature")
+        .values_list("candidature", "count")[:limit]
+    )
+    candidatures = Candidature.objects.select_related("ptce", "call").in_bulk(
+        [pk for pk, _count in counts]
+    )
+    return [(candidatures[pk], count) for pk, count in counts if pk in candidatures]
+
+
 def open_attachment(message, actor):
     """The attachment's file, opened for reading, if the actor sees the thread."""
     if not Candidature.objects.visible_to(actor).filter(pk=message.candidature_id).exists():

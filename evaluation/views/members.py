@@ -17,6 +17,7 @@ from accounts.models import (
     CellInvitation,
     RegionalRole,
 )
+from candidatures.messaging import unread_count
 from candidatures.models import Candidature, CandidatureState
 
 from .. import cells
@@ -47,7 +48,10 @@ def cell_home(request, cell_pk):
     else:
         state = ""
     page = Paginator(
-        candidatures.select_related("ptce").order_by("ptce__name", "pk"), PAGE_SIZE
+        candidatures.select_related("ptce")
+        .annotate(unread_messages=unread_count(request.user))
+        .order_by("ptce__name", "pk"),
+        PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     return render(
         request,
