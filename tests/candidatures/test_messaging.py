@@ -1,7 +1,6 @@
 """The thread between the applicant's team and the cells, and the cells' internal notes
 (issue 15, items 4 and 5)."""
 
-
 import html
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import personal_data
 from accounts.models import RegionalRole
 from ami.models import OutboxMessage
 from candidatures import messaging
@@ -24,6 +24,7 @@ from candidatures.models import (
     Message,
 )
 from tests import factories as f
+from tests.accounts.test_personal_data import read_zip
 from tests.candidatures.helpers import PDF_BYTES
 from tests.roles import add_conflicted_evaluator
 
@@ -346,3 +347,46 @@ def test_a_pdf_attachment_is_stored_privately(world, settings):
     assert "devis" not in message.attachment.name
     with message.attachment.open("rb") as file:
         assert file.read() == PDF_BYTES
+
+
+def test_unread_counts_are_shown_in_the_lists_and_in_my_space(client, world):
+    candidature = world.candidature_a
+    messaging.post_message(candidature, world.user("applicant"), "Un")
+    messaging.post_message(candidature, world.user("cra_evaluator"), "Deux")
+    messaging.post_message(candidature, world.user("cra_evaluator"), "Trois")
+    client.force_login(world.user("applicant"))
+    assert "2 non lus" in _page(client.get(reverse("applicant_dashboard")))
+    my_space = _page(client.get(reverse("dashboard")))
+    assert "Messages non lus" in my_space and "2 messages non lus" in my_space
+    assert _thread(candidature) in my_space
+    client.get(_thread(candidature))
+    assert "non lu" not in _page(client.get(reverse("applicant_dashboard")))
+    assert "Messages non lus" not in _page(client.get(reverse("dashboard")))
+
+    coordinator = world.user("cra_coordinator")
+    client.force_login(coordinator)
+    cell = coordinator.regional_memberships.get().cell
+    assert "3 non lus" in _page(client.get(reverse("cell_home", args=[cell.pk])))
+    client.force_login(world.user("cna_member"))
+    national = _page(client.get(reverse("national_dashboard", args=[world.call.pk])))
+    assert "3 non lus" in national
+
+
+def test_my_data_holds_my_own_messages_and_never_a_note(world):
+    applicant, coordinator = world.user("applicant"), world.user("cra_coordinator")
+    messaging.post_message(world.candidature_a, applicant, "Ma question", _pdf("plan.pdf"))
+    messaging.post_message(world.candidature_a, coordinator, "La réponse de la cellule")
+    messaging.post_note(world.candidature_a, coordinator, SECRET)
+
+    data, files = read_zip(personal_data.export_user_data(applicant))
+    [mine] = data["candidatures"]["messages_ecrits"]
+    assert mine["texte"] == "Ma question" and mine["piece_jointe"] == "plan.pdf"
+    assert files[mine["fichier_dans_l_archive"]] == PDF_BYTES
+    dump = str(data)
+    assert "La réponse de la cellule" not in dump and "budget prévisionnel" not in dump
+
+    data, _files = read_zip(personal_data.export_user_data(coordinator))
+    assert [m["texte"] for m in data["candidatures"]["messages_ecrits"]] == [
+        "La réponse de la cellule"
+    ]
+    assert "budget prévisionnel" not in str(data)
