@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from accounts import personal_data
 from accounts.models import RegionalRole
+from ami import batches
 from ami.models import OutboxMessage
-from candidatures import messaging
+from candidatures import bulk_messages, messaging
 from candidatures.models import (
     Candidature,
     CandidatureState,
@@ -390,3 +391,42 @@ def test_my_data_holds_my_own_messages_and_never_a_note(world):
         "La réponse de la cellule"
     ]
     assert "budget prévisionnel" not in str(data)
+
+
+# --- Bulk messages from staff (issue 16) -------------------------------------------------------
+
+
+def test_a_bulk_message_lands_in_each_thread_once_its_batch_is_sent(client, world):
+    staff = world.user("staff")
+    chosen = Candidature.objects.filter(pk__in=[world.candidature_a.pk, world.candidature_b.pk])
+    batch = bulk_messages.write_to_applicants(
+        chosen, staff, subject="Réunion d'information", text="Le 12 janvier à 10 h."
+    )
+    assert Message.objects.filter(batch=batch).count() == 2
+    client.force_login(world.user("applicant"))
+    assert "Réunion d'information" not in _page(client.get(_thread(world.candidature_a)))
+    assert messaging.unread_total(world.user("applicant")) == 0
+
+    batches.send(batch, staff)
+    for role, candidature in (
+        ("applicant", world.candidature_a),
+        ("other_applicant", world.candidature_b),
+    ):
+        client.force_login(world.user(role))
+        assert messaging.unread_total(world.user(role)) == 1
+        page = _page(client.get(_thread(candidature)))
+        assert "Réunion d'information" in page and "Le 12 janvier à 10 h." in page
+        assert "Équipe Coorace" in page
+    # The bulk email is the notification: no second email for the thread.
+    assert not OutboxMessage.objects.filter(event=messaging.EVENT_TO_TEAM).exists()
+
+
+def test_an_abandoned_bulk_message_never_shows_in_the_threads(client, world):
+    staff = world.user("staff")
+    batch = bulk_messages.write_to_applicants(
+        Candidature.objects.filter(pk=world.candidature_a.pk), staff, subject="Brouillon", text="x"
+    )
+    batches.abandon(batch, staff)
+    client.force_login(world.user("applicant"))
+    assert "Brouillon" not in _page(client.get(_thread(world.candidature_a)))
+    assert messaging.unread_total(world.user("applicant")) == 0
