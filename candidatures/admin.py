@@ -21,6 +21,7 @@ from .models import (
     CofinancingLine,
     ComplementRequest,
     Document,
+    InternalNote,
     LetterKind,
     LetterTemplate,
     Message,
@@ -29,6 +30,7 @@ from .models import (
     PtceMember,
     PtceMembership,
     RegionMove,
+    ThreadReadMarker,
 )
 
 
@@ -201,6 +203,25 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["candidature__ptce__name", "author__email"]
     list_select_related = ["candidature__ptce", "candidature__call", "author"]
     exclude = ["attachment"]
+
+
+@admin.register(InternalNote)
+class InternalNoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """That a note exists (who, when, on which candidature), never its text: the notes are the
+    region's cell's and the CNA's (issue 15), read on the candidature's « Notes internes »."""
+
+    list_display = ["candidature", "side", "author", "created_at"]
+    list_filter = ["side", "candidature__call"]
+    search_fields = ["candidature__ptce__name", "author__email"]
+    list_select_related = ["candidature__ptce", "candidature__call", "author"]
+    exclude = ["text"]
+
+
+@admin.register(ThreadReadMarker)
+class ThreadReadMarkerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["candidature", "user", "last_read_id", "read_at"]
+    search_fields = ["candidature__ptce__name", "user__email"]
+    list_select_related = ["candidature__ptce", "candidature__call", "user"]
 
 
 @admin.register(CofinancingLine)

@@ -619,7 +619,9 @@ class InternalNoteQuerySet(ThroughCandidatureQuerySet):
     pass
 
 
-@audit.track()
+# The text stays out of the audit table (read by staff in the admin): the row itself never
+# changes, and its insertion (who, when) is what the trail keeps.
+@audit.track(exclude=["text"])
 class InternalNote(models.Model):
     """An annotation of the cells on a candidature (« note interne »): the region's cell and the
     CNA of the call read it; the applicant never does, nor any email, letter or export."""
