@@ -153,14 +153,20 @@ def can_read_notes(user, candidature) -> bool:
 # --- Writing ---------------------------------------------------------------------------------
 
 
-def clean_text(text) -> str:
-    """The text of a message or a note, or a ValidationError in French."""
+def clean_text(text, *, note=False) -> str:
+    """The text of a message (or of a note), or a ValidationError in French."""
     text = (text or "").replace("\r\n", "\n").strip()
     if not text:
-        raise ValidationError("Écrivez votre message avant de l'envoyer.", code="empty")
+        empty = (
+            "Écrivez votre note avant de l'enregistrer."
+            if note
+            else "Écrivez votre message avant de l'envoyer."
+        )
+        raise ValidationError(empty, code="empty")
     if len(text) > MAX_LENGTH:
+        what = "La note" if note else "Le message"
         raise ValidationError(
-            f"Le message compte {format_integer(len(text))} caractères : la limite est de "
+            f"{what} compte {format_integer(len(text))} caractères : la limite est de "
             f"{format_integer(MAX_LENGTH)}. Raccourcissez-le, ou joignez un document.",
             code="too_long",
         )
@@ -261,7 +267,7 @@ def post_note(candidature, actor, text) -> InternalNote:
     side = side_of(actor, candidature)
     if side not in (MessageSide.REGIONAL, MessageSide.NATIONAL):
         raise PermissionDenied("Seules les cellules régionale et nationale annotent le dossier.")
-    text = clean_text(text)
+    text = clean_text(text, note=True)
     return InternalNote.objects.create(candidature=candidature, author=actor, side=side, text=text)
 
 

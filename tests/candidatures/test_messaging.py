@@ -303,7 +303,7 @@ def test_notes_are_for_the_cells_only_and_never_emailed(client, world):
 def test_an_empty_note_is_refused(client, world):
     client.force_login(world.user("cra_evaluator"))
     response = client.post(_notes(world.candidature_a), {"text": " "})
-    assert "Écrivez votre message avant de l'envoyer." in _page(response)
+    assert "Écrivez votre note avant de l'enregistrer." in _page(response)
     assert not InternalNote.objects.exists()
     with pytest.raises(ValidationError):
         messaging.post_note(world.candidature_a, world.user("cra_evaluator"), "x" * 5001)
