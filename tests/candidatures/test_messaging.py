@@ -24,6 +24,7 @@ from candidatures.models import (
     InternalNote,
     Message,
 )
+from evaluation.models import Assignment
 from tests import factories as f
 from tests.accounts.test_personal_data import read_zip
 from tests.candidatures.helpers import PDF_BYTES
@@ -368,9 +369,16 @@ def test_unread_counts_are_shown_in_the_lists_and_in_my_space(client, world):
     client.force_login(coordinator)
     cell = coordinator.regional_memberships.get().cell
     assert "3 non lus" in _page(client.get(reverse("cell_home", args=[cell.pk])))
+    # The evaluator's worklist: their assigned candidatures, with the unread messages.
+    evaluator = world.user("cra_evaluator")
+    Assignment.objects.create(candidature=candidature, evaluator=evaluator, assigned_by=coordinator)
+    messaging.post_message(candidature, world.user("applicant"), "Quatre")
+    client.force_login(evaluator)
+    worklist = _page(client.get(reverse("evaluator_worklist")))
+    assert "1 non lu" in worklist and _thread(candidature) in worklist
     client.force_login(world.user("cna_member"))
     national = _page(client.get(reverse("national_dashboard", args=[world.call.pk])))
-    assert "3 non lus" in national
+    assert "4 non lus" in national
 
 
 def test_my_data_holds_my_own_messages_and_never_a_note(world):
