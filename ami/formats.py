@@ -75,6 +75,12 @@ def format_filesize(num_bytes: int, round_up: bool = False) -> str:
     return f"{text}\u00a0{unit}"
 
 
+def format_integer(value: int) -> str:
+    """``5000`` → « 5 000 » (French thousands separator)."""
+    value = int(value)
+    return ("-" if value < 0 else "") + _group(str(abs(value)))
+
+
 def _group(digits: str) -> str:
     """``"1023"`` → ``"1 023"`` with the French thousands separator."""
     groups = []

@@ -22,13 +22,16 @@ from .models import (
     CofinancingLine,
     ComplementRequest,
     Document,
+    InternalNote,
     LetterKind,
     LetterTemplate,
+    Message,
     Ptce,
     PtceInvitation,
     PtceMember,
     PtceMembership,
     RegionMove,
+    ThreadReadMarker,
 )
 
 
@@ -188,6 +191,38 @@ class PtceInvitationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["email", "ptce__name"]
     list_select_related = ["ptce", "invited_by"]
     exclude = ["token"]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The threads with the applicants, read-only: a message is never changed nor deleted (the
+    database refuses it too). The attachment is downloaded from the thread, whose permission
+    check it shares. Internal notes are not here: the cells and the CNA only read them."""
+
+    list_display = ["candidature", "side", "author", "created_at", "attachment_name"]
+    list_filter = ["side", "candidature__call"]
+    search_fields = ["candidature__ptce__name", "author__email"]
+    list_select_related = ["candidature__ptce", "candidature__call", "author"]
+    exclude = ["attachment"]
+
+
+@admin.register(InternalNote)
+class InternalNoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """That a note exists (who, when, on which candidature), never its text: the notes are the
+    region's cell's and the CNA's (issue 15), read on the candidature's « Notes internes »."""
+
+    list_display = ["candidature", "side", "author", "created_at"]
+    list_filter = ["side", "candidature__call"]
+    search_fields = ["candidature__ptce__name", "author__email"]
+    list_select_related = ["candidature__ptce", "candidature__call", "author"]
+    exclude = ["text"]
+
+
+@admin.register(ThreadReadMarker)
+class ThreadReadMarkerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["candidature", "user", "last_read_id", "read_at"]
+    search_fields = ["candidature__ptce__name", "user__email"]
+    list_select_related = ["candidature__ptce", "candidature__call", "user"]
 
 
 @admin.register(CofinancingLine)

@@ -1,19 +1,24 @@
 """A message written by staff to every applicant of the chosen candidatures (a call, a region,
 any filter of the admin's list): one email per person of each PTCE's team, held in a batch
-(``ami.batches``) that staff preview, edit per recipient and send. The dossier messaging
-(issue 15) does not exist yet: the message reaches the applicants' mailboxes only."""
+(``ami.batches``) that staff preview, edit per recipient and send. The message also lands in
+each candidature's thread (``candidatures.messaging``), tied to the batch: the thread shows it
+once the batch is sent, never while it is held nor if it is abandoned (the thread's rows are
+append-only, so visibility follows the batch rather than a later write). The thread shows the
+text as written; an email edited for one recipient in the batch is that person's copy."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from ami import batches
+from ami.audit import audited
 from ami.outbox import holding, queue_email
 
-from .models import PtceMembership
+from .models import Message, MessageSide, PtceMembership
 
 EVENT = "applicants.message"
 
 
+@audited
 def write_to_applicants(candidatures, actor, *, subject: str, text: str):
     """Hold one email per distinct applicant of ``candidatures``; returns the batch."""
     if not getattr(actor, "is_staff", False):
@@ -39,4 +44,14 @@ def write_to_applicants(candidatures, actor, *, subject: str, text: str):
         with holding(batch):
             for email in emails:
                 queue_email(to=email, subject=subject, text=text, event=EVENT, call=call)
+        Message.objects.bulk_create(
+            Message(
+                candidature=candidature,
+                author=actor,
+                side=MessageSide.STAFF,
+                text=f"{subject}\n\n{text}",
+                batch=batch,
+            )
+            for candidature in candidatures
+        )
     return batch

@@ -14,6 +14,7 @@ import re
 import unicodedata
 import zipfile
 import zlib
+from dataclasses import dataclass
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -250,6 +251,49 @@ def _hash_and_size(uploaded_file) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """An uploaded file that passed every check: its safe name (with the extension of its
+    format), size, SHA-256, format and the content type it is served with."""
+
+    name: str
+    size: int
+    sha256: str
+    file_format: str
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.file_format]
+
+
+def check_file(uploaded_file, rules) -> CheckedFile:
+    """The checks of every file a person uploads (a document, a message's attachment), judged
+    by its content: size, emptiness, format, archive bombs and the antivirus. ``rules`` says
+    what is accepted (``label``, ``allowed_formats``, ``allowed_formats_display``,
+    ``max_size_mb``: a ``DocumentType`` or the same attributes). Raises ValidationError with a
+    French message saying what to do."""
+    name = sanitize_filename(getattr(uploaded_file, "name", ""))
+    limit = rules.max_size_mb * MIB
+    declared = getattr(uploaded_file, "size", None)
+    if declared is not None and declared > limit:  # before reading a byte of a huge file
+        raise ValidationError(_size_refusal(name, rules, declared))
+    sha256, size = _hash_and_size(uploaded_file)
+    if size == 0:
+        raise ValidationError(
+            f"Le fichier « {name} » est vide. Vérifiez le fichier puis déposez-le à nouveau."
+        )
+    if size > limit:
+        raise ValidationError(_size_refusal(name, rules, size))
+    uploaded_file.seek(0)
+    detected = detect_format(uploaded_file.read(HEAD_SIZE), uploaded_file)
+    if detected is None or detected not in rules.allowed_formats:
+        raise ValidationError(_format_refusal(name, rules, detected))
+    # Archive bombs and the antivirus (clamd), before a byte reaches the storage.
+    check_upload(uploaded_file, name)
+    uploaded_file.seek(0)
+    return CheckedFile(_with_extension(name, detected), size, sha256, detected)
+
+
 @audited
 def store_document(candidature, document_type, uploaded_file, actor) -> Document:
     """Check an uploaded file and attach it to the candidature as its document of that type,
@@ -260,24 +304,7 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
         raise ValidationError(
             "Ce type de pièce n'est pas demandé par l'appel de cette candidature."
         )
-    name = sanitize_filename(getattr(uploaded_file, "name", ""))
-    limit = document_type.max_size_mb * MIB
-    declared = getattr(uploaded_file, "size", None)
-    if declared is not None and declared > limit:  # before reading a byte of a huge file
-        raise ValidationError(_size_refusal(name, document_type, declared))
-    sha256, size = _hash_and_size(uploaded_file)
-    if size == 0:
-        raise ValidationError(
-            f"Le fichier « {name} » est vide. Vérifiez le fichier puis déposez-le à nouveau."
-        )
-    if size > limit:
-        raise ValidationError(_size_refusal(name, document_type, size))
-    uploaded_file.seek(0)
-    detected = detect_format(uploaded_file.read(HEAD_SIZE), uploaded_file)
-    if detected is None or detected not in document_type.allowed_formats:
-        raise ValidationError(_format_refusal(name, document_type, detected))
-    # Archive bombs and the antivirus (clamd), before a byte reaches the storage.
-    check_upload(uploaded_file, name)
+    checked = check_file(uploaded_file, document_type)
 
     storage = _storage()
     new_name = None
@@ -294,12 +321,13 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
             ).first() or Document(candidature=locked, document_type=document_type)
             old_name = document.file.name if document.pk else None
             uploaded_file.seek(0)
-            document.file.save(name, uploaded_file, save=False)  # opaque name from upload_to
+            # the stored name is opaque (upload_to)
+            document.file.save(checked.name, uploaded_file, save=False)
             new_name = document.file.name
-            document.original_name = _with_extension(name, detected)
-            document.size = size
-            document.content_type = CONTENT_TYPES[detected]
-            document.sha256 = sha256
+            document.original_name = checked.name
+            document.size = checked.size
+            document.content_type = checked.content_type
+            document.sha256 = checked.sha256
             document.uploaded_by = actor
             document.uploaded_at = timezone.now()
             document.save()

@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from ami import audit
 from ami.identifiers import validate_siret
+from ami.models import BatchState
 
 
 class PtceQuerySet(models.QuerySet):
@@ -539,3 +541,132 @@ class LetterTemplate(models.Model):
         errors = template_errors(self.subject, self.body)
         if errors:
             raise ValidationError(errors)
+
+
+# --- Messaging (issue 15): the thread with the applicant, and the cells' internal notes -------
+
+
+def attachment_upload_path(message, filename):
+    """Like documents: an opaque name; the user's file name is kept in ``attachment_name``."""
+    return f"candidatures/{message.candidature_id}/messages/{secrets.token_hex(16)}"
+
+
+class MessageSide(models.TextChoices):
+    APPLICANT = "applicant", "porteur"
+    REGIONAL = "regional", "cellule régionale"
+    NATIONAL = "national", "cellule nationale"
+    STAFF = "staff", "équipe Coorace"
+
+
+# Rows of the thread and of the notes are never changed nor removed (issue 15): the database
+# refuses it whoever asks (the admin, a shell, raw SQL). The audit trail keeps each insert.
+APPEND_ONLY = pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+
+
+class MessageQuerySet(ThroughCandidatureQuerySet):
+    def shown(self):
+        """What the thread shows: every message, except those of a bulk send still held for
+        review (or discarded): they appear once their batch is sent (``ami.batches``)."""
+        return self.filter(Q(batch__isnull=True) | Q(batch__state=BatchState.SENT))
+
+
+@audit.track(exclude=["attachment"])
+class Message(models.Model):
+    """One message of the thread between the applicant's team and the cells (« messagerie »).
+    Plain text, shown escaped; an optional attachment checked like the documents."""
+
+    candidature = models.ForeignKey(Candidature, on_delete=models.PROTECT, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="auteur",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    side = models.CharField("au nom de", max_length=10, choices=MessageSide)
+    text = models.TextField("message")
+    attachment = models.FileField(
+        "pièce jointe", upload_to=attachment_upload_path, max_length=200, blank=True
+    )
+    attachment_name = models.CharField("nom de la pièce jointe", max_length=200, blank=True)
+    attachment_size = models.PositiveBigIntegerField("taille (octets)", null=True, blank=True)
+    attachment_type = models.CharField("type de contenu", max_length=120, blank=True)
+    attachment_sha256 = models.CharField("empreinte SHA-256", max_length=64, blank=True)
+    batch = models.ForeignKey(
+        "ami.OutboxBatch",
+        verbose_name="envoi groupé",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Message écrit à plusieurs porteurs : affiché une fois l'envoi groupé parti.",
+    )
+    created_at = models.DateTimeField("écrit le", default=timezone.now, db_index=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "message"
+        verbose_name_plural = "messages"
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["candidature", "created_at"])]
+        triggers = [APPEND_ONLY]
+
+    def __str__(self):
+        return f"Message {self.pk} – {self.candidature_id}"
+
+
+class InternalNoteQuerySet(ThroughCandidatureQuerySet):
+    pass
+
+
+# The text stays out of the audit table (read by staff in the admin): the row itself never
+# changes, and its insertion (who, when) is what the trail keeps.
+@audit.track(exclude=["text"])
+class InternalNote(models.Model):
+    """An annotation of the cells on a candidature (« note interne »): the region's cell and the
+    CNA of the call read it; the applicant never does, nor any email, letter or export."""
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.PROTECT, related_name="internal_notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="auteur",
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    side = models.CharField("au nom de", max_length=10, choices=MessageSide)
+    text = models.TextField("note")
+    created_at = models.DateTimeField("écrite le", default=timezone.now)
+
+    objects = InternalNoteQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "note interne"
+        verbose_name_plural = "notes internes"
+        ordering = ["created_at", "pk"]
+        triggers = [APPEND_ONLY]
+
+    def __str__(self):
+        return f"Note interne {self.pk} – {self.candidature_id}"
+
+
+class ThreadReadMarker(models.Model):
+    """Up to which message a person has read a candidature's thread (unread counts)."""
+
+    candidature = models.ForeignKey(
+        Candidature, on_delete=models.CASCADE, related_name="read_markers"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_read_id = models.BigIntegerField("dernier message lu", default=0)
+    read_at = models.DateTimeField("lu le", default=timezone.now)
+
+    class Meta:
+        verbose_name = "lecture de la messagerie"
+        verbose_name_plural = "lectures de la messagerie"
+        constraints = [
+            models.UniqueConstraint(fields=["candidature", "user"], name="one_read_marker")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} a lu {self.candidature_id} jusqu'à {self.last_read_id}"

@@ -17,6 +17,7 @@ from .models import (
     CandidatureEvent,
     CandidatureState,
     Document,
+    Message,
     Ptce,
     PtceInvitation,
     PtceMembership,
@@ -135,6 +136,44 @@ def _candidature_data(candidature, user, archive) -> dict:
     }
 
 
+def _messages(user, archive) -> list[dict]:
+    """The messages the user wrote in the threads of candidatures (never an internal note: they
+    are the cells' working notes about an applicant, kept out of every export)."""
+    items = []
+    written = (
+        Message.objects.filter(author=user)
+        .select_related("candidature__ptce", "candidature__call")
+        .order_by("created_at", "pk")
+    )
+    for message in written:
+        candidature = message.candidature
+        item = {
+            "candidature": candidature.receipt_number or f"n° {candidature.pk}",
+            "ptce": candidature.ptce.name,
+            "appel": candidature.call.name,
+            "ecrit_le": message.created_at,
+            "au_nom_de": message.get_side_display(),
+            "texte": message.text,
+            "piece_jointe": message.attachment_name or None,
+        }
+        if message.attachment_name:
+            try:
+                with message.attachment.open("rb") as source:  # the user's own file
+                    item["fichier_dans_l_archive"] = archive.add_file(
+                        [
+                            "messages",
+                            sanitize_filename(f"{item['candidature']} - {candidature.ptce.name}"),
+                        ],
+                        sanitize_filename(message.attachment_name),
+                        source,
+                        message.created_at,
+                    )
+            except FileNotFoundError:
+                item["fichier_absent"] = True
+        items.append(item)
+    return items
+
+
 def export(user, archive) -> dict:
     own = PtceMembership.objects.filter(user=user)
     ptces = (
@@ -185,6 +224,7 @@ def export(user, archive) -> dict:
             }
             for event in events
         ],
+        "messages_ecrits": _messages(user, archive),
         "invitations": [
             {
                 "ptce": invitation.ptce.name,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import candidature, dashboard, documents, dossier, preview, ptce
+from .views import candidature, dashboard, documents, dossier, messages, preview, ptce
 
 urlpatterns = [
     path("", dashboard.applicant_dashboard, name="applicant_dashboard"),
@@ -84,4 +84,12 @@ urlpatterns = [
         dossier.document_view,
         name="document_view",
     ),
+    # The thread with the applicant and the cells' internal notes (issue 15)
+    path("<int:pk>/messages/", messages.candidature_messages, name="candidature_messages"),
+    path(
+        "<int:pk>/messages/<int:message_pk>/piece-jointe/",
+        messages.message_attachment,
+        name="message_attachment",
+    ),
+    path("<int:pk>/notes-internes/", messages.candidature_notes, name="candidature_notes"),
 ]

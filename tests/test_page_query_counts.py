@@ -6,6 +6,7 @@ from the factories; ``seed_bench`` itself is tested in ``tests/ami/test_seed_ben
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Count
 from django.test import Client
@@ -13,10 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import RegionalCell, RegionalRole
+from candidatures import messaging
 from candidatures.models import CofinancingLine, PtceMember, PtceMembership
 from evaluation import national
 from evaluation.models import Assignment, Opinion, RegionalOpinion, SelectionScenario
 from tests import factories as f
+from tests.candidatures.helpers import PDF_BYTES
 from tests.evaluation.national_helpers import national_edition
 from tests.evaluation.test_scoring import NA, make_grid, make_review
 
@@ -66,6 +69,11 @@ def edition(n: int) -> Edition:
     for index in range(n):
         PtceMember.objects.create(ptce=first.ptce, name=f"Membre {index}", category="other")
         CofinancingLine.objects.create(candidature=first, funder=f"Financeur {index}", amount=1000)
+        # The thread: n messages from both sides (one with an attachment), n internal notes.
+        author = coordinator if index % 2 else applicant
+        attachment = SimpleUploadedFile("devis.pdf", PDF_BYTES) if index == 0 else None
+        messaging.post_message(first, author, f"Message {index}", attachment)
+        messaging.post_note(first, coordinator, f"Note {index}")
     return Edition(call, cell, coordinator, evaluators[0], built.member, applicant, first)
 
 
@@ -90,6 +98,19 @@ PAGES = {
         lambda e: reverse("candidature_step", args=[e.candidature.pk, "recapitulatif"]),
         {},
         21,  # two of them read the call's questionnaire (sections, questions)
+    ),
+    "cell home": ("coordinator", lambda e: reverse("cell_home", args=[e.cell.pk]), {}, 12),
+    "thread": (
+        "applicant",
+        lambda e: reverse("candidature_messages", args=[e.candidature.pk]),
+        {},
+        14,  # one of them records what the reader has read (an upsert)
+    ),
+    "internal notes": (
+        "coordinator",
+        lambda e: reverse("candidature_notes", args=[e.candidature.pk]),
+        {},
+        14,
     ),
     "evaluator worklist": ("evaluator", lambda e: reverse("evaluator_worklist"), {}, 9),
     "consolidation list": (

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.test import override_settings
@@ -31,10 +32,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 
 from accounts.models import RegionalCell
 from api.tokens import create_token
+from candidatures import messaging
 from candidatures.models import Candidature, MemberCategory, PtceInvitation, PtceMember
 from tests import factories as f
 from tests.accounts.test_permissions import national
-from tests.candidatures.helpers import add_document
+from tests.candidatures.helpers import PDF_BYTES, add_document
 from tests.roles import add_conflicted_evaluator, build_world
 from tests.shared import built_once
 
@@ -61,6 +63,7 @@ KWARG_KINDS = {
     "review_pk": "review",
     "document_pk": "document",
     "export_pk": "region_export",
+    "message_pk": "message",
     "type_pk": "document_type",
     "member_pk": "ptce_member",
     "membership_pk": "ptce_membership",
@@ -157,6 +160,8 @@ STAFF_READS = {
     "document_view": "a document of a candidature they read, shown inline",
     "dossier": "the dossier of a submitted candidature, read-only",
     "dossier_pdf": "the « dossier complet » PDF of a candidature they read",
+    "candidature_messages": "the thread of a candidature they read (POST: 403)",
+    "message_attachment": "an attachment of a thread they read",
     "documents_zip": "the documents of a candidature they read",
     "consolidation_list": "a region's consolidation, read-only",
     "regional_ranking": "a region's ranking, read-only",
@@ -280,6 +285,12 @@ def objects_of(world) -> dict:
         ).token,
         "document_type": document_type.pk,
         "document": add_document(candidature, document_type).pk,
+        "message": messaging.post_message(
+            candidature,
+            world.user("cra_coordinator"),
+            "Bonjour",
+            SimpleUploadedFile("devis.pdf", PDF_BYTES),
+        ).pk,
         "review": make_review(candidature, {}, evaluator=evaluator).pk,
         "cell": RegionalCell.objects.get(call=world.call, region=world.region_a).pk,
         "region_export": ready_export(world).pk,

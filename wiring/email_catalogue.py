@@ -394,6 +394,14 @@ def _sample_unknown_account():
     return {**_account_base(), "signup_url": settings.SITE_URL + reverse("account_signup")}
 
 
+def _sample_message_to_team():
+    return {"candidature": _candidature(), "side": "regional"}
+
+
+def _sample_message_to_cell():
+    return {"candidature": _candidature()}
+
+
 TEAM = "L'équipe du PTCE (chaque membre)"
 COORDINATORS = "Les coordinateurs de la cellule régionale"
 
@@ -470,6 +478,26 @@ CATALOGUE: list[EmailEntry] = [
         f"{TEAM} et {COORDINATORS.lower()}",
         "À la transmission des compléments",
         _sample_complements,
+    ),
+    EmailEntry(
+        "message.to_team",
+        "message_to_team",
+        CANDIDATURE,
+        "Nouveau message d'une cellule dans la messagerie de la candidature : un lien, jamais "
+        "le texte ni la pièce jointe.",
+        TEAM,
+        "À chaque message de la cellule régionale ou nationale",
+        _sample_message_to_team,
+    ),
+    EmailEntry(
+        "message.to_cell",
+        "message_to_cell",
+        CANDIDATURE,
+        "Nouveau message du porteur dans la messagerie de la candidature : un lien, jamais le "
+        "texte ni la pièce jointe.",
+        "Les coordinateurs et évaluateurs de la cellule régionale qui voient la candidature",
+        "À chaque message de l'équipe du PTCE",
+        _sample_message_to_cell,
     ),
     EmailEntry(
         "candidature.complements_reminder",

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import is_national_administrator, is_regional_coordinator
 from ami.models import Call
 
-from .. import decisions, drafting, questionnaire, workflow
+from .. import decisions, drafting, messaging, questionnaire, workflow
 from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
@@ -93,6 +93,9 @@ def candidature_detail(request, pk):
             ),
             "is_national_administrator": is_national_administrator(request.user, candidature.call),
             "decision": decisions.published_decision(candidature),
+            "has_thread": messaging.has_thread(candidature),
+            "can_read_notes": messaging.has_thread(candidature)
+            and messaging.can_read_notes(request.user, candidature),
         },
     )
 

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from ami.models import Call, Phase
 
+from ..messaging import unread_count
 from ..models import Candidature, Ptce, PtceMembership
 from .candidature import resume_url
 
@@ -18,7 +19,9 @@ def applicant_dashboard(request):
         .prefetch_related(
             Prefetch(
                 "candidatures",
-                queryset=Candidature.objects.select_related("call").order_by("-call__year"),
+                queryset=Candidature.objects.select_related("call")
+                .annotate(unread_messages=unread_count(request.user))
+                .order_by("-call__year"),
             )
         )
     )

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from ami.scoping import get_visible_or_404
 
-from .. import dossier
+from .. import dossier, messaging
 from ..documents import open_for_download
 from ..models import Document
 
@@ -32,6 +32,7 @@ def dossier_view(request, pk):
     candidature = _dossier_or_404(request.user, pk)
     context = dossier.dossier_context(candidature)
     context["is_applicant"] = any(m.user_id == request.user.pk for m in context["team"])
+    context["can_read_notes"] = messaging.can_read_notes(request.user, candidature)
     return render(request, "candidatures/dossier.html", context)
 
 

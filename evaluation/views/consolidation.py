@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.models import RegionalCell
 from accounts.permissions import is_national_member, is_regional_member
 from ami.spreadsheets import XLSX_CONTENT_TYPE
+from candidatures import messaging
 from candidatures.models import Candidature, CandidatureState
 
 from .. import consolidation, exports
@@ -227,6 +228,7 @@ def regional_opinion(request, pk):
             "non_field_errors": form.errors.get(NON_FIELD_ERRORS, []),
             "opinion_label": consolidation.opinion_label(existing.opinion) if existing else "",
             "proposed_score_fr": consolidation.score_fr(context["proposed_score"]),
+            "can_read_notes": messaging.can_read_notes(request.user, candidature),
         },
     )
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import is_regional_coordinator, is_regional_member
 from ami.scoping import get_visible_or_404
 from candidatures import questionnaire
+from candidatures.messaging import unread_count
 from candidatures.models import Candidature, MemberCategory
 from candidatures.submission import build_snapshot
 
@@ -71,6 +72,7 @@ def evaluator_worklist(request):
         .annotate(
             review_state=Subquery(own_review.values("state")[:1]),
             review_updated_at=Subquery(own_review.values("updated_at")[:1]),
+            unread_messages=unread_count(user, "candidature"),
             handed_over=Exists(
                 RegionHandover.objects.filter(
                     cell__call=OuterRef("candidature__call"),
@@ -89,6 +91,7 @@ def evaluator_worklist(request):
     groups = []
     for assignment in assignments:
         candidature = assignment.candidature
+        candidature.unread_messages = assignment.unread_messages
         key = (candidature.call_id, candidature.region_id)
         if not groups or groups[-1]["key"] != key:
             groups.append(

@@ -16,6 +16,7 @@ from accounts.models import (
     CellInvitation,
     RegionalRole,
 )
+from candidatures.messaging import unread_count
 from candidatures.models import CandidatureState
 
 from .. import cells, worklists
@@ -54,7 +55,11 @@ def cell_home(request, cell_pk):
         if value != CandidatureState.DRAFT
     ]
     filterset = CellHomeFilter(
-        request.GET, queryset=candidatures.order_by("sort_name", "pk"), cell=cell
+        request.GET,
+        queryset=candidatures.annotate(unread_messages=unread_count(request.user)).order_by(
+            "sort_name", "pk"
+        ),
+        cell=cell,
     )
     page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
     params = request.GET.copy()

@@ -21,7 +21,9 @@ from accounts.permissions import is_national_member
 from ami import audit
 from ami.models import Call
 from ami.scoping import get_visible_or_404
+from candidatures import messaging
 from candidatures.forms import DsfrFormMixin
+from candidatures.messaging import unread_count
 from candidatures.models import Candidature
 
 from .. import consolidation, national, scenarios
@@ -115,7 +117,11 @@ def _boxes(figures) -> list[dict]:
 @require_GET
 def national_dashboard(request, call_pk):
     call = call_or_404(request.user, call_pk)
-    rows = national.national_rows(call, request.user).only(*national.LIST_FIELDS)
+    rows = (
+        national.national_rows(call, request.user)
+        .only(*national.LIST_FIELDS)
+        .annotate(unread_messages=unread_count(request.user))
+    )
     filterset = NationalFilter(request.GET, queryset=rows)
     page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
     params = request.GET.copy()
@@ -230,6 +236,7 @@ def national_candidature(request, pk):
             "form": form,
             "can_write": can_write,
             "own": own,
+            "can_read_notes": messaging.can_read_notes(request.user, candidature),
             # Who changed what and when (ami.audit): a fixed number of queries.
             "history": audit.candidature_history(candidature, limit=HISTORY_LIMIT),
         },

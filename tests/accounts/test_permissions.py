@@ -114,6 +114,21 @@ def national(w):
     return w.national
 
 
+def message_a(w):
+    """A message with an attachment in candidature A's thread (once per world)."""
+    if getattr(w, "message_a", None) is None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from candidatures import messaging
+        from tests.candidatures.helpers import PDF_BYTES
+
+        attachment = SimpleUploadedFile("devis.pdf", PDF_BYTES)
+        w.message_a = messaging.post_message(
+            w.candidature_a, w.user("cra_coordinator"), "Bonjour", attachment
+        ).pk
+    return w.message_a
+
+
 def unsubscribe_link(w):
     from accounts.preferences import REMINDER, unsubscribe_token
 
@@ -169,6 +184,23 @@ SCREENS = [
     ("evaluator_worklist", lambda w: reverse("evaluator_worklist"), SIGNED_IN),
     ("cell_home", lambda w: reverse("cell_home", args=[cell_a(w)]), COORDINATOR_ONLY),
     ("cell_members", lambda w: reverse("cell_members", args=[cell_a(w)]), COORDINATOR_ONLY),
+    # The thread with the applicant (issue 15): whoever sees the candidature reads it.
+    (
+        "candidature_messages",
+        lambda w: reverse("candidature_messages", args=[w.candidature_a.pk]),
+        CANDIDATURE_A,
+    ),
+    (
+        "message_attachment",
+        lambda w: reverse("message_attachment", args=[w.candidature_a.pk, message_a(w)]),
+        CANDIDATURE_A,
+    ),
+    # The internal notes: region A's cell and the CNA; never the applicant, nor staff as such.
+    (
+        "candidature_notes",
+        lambda w: reverse("candidature_notes", args=[w.candidature_a.pk]),
+        {**CNA_ONLY, "cra_evaluator": OK, "cra_coordinator": OK},
+    ),
     (
         "cell_assignments",
         lambda w: reverse("cell_assignments", args=[cell_a(w)]),

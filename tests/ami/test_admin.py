@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
@@ -31,7 +32,7 @@ from ami.models import (
     ReminderSent,
 )
 from ami.templatetags.admin_dashboard import candidature_counts
-from candidatures import letters
+from candidatures import letters, messaging
 from candidatures.models import (
     Candidature,
     CandidatureState,
@@ -56,6 +57,7 @@ from evaluation.models import (
     SelectionScenario,
 )
 from tests import factories as f
+from tests.candidatures.helpers import PDF_BYTES
 from tests.evaluation import national_helpers as nh
 
 # Admins with no row in the world below: their changelist is still checked.
@@ -95,6 +97,8 @@ def every_model(db):
     national.save_analysis(
         first, edition.member, score=Decimal("75"), opinion="favorable", comment="Solide."
     )
+    messaging.post_message(first, coordinator, "Bonjour", SimpleUploadedFile("a.pdf", PDF_BYTES))
+    messaging.post_note(first, coordinator, "Note interne de la cellule.")
     scenario = SelectionScenario.objects.create(
         call=call, name="Scénario A", created_by=edition.admin
     )

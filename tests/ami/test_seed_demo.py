@@ -12,7 +12,13 @@ from django.urls import reverse
 
 from accounts.models import NationalCell, RegionalCell, RegionalCellMembership, User
 from ami.models import Call, Criterion, DocumentType, OutboxMessage, OutboxState, Phase, Region
-from candidatures.models import Candidature, CandidatureEvent, CandidatureState
+from candidatures.models import (
+    Candidature,
+    CandidatureEvent,
+    CandidatureState,
+    InternalNote,
+    Message,
+)
 from candidatures.submission import completeness_problems
 from evaluation.models import (
     AdmissibilityCheck,
@@ -167,6 +173,10 @@ def test_seed_demo_gives_the_regional_cells_material(seeded):
             candidature__call=current, candidature__region=code
         ).exists()
         assert candidatures.filter(region=code, state=CandidatureState.SUBMITTED).exists()
+    # A few threads with the applicants, and internal notes (issue 15).
+    threads = Message.objects.filter(candidature__call=current)
+    assert threads.values("candidature").distinct().count() == 3
+    assert InternalNote.objects.filter(candidature__call=current).count() == 3
     # A couple of inadmissible candidatures, with the motivation sent to the applicant.
     inadmissible = candidatures.filter(state=CandidatureState.INADMISSIBLE)
     assert set(inadmissible.values_list("region", flat=True)) == demo.WITH_INADMISSIBLE

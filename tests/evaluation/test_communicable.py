@@ -11,12 +11,15 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from pypdf import PdfReader
 
+from accounts import personal_data
 from ami.models import OutboxMessage
+from candidatures import messaging
 from candidatures.letters import has_appeal_mention
 from evaluation import deliberation, publication
 from evaluation.deliberation import default_motivation
 from evaluation.models import Decision, NationalReview, Opinion
 from evaluation.personal_data import export as evaluation_export
+from tests.accounts.test_personal_data import read_zip
 
 from .national_helpers import fix_list, national_edition, publish
 
@@ -64,6 +67,11 @@ def _edition_with_internal_texts():
             opinion=Opinion.RESERVED,
             comment=f"{INTERNAL} analyse {candidature.pk}",
         )
+        # The cells' internal notes (« notes internes », issue 15).
+        messaging.post_note(candidature, edition.member, f"{INTERNAL} note {candidature.pk}")
+        messaging.post_note(
+            candidature, edition.coordinators[candidature.region_id], f"{INTERNAL} note CRA"
+        )
     fix_list(edition, {winner: "50000"})
     for decision in Decision.objects.all():
         decision.internal_note = f"{INTERNAL} décision {decision.pk}"
@@ -103,6 +111,11 @@ def test_nothing_internal_reaches_the_applicant(client, django_capture_on_commit
         page = client.get(reverse("candidature_detail", args=[candidature.pk])).content.decode()
         assert "Décision de la cellule nationale" in page and INTERNAL not in page
         assert INTERNAL not in repr(evaluation_export(applicant, archive=None))
+        assert INTERNAL not in repr(read_zip(personal_data.export_user_data(applicant)))
+        thread = client.get(reverse("candidature_messages", args=[candidature.pk]))
+        assert thread.status_code == 200 and INTERNAL not in thread.content.decode()
+        notes = client.get(reverse("candidature_notes", args=[candidature.pk]))
+        assert notes.status_code == 404
     # The applicant's PDF: the laureate's notification.
     winner = edition.candidatures[0]
     client.force_login(edition.applicants[winner.pk])
@@ -110,3 +123,12 @@ def test_nothing_internal_reaches_the_applicant(client, django_capture_on_commit
     assert pdf.status_code == 200
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert INTERNAL not in text and "tribunal administratif" in text
+    # The open data (SCDL « subventions »).
+    call = edition.call
+    call.granting_body_name = "DMESS"
+    call.granting_body_siret = "11000201100044"
+    call.subsidy_payment_terms = "unique"
+    call.save()
+    client.logout()
+    scdl = client.get(reverse("call_subsidies_csv", args=[edition.call.slug]))
+    assert scdl.status_code == 200 and INTERNAL not in scdl.content.decode()

@@ -8,15 +8,17 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.db import transaction
 
+from accounts.models import RegionalCellMembership, RegionalRole
 from ami.identifiers import luhn_ok
 from ami.models import Commune, Region
-from candidatures import questionnaire, workflow
+from candidatures import messaging, questionnaire, workflow
 from candidatures.models import (
     Candidature,
     CandidatureState,
     CofinancingLine,
     Document,
     MemberCategory,
+    Message,
     Ptce,
     PtceMember,
     PtceMembership,
@@ -215,3 +217,46 @@ def seed_past_candidatures(call) -> int:
             workflow.transition(candidature, CandidatureState.SUBMITTED, owner, at=at)
         created += 1
     return created
+
+
+DEMO_THREAD = [
+    (
+        "cell",
+        "Bonjour, pouvez-vous préciser le nombre d'emplois en insertion prévus sur les deux "
+        "années du projet ?",
+    ),
+    ("team", "Bonjour, nous prévoyons 6 postes en insertion la première année, puis 10."),
+]
+DEMO_NOTE = "Note interne de démonstration : à comparer avec le budget prévisionnel."
+
+
+def seed_messages(call, count: int = 3) -> int:
+    """A short exchange and an internal note on the first submitted candidatures of ``call``
+    whose region has a coordinator (idempotent: nothing when the call has messages already)."""
+    if Message.objects.filter(candidature__call=call).exists():
+        return 0
+    seeded = 0
+    candidatures = (
+        Candidature.objects.filter(call=call, submitted_at__isnull=False)
+        .exclude(state__in=list(messaging.CLOSED_STATES))
+        .select_related("call", "ptce", "region")
+        .order_by("region_id", "pk")
+    )
+    for candidature in candidatures:
+        coordinator = (
+            RegionalCellMembership.objects.filter(
+                cell__call=call, cell__region=candidature.region_id, role=RegionalRole.COORDINATOR
+            )
+            .select_related("user")
+            .first()
+        )
+        owner = candidature.ptce.users.order_by("pk").first()
+        if coordinator is None or owner is None:
+            continue
+        for side, text in DEMO_THREAD:
+            messaging.post_message(candidature, coordinator.user if side == "cell" else owner, text)
+        messaging.post_note(candidature, coordinator.user, DEMO_NOTE)
+        seeded += 1
+        if seeded == count:
+            break
+    return seeded

@@ -36,7 +36,7 @@ from ami.models import (
 )
 
 from . import DEMO_DOMAIN
-from .candidatures import seed_candidatures, seed_past_candidatures
+from .candidatures import seed_candidatures, seed_messages, seed_past_candidatures
 from .evaluation import seed_national_review, seed_regional_review
 
 DEMO_PASSWORD = "demo-ami-ptce-2025"  # noqa: S105 - published demo credential, demo data only
@@ -374,6 +374,7 @@ def seed_demo() -> SeedResult:
     with quiet_outbox():
         seed_candidatures(current, applicant, _user)
         seed_regional_review(current, _user)
+        seed_messages(current)
         if not edition_2025.candidatures.exists():
             # 2025: every demo PTCE applied; the regions handed over; the CNA deliberates.
             set_phase(edition_2025, Phase.OPEN, None, comment="Ouverture (démo).")
