@@ -12,6 +12,7 @@ from django.utils import timezone
 from hijack.views import AcquireUserView
 
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.formats import plural
 from ami.models import Call
 
 from . import invitations
@@ -414,15 +415,17 @@ class CellInvitationAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 text = " ".join(getattr(error, "messages", [str(error)]))
                 self.message_user(request, text, messages.WARNING)
         if count:
-            self.message_user(request, f"{count} invitation(s) {done}.", messages.SUCCESS)
+            self.message_user(request, f"{plural(count, *done)}.", messages.SUCCESS)
 
     @admin.action(description="Renvoyer les invitations (nouvelle date d'expiration)")
     def resend_invitations(self, request, queryset):
-        self._each(request, queryset, invitations.resend, "renvoyée(s)")
+        done = ("invitation renvoyée", "invitations renvoyées")
+        self._each(request, queryset, invitations.resend, done)
 
     @admin.action(description="Révoquer les invitations")
     def revoke_invitations(self, request, queryset):
-        self._each(request, queryset, invitations.revoke, "révoquée(s)")
+        done = ("invitation révoquée", "invitations révoquées")
+        self._each(request, queryset, invitations.revoke, done)
 
     # --- Bulk: paste a list or upload a CSV, check the report, confirm ------------------------
 
@@ -452,8 +455,9 @@ class CellInvitationAdmin(AuditHistoryMixin, admin.ModelAdmin):
                     sent = invitations.apply_bulk(plan, request.user)
                 self.message_user(
                     request,
-                    f"{len(sent)} invitation(s) envoyée(s) pour « {call.name} » ; "
-                    f"{len(plan.refused)} ligne(s) écartée(s).",
+                    f"{plural(len(sent), 'invitation envoyée', 'invitations envoyées')} "
+                    f"pour « {call.name} » ; "
+                    f"{plural(len(plan.refused), 'ligne écartée', 'lignes écartées')}.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(

@@ -89,7 +89,7 @@ def format_violations(violations: list[dict]) -> str:
             summary = " ".join(node.get("failureSummary", "").split())
             lines.append(f"    {target} — {summary}")
         if len(violation["nodes"]) > 5:
-            lines.append(f"    … et {len(violation['nodes']) - 5} autre(s) élément(s)")
+            lines.append(f"    … et {len(violation['nodes']) - 5} autres éléments")
     return "\n".join(lines)
 
 
