@@ -109,7 +109,7 @@ def test_short_password_error_is_shown_in_french_and_accessible(page, axe_check)
     page.get_by_label("Mot de passe (confirmation)").fill("court-123")
     page.get_by_role("button", name="Création de compte").click()
 
-    expect(page.get_by_role("alert")).to_contain_text("Le formulaire contient des erreurs")
+    expect(page.get_by_role("alert")).to_contain_text("Le formulaire contient 1 erreur")
     password = page.get_by_label("Mot de passe", exact=True)
     expect(password).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#id_password1_error")).to_have_text(
