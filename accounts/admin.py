@@ -1,3 +1,4 @@
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -26,6 +27,7 @@ from .models import (
     NationalCellMembership,
     RegionalCell,
     RegionalCellMembership,
+    SecondFactor,
     User,
 )
 from .permissions import can_act_as
@@ -48,6 +50,43 @@ class ActAsForm(forms.Form):
         "personne verra ce motif dans « Mon espace ».",
         error_messages={"required": "Indiquez pourquoi vous agissez en tant que cette personne."},
     )
+
+
+# allauth registers its model with English labels; staff read it under French ones.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(SecondFactor)
+class SecondFactorAdmin(admin.ModelAdmin):
+    """Read-only: a second factor is set up by its owner, on their own account pages."""
+
+    list_display = ("person", "kind", "created", "last_used")
+    list_filter = ("type",)
+    search_fields = ("user__email",)
+    fields = ("person", "kind", "created", "last_used")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="personne", ordering="user__email")
+    def person(self, authenticator):
+        return authenticator.user.email
+
+    @admin.display(description="type", ordering="type")
+    def kind(self, authenticator):
+        return authenticator.get_type_display()
+
+    @admin.display(description="créé le", ordering="created_at")
+    def created(self, authenticator):
+        return authenticator.created_at
+
+    @admin.display(description="dernière utilisation", ordering="last_used_at")
+    def last_used(self, authenticator):
+        return authenticator.last_used_at
 
 
 @admin.register(User)

@@ -157,6 +157,12 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return actor.email
 
 
+def _event_str(event) -> str:
+    """An event's name in the admin (titles, breadcrumbs, checkboxes), in French rather than
+    Django's « NationalCellHistory object (15) »: « historique : cellule nationale (CNA) n° 15 »."""
+    return f"{event._meta.verbose_name} n° {event.pk}"
+
+
 # Every audited model's event table, read-only (the one registration for all apps: found by
 # reflection, so that no app imports a higher one).
 for _model in apps.get_models():
@@ -166,6 +172,8 @@ for _model in apps.get_models():
         "candidatures",
         "evaluation",
     }:
+        if _model.__str__ is models.Model.__str__:
+            _model.__str__ = _event_str
         admin.site.register(_model, EventAdmin)
 
 

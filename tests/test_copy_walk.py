@@ -38,6 +38,8 @@ FORBIDDEN = {
     "Related": re.compile(r"\bRelated\b"),
     "object": re.compile(r"\bobjects?\b"),
     "(s)": re.compile(r"\w\((?:s|es|e)\)|\(e\)s\b"),
+    # One word for email: « adresse électronique » (the address), « courriel » (the message).
+    "e-mail": re.compile(r"\b[Ee]-mails?\b"),
 }
 # Attributes whose words are read (or heard) by people.
 READ_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-description"}
@@ -125,12 +127,13 @@ def test_the_walk_reads_english_and_bracketed_plurals():
     bad = (
         '<select><option value="">---------</option></select><a title="Add another">+</a>'
         "<p>Authenticators</p><p>Related type</p><p>Ajouter un objet Critère</p>"
-        "<p>2 candidature(s)</p>"
+        "<p>2 candidature(s)</p><p>Votre adresse e-mail</p>"
     )
     found = {problem.split("« ")[1].split(" »")[0] for problem in copy_problems("/", bad)}
-    assert found == {"---------", "Add", "Authenticators", "Related", "(s)"}
+    assert found == {"---------", "Add", "Authenticators", "Related", "(s)", "e-mail"}
     good = (
-        "<p>Adresse électronique</p><script>var objects = 'Add';</script>"
+        "<p>Adresse électronique : claire.email@exemple.test</p>"
+        "<script>var objects = 'Add';</script>"
         '<input type="hidden" value="Related"><p>3 candidatures transmises</p>'
     )
     assert copy_problems("/", good) == []
