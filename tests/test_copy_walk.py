@@ -16,6 +16,8 @@ import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 
+from candidatures.models import CandidatureEvent
+from tests import factories as f
 from tests.shared import built_once
 from tests.test_url_walk import (
     CONTROL_ROLES,
@@ -187,3 +189,10 @@ def test_every_page_of_every_role_is_in_french(client, walk):
             problems += read_as(client, staff, url, seen)
     assert len(seen) > 150, f"only {len(seen)} pages read"
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(sorted(set(problems)))
+
+
+def test_a_candidature_event_names_its_states_in_french():
+    """The admin's history of a candidature reads « brouillon → déposée », not raw codes."""
+    candidature = f.CandidatureFactory()
+    event = CandidatureEvent(candidature=candidature, from_state="draft", to_state="submitted")
+    assert str(event) == f"{candidature} : brouillon → déposée"
