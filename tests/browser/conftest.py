@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ami.formats import plural
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -109,7 +111,9 @@ def axe_check():
         blocking = run_axe(page)
         if blocking:
             pytest.fail(
-                f"Accessibilité : {len(blocking)} violation(s) axe-core graves sur {page.url}\n"
+                "Accessibilité : "
+                + plural(len(blocking), "violation axe-core grave", "violations axe-core graves")
+                + f" sur {page.url}\n"
                 + format_violations(blocking),
                 pytrace=False,
             )
