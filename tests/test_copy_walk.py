@@ -188,6 +188,7 @@ def test_every_page_of_every_role_is_in_french(client, walk):
         for url in urls:
             problems += read_as(client, staff, url, seen)
     assert len(seen) > 150, f"only {len(seen)} pages read"
+    print(f"copy walk: {len(seen)} pages read, {sum(seen.values())} readings")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(sorted(set(problems)))
 
 
