@@ -1,3 +1,4 @@
+from allauth.mfa.models import Authenticator
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -12,6 +13,7 @@ from django.utils import timezone
 from hijack.views import AcquireUserView
 
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.formats import plural
 from ami.models import Call
 
 from . import invitations
@@ -25,6 +27,7 @@ from .models import (
     NationalCellMembership,
     RegionalCell,
     RegionalCellMembership,
+    SecondFactor,
     User,
 )
 from .permissions import can_act_as
@@ -47,6 +50,43 @@ class ActAsForm(forms.Form):
         "personne verra ce motif dans « Mon espace ».",
         error_messages={"required": "Indiquez pourquoi vous agissez en tant que cette personne."},
     )
+
+
+# allauth registers its model with English labels; staff read it under French ones.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(SecondFactor)
+class SecondFactorAdmin(admin.ModelAdmin):
+    """Read-only: a second factor is set up by its owner, on their own account pages."""
+
+    list_display = ("person", "kind", "created", "last_used")
+    list_filter = ("type",)
+    search_fields = ("user__email",)
+    fields = ("person", "kind", "created", "last_used")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="personne", ordering="user__email")
+    def person(self, authenticator):
+        return authenticator.user.email
+
+    @admin.display(description="type", ordering="type")
+    def kind(self, authenticator):
+        return authenticator.get_type_display()
+
+    @admin.display(description="créé le", ordering="created_at")
+    def created(self, authenticator):
+        return authenticator.created_at
+
+    @admin.display(description="dernière utilisation", ordering="last_used_at")
+    def last_used(self, authenticator):
+        return authenticator.last_used_at
 
 
 @admin.register(User)
@@ -414,15 +454,17 @@ class CellInvitationAdmin(AuditHistoryMixin, admin.ModelAdmin):
                 text = " ".join(getattr(error, "messages", [str(error)]))
                 self.message_user(request, text, messages.WARNING)
         if count:
-            self.message_user(request, f"{count} invitation(s) {done}.", messages.SUCCESS)
+            self.message_user(request, f"{plural(count, *done)}.", messages.SUCCESS)
 
     @admin.action(description="Renvoyer les invitations (nouvelle date d'expiration)")
     def resend_invitations(self, request, queryset):
-        self._each(request, queryset, invitations.resend, "renvoyée(s)")
+        done = ("invitation renvoyée", "invitations renvoyées")
+        self._each(request, queryset, invitations.resend, done)
 
     @admin.action(description="Révoquer les invitations")
     def revoke_invitations(self, request, queryset):
-        self._each(request, queryset, invitations.revoke, "révoquée(s)")
+        done = ("invitation révoquée", "invitations révoquées")
+        self._each(request, queryset, invitations.revoke, done)
 
     # --- Bulk: paste a list or upload a CSV, check the report, confirm ------------------------
 
@@ -452,8 +494,9 @@ class CellInvitationAdmin(AuditHistoryMixin, admin.ModelAdmin):
                     sent = invitations.apply_bulk(plan, request.user)
                 self.message_user(
                     request,
-                    f"{len(sent)} invitation(s) envoyée(s) pour « {call.name} » ; "
-                    f"{len(plan.refused)} ligne(s) écartée(s).",
+                    f"{plural(len(sent), 'invitation envoyée', 'invitations envoyées')} "
+                    f"pour « {call.name} » ; "
+                    f"{plural(len(plan.refused), 'ligne écartée', 'lignes écartées')}.",
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(

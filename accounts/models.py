@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -409,3 +410,13 @@ class ImpersonationLog(models.Model):
     def __str__(self):
         started = timezone.localtime(self.started_at)
         return f"{self.hijacker} pour {self.hijacked} le {started:%d/%m/%Y %H:%M}"
+
+
+class SecondFactor(Authenticator):
+    """allauth's second factors (TOTP, recovery codes) under French names for the staff's admin
+    (allauth's model has none: Django would show « Authenticators »)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "second facteur d'authentification"
+        verbose_name_plural = "seconds facteurs d'authentification"

@@ -25,6 +25,8 @@ from django.utils import timezone
 from django.utils.html import format_html, strip_tags
 from django.utils.text import capfirst
 
+from ami.formats import plural
+
 from . import audit, batches, calls, outbox
 from .models import (
     Call,
@@ -155,6 +157,12 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return actor.email
 
 
+def _event_str(event) -> str:
+    """An event's name in the admin (titles, breadcrumbs, checkboxes), in French rather than
+    Django's « NationalCellHistory object (15) »: « historique : cellule nationale (CNA) n° 15 »."""
+    return f"{event._meta.verbose_name} n° {event.pk}"
+
+
 # Every audited model's event table, read-only (the one registration for all apps: found by
 # reflection, so that no app imports a higher one).
 for _model in apps.get_models():
@@ -164,6 +172,8 @@ for _model in apps.get_models():
         "candidatures",
         "evaluation",
     }:
+        if _model.__str__ is models.Model.__str__:
+            _model.__str__ = _event_str
         admin.site.register(_model, EventAdmin)
 
 
@@ -687,15 +697,15 @@ class OutboxBatchAdmin(admin.ModelAdmin):
                 for text in getattr(error, "messages", [str(error)]):
                     self.message_user(request, f"{batch} : {text}", messages.ERROR)
             else:
-                self.message_user(request, f"{batch} : {count} {done}.", messages.SUCCESS)
+                self.message_user(request, f"{batch} : {plural(count, *done)}.", messages.SUCCESS)
 
     @admin.action(description="Envoyer les courriels retenus")
     def send_batches(self, request, queryset):
-        self._each(request, queryset, batches.send, "courriel(s) envoyé(s)")
+        self._each(request, queryset, batches.send, ("courriel envoyé", "courriels envoyés"))
 
     @admin.action(description="Abandonner l'envoi (écarter tous ses courriels)")
     def abandon_batches(self, request, queryset):
-        self._each(request, queryset, batches.abandon, "courriel(s) écarté(s)")
+        self._each(request, queryset, batches.abandon, ("courriel écarté", "courriels écartés"))
 
 
 @admin.register(OutboxMessage)
@@ -765,11 +775,13 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def resend(self, request, queryset):
         count = sum(outbox.requeue(message, request.user) for message in queryset)
         skipped = queryset.count() - count
-        self.message_user(request, f"{count} courriel(s) remis en file d'envoi.", messages.SUCCESS)
+        requeued = plural(count, "courriel remis", "courriels remis")
+        self.message_user(request, f"{requeued} en file d'envoi.", messages.SUCCESS)
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} courriel(s) ignoré(s) : seuls les courriels en échec sont renvoyés.",
+                f"{plural(skipped, 'courriel ignoré', 'courriels ignorés')} : "
+                "seuls les courriels en échec sont renvoyés.",
                 messages.WARNING,
             )
 

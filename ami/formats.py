@@ -1,7 +1,10 @@
 """French formats (DESIGN §8), the one place for them: money (« 1 234,50 € », whole amounts
-« 500 000 € »), Paris times (« 31/07/2026 à 12h00 »), time left, file sizes. Used by templates
-(the ``ami_format`` filters), emails, PDFs, exports and domain messages alike."""
+« 500 000 € »), Paris times (« 5 décembre 2026 à 00 h 24 »), dates (« 5 décembre 2026 », or
+« 05/12/2026 » in tables), time left, file sizes and plurals (« 1 attribution créée »,
+« 3 attributions créées »: never « (s) »). Used by templates (the ``ami_format`` filters),
+emails, PDFs, exports and domain messages alike."""
 
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -90,6 +93,60 @@ def _group(digits: str) -> str:
     return NBSP.join(groups) or "0"
 
 
-def paris_datetime(value) -> str:
-    """An aware datetime as shown to users, in Paris time: « 31/07/2026 à 12h00 »."""
-    return date_format(timezone.localtime(value, PARIS), "d/m/Y à H\\hi")
+def _paris(value):
+    """An aware datetime in Paris time; a date (or a naive datetime) as it is."""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        return timezone.localtime(value, PARIS)
+    return value
+
+
+def paris_time(value, seconds=False) -> str:
+    """The time of an aware datetime, in Paris time: « 00 h 24 » (« 00 h 24 min 05 s »)."""
+    if value in (None, ""):
+        return ""
+    value = _paris(value)
+    text = f"{value:%H} h {value:%M}"
+    return text + f" min {value:%S} s" if seconds else text
+
+
+def paris_datetime(value, seconds=False) -> str:
+    """An aware datetime as shown to users, in Paris time: « 5 décembre 2026 à 00 h 24 »
+    (« 1er » for the first day of a month; with ``seconds``: « … à 00 h 24 min 05 s »)."""
+    if value in (None, ""):
+        return ""
+    return f"{paris_date(value)} à {paris_time(value, seconds)}"
+
+
+def paris_date(value) -> str:
+    """A date (or an aware datetime, taken in Paris time) in words: « 5 décembre 2026 »,
+    « 1er juillet 2026 »."""
+    if value in (None, ""):
+        return ""
+    value = _paris(value)
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {date_format(value, 'F Y').lower()}"
+
+
+def short_date(value) -> str:
+    """A date (or an aware datetime, taken in Paris time) for tables and exports: « 05/12/2026 »."""
+    if value in (None, ""):
+        return ""
+    return f"{_paris(value):%d/%m/%Y}"
+
+
+def plural(count, singular: str, plural_form: str | None = None, *, with_count=True) -> str:
+    """« 1 attribution créée », « 3 attributions créées »: the count and the words agreeing with
+    it (French: 0 and 1 take the singular). ``plural_form`` defaults to ``singular`` with an « s »
+    on its first word (« attribution créée » → give the plural when more than one word agrees).
+    Counts are grouped by thousands (« 10 000 candidatures »)."""
+    number = int(count) if not isinstance(count, (list, tuple, set, dict)) else len(count)
+    if plural_form is None:
+        first, _, rest = singular.partition(" ")
+        plural_form = (
+            first + ("" if first.endswith(("s", "x", "z")) else "s") + (" " + rest if rest else "")
+        )
+    words = singular if abs(number) < 2 else plural_form
+    if not with_count:
+        return words
+    sign = "-" if number < 0 else ""
+    return f"{sign}{_group(str(abs(number)))} {words}"

@@ -733,8 +733,14 @@ class OutboxMessage(models.Model):
         blank=True,
         related_name="messages",
     )
-    related_type = models.ForeignKey(ContentType, on_delete=models.SET_NULL, null=True, blank=True)
-    related_id = models.CharField(max_length=64, blank=True)
+    related_type = models.ForeignKey(
+        ContentType,
+        verbose_name="type de l'objet concerné",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    related_id = models.CharField("numéro de l'objet concerné", max_length=64, blank=True)
     related = GenericForeignKey("related_type", "related_id")
     state = models.CharField("état", max_length=10, choices=OutboxState, default=OutboxState.QUEUED)
     attempts = models.PositiveSmallIntegerField("tentatives", default=0)
@@ -799,8 +805,10 @@ class ReminderSent(models.Model):
         on_delete=models.CASCADE,
         related_name="reminders_sent",
     )
-    related_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
-    related_id = models.CharField(max_length=64)
+    related_type = models.ForeignKey(
+        ContentType, verbose_name="type de l'objet concerné", on_delete=models.CASCADE
+    )
+    related_id = models.CharField("numéro de l'objet concerné", max_length=64)
     related = GenericForeignKey("related_type", "related_id")
     sent_at = models.DateTimeField("envoyé le", default=timezone.now)
 

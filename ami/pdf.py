@@ -1,7 +1,9 @@
-"""PDF documents made for people (procès-verbal, notification d'attribution): WeasyPrint's
-tagged PDF/UA-1 variant, set in Marianne, the State's typeface, from the files django-dsfr ships
-(``dsfr/dist/fonts``). Pango is needed (docs/operations.md); WeasyPrint is imported only when a
-PDF is made."""
+"""PDF documents made for people (attestation de dépôt, procès-verbal, notification
+d'attribution): WeasyPrint's tagged PDF/UA-1 variant, set in Marianne, the State's typeface, from
+the files django-dsfr ships (``dsfr/dist/fonts``), under the State's block (« RÉPUBLIQUE
+FRANÇAISE » and its motto, ``templates/includes/pdf_state_block.html``, styled here). Every PDF
+goes through ``render_pdf``. Pango is needed (docs/operations.md); WeasyPrint is imported only
+when a PDF is made."""
 
 from pathlib import Path
 
@@ -33,15 +35,31 @@ def font_faces_css() -> str:
     return "\n".join(rules)
 
 
+# Marianne everywhere (the page's margin boxes, page numbers, inherit from ``@page``, not from
+# the body); the State's block (DSFR « bloc-marque »): the name in bold capitals, the motto.
+STATE_BLOCK_CSS = """
+@page { font-family: Marianne, sans-serif; }
+body { font-family: Marianne, sans-serif; }
+.ami-state-block { margin: 0 0 14pt; }
+.ami-state-block__name { font-family: Marianne, sans-serif; font-weight: 700; font-size: 11pt;
+  line-height: 1.05; text-transform: uppercase; letter-spacing: 0.02em; margin: 0;
+  padding-top: 6pt; border-top: 3pt solid #000091; display: inline-block; }
+.ami-state-block__motto { font-family: Marianne, sans-serif; font-style: italic; font-size: 7.5pt;
+  line-height: 1.15; margin: 4pt 0 0; }
+.ami-state-block__authority { font-weight: 700; font-size: 9pt; margin: 8pt 0 0; }
+"""
+
+
 def render_pdf(html: str) -> bytes:
-    """``html`` as a tagged PDF (PDF/UA-1) with the Marianne font."""
+    """``html`` as a tagged PDF (PDF/UA-1) with the Marianne font and the State's block styled
+    (the template includes ``includes/pdf_state_block.html``)."""
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
     fonts = FontConfiguration()  # @font-face rules need it, given to the CSS and the render
     document = HTML(string=html, base_url=".")
     return document.write_pdf(
-        stylesheets=[CSS(string=font_faces_css(), font_config=fonts)],
+        stylesheets=[CSS(string=font_faces_css() + STATE_BLOCK_CSS, font_config=fonts)],
         font_config=fonts,
         pdf_variant=PDF_VARIANT,
         presentational_hints=True,

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from ami import audit
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.formats import plural
 from ami.models import Call
 
 from . import bulk_messages, letters
@@ -135,7 +136,8 @@ class CandidatureAdmin(AuditHistoryMixin, admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    f"{batch.messages.count()} courriel(s) retenu(s) dans l'envoi groupé : "
+                    plural(batch.messages.count(), "courriel retenu", "courriels retenus")
+                    + " dans l'envoi groupé : "
                     "relisez-les, puis envoyez-les.",
                     messages.SUCCESS,
                 )

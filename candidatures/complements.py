@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from accounts.models import RegionalCellMembership, RegionalRole
+from ami.formats import paris_datetime
 
 from . import questionnaire
 from .errors import TransitionRefused
@@ -44,7 +44,7 @@ def request_refusal(candidature, at=None) -> str | None:
     if request is None:
         return "Aucune demande de compléments n'est en cours pour cette candidature."
     if (at or timezone.now()) >= request.due_at:
-        due = date_format(timezone.localtime(request.due_at), "d/m/Y à H\\hi")
+        due = paris_datetime(request.due_at)
         return (
             f"La date limite des compléments ({due}, heure de Paris) est passée : contactez la "
             "cellule régionale."

@@ -431,7 +431,8 @@ class CandidatureEvent(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self):
-        return f"{self.candidature} : {self.from_state} → {self.to_state}"
+        start = self.get_from_state_display() if self.from_state else "création"
+        return f"{self.candidature} : {start} → {self.get_to_state_display()}"
 
 
 class ComplementRequest(models.Model):

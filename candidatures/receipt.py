@@ -2,6 +2,8 @@
 
 from django.template.loader import render_to_string
 
+from ami.pdf import render_pdf
+
 from . import questionnaire
 
 
@@ -12,8 +14,7 @@ def submitted_answers(candidature):
 
 
 def receipt_pdf(candidature) -> bytes:
-    from weasyprint import HTML  # imported here: Pango is only needed when a PDF is made
-
+    """The attestation as a tagged PDF in Marianne, under the State's block (``ami.pdf``)."""
     html = render_to_string(
         "candidatures/receipt_pdf.html",
         {
@@ -22,4 +23,4 @@ def receipt_pdf(candidature) -> bytes:
             "answer_sections": submitted_answers(candidature),
         },
     )
-    return HTML(string=html).write_pdf()
+    return render_pdf(html)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.urls import reverse
 
-from ami.formats import euros, paris_datetime
+from ami.formats import euros, paris_datetime, plural
 
 from . import questionnaire
 from .errors import TransitionRefused
@@ -62,7 +62,8 @@ def completeness_problems(candidature: Candidature) -> list[Problem]:
     categories = {member.category for member in members}
     need(
         len(members) >= 3,
-        f"Le PTCE doit réunir au moins 3 personnes morales membres ({len(members)} déclarée(s)).",
+        "Le PTCE doit réunir au moins 3 personnes morales membres "
+        f"({plural(len(members), 'déclarée')}).",
         "membres",
         members_url,
     )

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
 from ami.admin import AuditHistoryMixin, ReadOnlyAdminMixin
+from ami.formats import plural
 from ami.identifiers import normalize_siret, validate_siret
 from ami.models import Region
 from candidatures.models import Candidature
@@ -126,7 +127,9 @@ class ReviewAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     reopened += 1
             if reopened:
                 self.message_user(
-                    request, f"{reopened} évaluation(s) rouverte(s).", messages.SUCCESS
+                    request,
+                    plural(reopened, "évaluation rouverte", "évaluations rouvertes") + ".",
+                    messages.SUCCESS,
                 )
             return None
         context = {
@@ -341,7 +344,8 @@ def move_to_region(modeladmin, request, queryset):
         if moved:
             modeladmin.message_user(
                 request,
-                f"{moved} candidature(s) déplacée(s) vers {form.cleaned_data['region'].name}.",
+                plural(moved, "candidature déplacée", "candidatures déplacées")
+                + f" vers {form.cleaned_data['region'].name}.",
                 messages.SUCCESS,
             )
         return None

@@ -17,7 +17,7 @@ from django.db.models import Avg
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from ami.formats import euros
+from ami.formats import euros, paris_datetime
 from ami.pdf import render_pdf
 from ami.spreadsheets import Sheet, write_xlsx
 from candidatures.models import Candidature
@@ -59,10 +59,8 @@ def _day(value) -> str:
 
 
 def _moment(value) -> str:
-    """An aware time in Paris: ``20/11/2026 à 14h05``."""
-    if value is None:
-        return ""
-    return timezone.localtime(value).strftime("%d/%m/%Y à %Hh%M")
+    """An aware time in Paris: « 20 novembre 2026 à 14 h 05 »."""
+    return paris_datetime(value)
 
 
 def _person(user) -> str:

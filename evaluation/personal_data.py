@@ -10,6 +10,7 @@ money was granted and stay, attached to the anonymised account. Registered in
 from django.db.models import Exists, OuterRef, Prefetch
 
 from accounts.personal_data import FINISHED_PHASES, Contribution
+from ami.formats import plural
 from candidatures.models import Candidature, CandidatureState
 
 from .models import (
@@ -184,9 +185,10 @@ def refusals(user, *, withdraw: bool) -> list[str]:
     names = ", ".join(
         f"« {a.candidature.ptce.name} » ({a.candidature.call.name})" for a in pending[:5]
     )
-    more = f" et {len(pending) - 5} autre(s)" if len(pending) > 5 else ""
+    more = f" et {plural(len(pending) - 5, 'autre')}" if len(pending) > 5 else ""
     return [
-        f"Vous avez {len(pending)} évaluation(s) à rendre dans un appel en cours : {names}{more}. "
+        f"Vous avez {plural(len(pending), 'évaluation')} à rendre dans un appel en cours : "
+        f"{names}{more}. "
         "Rendez-les, ou demandez à la personne qui coordonne votre cellule régionale de vous les "
         "retirer, puis supprimez votre compte."
     ]

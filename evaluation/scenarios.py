@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.permissions import is_national_member
 from ami.audit import audited
+from ami.formats import euros, plural
 
 from . import selection
 from .deliberation import handed_over
@@ -84,11 +85,13 @@ class Parameters:
         if self.qpv_bonus:
             lines.append(f"Bonus QPV : +{self.qpv_bonus} points")
         if self.max_per_region:
-            lines.append(f"Au plus {self.max_per_region} lauréats par région")
+            lines.append(f"Au plus {plural(self.max_per_region, 'lauréat')} par région")
         if self.forced_in:
-            lines.append(f"{len(self.forced_in)} candidature(s) imposée(s) par la CNA")
+            forced = plural(len(self.forced_in), "candidature imposée", "candidatures imposées")
+            lines.append(f"{forced} par la CNA")
         if self.forced_out:
-            lines.append(f"{len(self.forced_out)} candidature(s) écartée(s) par la CNA")
+            forced = plural(len(self.forced_out), "candidature écartée", "candidatures écartées")
+            lines.append(f"{forced} par la CNA")
         return lines
 
 
@@ -241,15 +244,17 @@ def empty_selection_refusal(call, parameters: Parameters, proposal) -> list[str]
         relaxed = selection.propose(pool, replace(rules, **change), time_limit=SOLVER_TIME_LIMIT)
         chosen = sum(1 for line in relaxed.lines if line.selected)
         if relaxed.feasible and chosen:
-            helped.append(f"sans {label}, l'assistant retiendrait {chosen} lauréat(s)")
+            helped.append(f"sans {label}, l'assistant retiendrait {plural(chosen, 'lauréat')}")
     if helped:
         messages.append("Les règles qui ne laissent aucune lauréate : " + " ; ".join(helped) + ".")
     else:
         eligible = sum(1 for c in pool if c.requested >= rules.min_amount)
         messages.append(
             f"Même sans les parts minimales ni le maximum par région, aucune liste ne tient : "
-            f"enveloppe de {rules.envelope} €, montant minimal de {rules.min_amount} € par "
-            f"lauréat, {eligible} candidature(s) demandant au moins ce montant."
+            f"enveloppe de {euros(rules.envelope)}, montant minimal de "
+            f"{euros(rules.min_amount)} par lauréat, "
+            + plural(eligible, "candidature demande", "candidatures demandent")
+            + " au moins ce montant."
         )
     if proposal.message:
         messages.append(proposal.message)

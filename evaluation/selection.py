@@ -47,7 +47,7 @@ from fractions import Fraction
 from functools import lru_cache
 from itertools import combinations
 
-from ami.formats import euros
+from ami.formats import euros, plural
 
 CENT = Decimal("0.01")
 NBSP = "\u00a0"  # no-break space: before « € » and « % »
@@ -934,7 +934,7 @@ class _Problem:
             f"« {member.label} » ({self._swap_obstacle(item, member, context)})"
             for member in worse[:3]
         ]
-        more = f" (et {len(worse) - 3} autre(s))" if len(worse) > 3 else ""
+        more = f" (et {plural(len(worse) - 3, 'autre')})" if len(worse) > 3 else ""
         return [
             f"{text}. Elle ne peut remplacer aucune des retenues moins bien notées de la région : "
             + ", ".join(details)
@@ -983,7 +983,8 @@ class _Problem:
             )
             if gap is not None:
                 gap = gap.quantize(CENT, rounding=ROUND_CEILING)
-                message += f" : la meilleure ferait au plus {_note(gap)} point(s) de plus."
+                points = "points" if gap >= 2 else "point"
+                message += f" : la meilleure ferait au plus {_note(gap)} {points} de plus."
             else:
                 message += "."
         return message

@@ -234,6 +234,9 @@ HIJACK_INSERT_BEFORE = None
 LANGUAGE_CODE = "fr"
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
+# Our French wording first, over Django's and allauth's catalogues where they read badly
+# (« Êtes-vous sûr(e) ? », « Aucun(e) disponible »): locale/fr/LC_MESSAGES/django.po.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

@@ -14,6 +14,7 @@ from accounts.models import (
     RegionalCellMembership,
     User,
 )
+from ami.formats import plural
 from ami.scoping import get_visible_or_404
 from candidatures.models import Candidature, CandidatureState
 
@@ -32,7 +33,9 @@ def _assignment_post(request, cell):
         result = assignment.auto_assign(cell, request.user)
         if result.created:
             messages.success(
-                request, f"{len(result.created)} attribution(s) créée(s) ; chacun est prévenu."
+                request,
+                plural(len(result.created), "attribution créée", "attributions créées")
+                + " ; chacun est prévenu.",
             )
         else:
             messages.info(request, "Rien à attribuer : chaque candidature est déjà pourvue.")
@@ -41,10 +44,12 @@ def _assignment_post(request, cell):
             more = len(result.understaffed) - len(names)
             messages.warning(
                 request,
-                f"{len(result.understaffed)} candidature(s) n'ont pas pu être entièrement "
-                "pourvues, faute d'évaluateurs sans conflit d'intérêts : "
+                plural(len(result.understaffed), "candidature n'a", "candidatures n'ont")
+                + " pas pu être entièrement pourvue"
+                + ("s" if len(result.understaffed) > 1 else "")
+                + ", faute d'évaluateurs sans conflit d'intérêts : "
                 + ", ".join(names)
-                + (f" et {more} autre(s)" if more > 0 else "")
+                + (f" et {plural(more, 'autre')}" if more > 0 else "")
                 + ".",
             )
         return

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import User
 from accounts.permissions import is_national_member
 from ami import batches
+from ami.formats import plural
 from ami.models import OutboxBatch, OutboxMessage, OutboxState
 from candidatures.forms import DsfrFormMixin
 from candidatures.models import Candidature
@@ -598,7 +599,8 @@ def decision_bulk(request, call_pk):
     try:
         if request.POST.get("action") == "prefill":
             count = domain.prefill_motivations(deliberation, request.user)
-            messages.success(request, f"{count} motivation(s) vide(s) préremplie(s).")
+            done = plural(count, "motivation vide préremplie", "motivations vides préremplies")
+            messages.success(request, done + ".")
         else:
             ids = [pk for pk in request.POST.getlist("selection") if pk.isdigit()]
             chosen = list(_decisions(call, request.user).filter(pk__in=ids))
@@ -609,7 +611,7 @@ def decision_bulk(request, call_pk):
                 request.POST.get("paragraph", ""),
                 replace=request.POST.get("mode") == "replace",
             )
-            messages.success(request, f"Paragraphe appliqué à {count} décision(s).")
+            messages.success(request, f"Paragraphe appliqué à {plural(count, 'décision')}.")
     except ValidationError as error:
         _messages_from(request, error)
     return _back_to_table(request, call)
@@ -664,10 +666,11 @@ def batch_detail(request, call_pk, batch_pk):
         try:
             if action == "send":
                 count = batches.send(batch, request.user)
-                messages.success(request, f"Envoi lancé : {count} courriel(s).")
+                messages.success(request, f"Envoi lancé : {plural(count, 'courriel')}.")
             elif action == "abandon":
                 count = batches.abandon(batch, request.user)
-                messages.success(request, f"Envoi abandonné : {count} courriel(s) écarté(s).")
+                dropped = plural(count, "courriel écarté", "courriels écartés")
+                messages.success(request, f"Envoi abandonné : {dropped}.")
             elif action == "edit" and message is not None:
                 batches.edit(
                     message,

@@ -16,6 +16,7 @@ from accounts.models import (
     CellInvitation,
     RegionalRole,
 )
+from ami.formats import plural
 from candidatures.messaging import unread_count
 from candidatures.models import CandidatureState
 
@@ -154,8 +155,9 @@ def cell_members(request, cell_pk):
                     text = f"{membership.user} ne fait plus partie de la cellule."
                     if withdrawn:
                         text += (
-                            f" {withdrawn} attribution(s) sans évaluation rendue lui ont été "
-                            "retirées."
+                            f" {plural(withdrawn, 'attribution', 'attributions')} sans évaluation "
+                            "rendue "
+                            + ("lui a été retirée." if withdrawn == 1 else "lui ont été retirées.")
                         )
                     messages.success(request, text)
                     if membership.user_id == request.user.pk:

@@ -80,24 +80,24 @@ def _labels(rows):
 
 
 def _bars(figures, attribute) -> list[dict]:
-    """Horizontal bars of an SVG chart: one per region, width as a share of the largest."""
+    """Horizontal bars of a chart: one per region (its name and value drawn beside it), width as
+    a share of the largest."""
     largest = max((getattr(f, attribute) or 0 for f in figures), default=0) or 1
     return [
         {
             "label": f.region.name,
             "value": getattr(f, attribute),
             "width": round(float((getattr(f, attribute) or 0) / largest) * 100, 2),
-            "y": index * 28,
         }
-        for index, f in enumerate(figures)
+        for f in figures
     ]
 
 
 def _boxes(figures) -> list[dict]:
     """Box plots of the consolidated scores per region, on a 0–100 axis (percent of width)."""
     boxes = []
-    for index, f in enumerate(figures):
-        box = {"figure": f, "y": index * 28, "scored": f.scored > 0}
+    for f in figures:
+        box = {"figure": f, "scored": f.scored > 0}
         if f.scored:
             box.update(
                 {
@@ -142,7 +142,6 @@ def national_dashboard(request, call_pk):
             "count_bars": _bars(figures, "candidatures"),
             "amount_bars": _bars(figures, "requested"),
             "boxes": _boxes(figures),
-            "chart_height": max(len(figures), 1) * 28,
             "is_member": is_national_member(request.user, call),
             "deliberation": deliberation_of(call),
         },

@@ -78,7 +78,8 @@ def test_short_password_is_refused_with_a_french_message(client):
     assert response.status_code == 200
     content = response.content.decode()
     assert "Ce mot de passe est trop court. Il doit contenir au minimum 12 caractères." in content
-    assert "Le formulaire contient des erreurs" in content
+    assert "Le formulaire contient 1 erreur</h2>" in content
+    assert '<a href="#id_password1">Mot de passe : Ce mot de passe est trop court.' in content
     assert 'class="fr-input-group fr-input-group--error"' in content
     assert 'aria-describedby="id_password1_helptext id_password1_error"' in content
     assert 'aria-invalid="true"' in content

@@ -346,7 +346,7 @@ def test_admin_bulk_csv_upload_shows_the_report_then_confirms(client, world):
     assert preview.status_code == 200
     assert "Vérification avant envoi" in html
     assert "Région inconnue : « XX »" in html
-    assert "Envoyer les 1 invitation(s)" in html
+    assert "Envoyer l’invitation" in html
     assert not CellInvitation.objects.exists()
     # The confirmation form carries the list read from the file, as it was.
     hidden = re.search(r'<textarea name="text" hidden[^>]*>(.*?)</textarea>', html, re.S)

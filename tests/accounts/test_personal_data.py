@@ -374,7 +374,7 @@ def test_an_evaluator_owing_a_review_cannot_leave():
     ).user
     Assignment.objects.create(candidature=candidature, evaluator=evaluator, assigned_by=evaluator)
     [refusal] = personal_data.deletion_refusals(evaluator)
-    assert "1 évaluation(s) à rendre" in refusal
+    assert "1 évaluation à rendre" in refusal
 
     Review.objects.create(candidature=candidature, evaluator=evaluator, state=ReviewState.SUBMITTED)
     assert personal_data.deletion_refusals(evaluator) == []

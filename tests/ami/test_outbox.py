@@ -368,7 +368,7 @@ def test_sweep_command(django_capture_on_commit_callbacks, capsys):
     _age(lost, hours=1)
     with django_capture_on_commit_callbacks(execute=True):
         call_command("outbox_sweep")
-    assert "1 courriel(s) remis en file" in capsys.readouterr().out
+    assert "1 courriel remis en file" in capsys.readouterr().out
     assert OutboxMessage.objects.get(pk=lost.pk).state == OutboxState.SENT
 
 

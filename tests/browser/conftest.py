@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ami.formats import plural
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -89,7 +91,7 @@ def format_violations(violations: list[dict]) -> str:
             summary = " ".join(node.get("failureSummary", "").split())
             lines.append(f"    {target} — {summary}")
         if len(violation["nodes"]) > 5:
-            lines.append(f"    … et {len(violation['nodes']) - 5} autre(s) élément(s)")
+            lines.append(f"    … et {len(violation['nodes']) - 5} autres éléments")
     return "\n".join(lines)
 
 
@@ -109,7 +111,9 @@ def axe_check():
         blocking = run_axe(page)
         if blocking:
             pytest.fail(
-                f"Accessibilité : {len(blocking)} violation(s) axe-core graves sur {page.url}\n"
+                "Accessibilité : "
+                + plural(len(blocking), "violation axe-core grave", "violations axe-core graves")
+                + f" sur {page.url}\n"
                 + format_violations(blocking),
                 pytrace=False,
             )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
+from ami.formats import plural
 from tests.candidatures.helpers import PDF_BYTES
 
 from .helpers import WAIT, confirm_password, expect_message, log_in, log_out, main_menu, tick
@@ -312,7 +313,7 @@ def assign_automatically(page, axe_check, region_name: str, ptce_name: str, eval
     expect(page.get_by_text("dont 1 à pourvoir")).to_be_visible()
     axe_check(page)
     page.get_by_role("button", name="Répartir automatiquement").click()
-    expect_message(page, f"{len(evaluators)} attribution(s) créée(s)")
+    expect_message(page, plural(len(evaluators), "attribution créée", "attributions créées"))
     assigned = page.get_by_role(
         "table", name="Candidatures recevables et leurs évaluateurs"
     ).get_by_role("row", name=re.compile(ptce_name))

@@ -23,7 +23,7 @@ def log_in(page, email: str, axe_check=None) -> None:
     expect(page).to_have_url(re.compile(r"/compte/login/$"))
     if axe_check:
         axe_check(page)
-    page.get_by_label("Courriel").fill(email)
+    page.get_by_label("Adresse électronique").fill(email)
     page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
     page.get_by_role("button", name="Connexion").click()
     user = User.objects.get(email=email)
@@ -98,3 +98,85 @@ def tick(box) -> None:
     """Check a DSFR checkbox or radio button the way a user does: its label covers the input."""
     box.page.locator(f'label[for="{box.get_attribute("id")}"]').click()
     expect(box).to_be_checked()
+
+
+# --- Small screens ------------------------------------------------------------------------------
+
+SMALL_SCREEN = {"width": 375, "height": 812}  # a small phone, the DSFR's narrowest layout
+
+# Elements wider than the page: what sticks out past the right edge of the viewport (the deepest
+# ones, which are the cause), for the failure message.
+_OVERFLOW = """() => {
+  const root = document.documentElement;
+  if (root.scrollWidth <= root.clientWidth) return [];
+  const limit = root.clientWidth + 1;
+  const wide = [...document.body.querySelectorAll('*')].filter((element) => {
+    const box = element.getBoundingClientRect();
+    return box.width > 0 && box.right > limit;
+  });
+  const deepest = wide.filter(
+    (element) => !wide.some((other) => other !== element && element.contains(other)));
+  const found = deepest.slice(0, 5).map((element) => element.outerHTML.slice(0, 160));
+  return [`page ${root.scrollWidth} px wide for ${root.clientWidth} px`, ...found];
+}"""
+
+# Buttons and link-buttons shown on screen whose text is not: no text at all, or text clipped out
+# of the button (the DSFR's icon-only buttons hide it past the icon). The DSFR header's « Menu »
+# and search buttons, icon-only by the State's design, are left out.
+_TEXTLESS_BUTTONS = """() => {
+  const found = [];
+  const buttons = document.querySelectorAll(
+    'button, a.fr-btn, input[type=submit], input[type=button], input[type=reset]');
+  for (const button of buttons) {
+    const box = button.getBoundingClientRect();
+    const style = getComputedStyle(button);
+    if (box.width === 0 || box.height === 0 || style.visibility === 'hidden') continue;
+    if (button.closest('[aria-hidden="true"], .fr-header__navbar')) continue;
+    if (button.tagName === 'INPUT') {
+      if (!button.value.trim()) found.push(button.outerHTML.slice(0, 160));
+      continue;
+    }
+    let shown = false;
+    const walker = document.createTreeWalker(button, NodeFilter.SHOW_TEXT);
+    while (!shown && walker.nextNode()) {
+      const node = walker.currentNode;
+      if (!node.textContent.trim() || node.parentElement.closest('.fr-sr-only')) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const part of range.getClientRects()) {
+        const width = Math.min(part.right, box.right) - Math.max(part.left, box.left);
+        const height = Math.min(part.bottom, box.bottom) - Math.max(part.top, box.top);
+        if (width >= 4 && height >= 4) { shown = true; break; }
+      }
+    }
+    if (!shown) found.push(button.outerHTML.slice(0, 160));
+  }
+  return found;
+}"""
+
+
+def small_screen_problems(page) -> list[str]:
+    """What is wrong with the page as drawn now: horizontal overflow of the page body, and
+    buttons or link-buttons without visible text."""
+    problems = page.evaluate(_OVERFLOW)
+    problems += [
+        f"button without visible text: {html}" for html in page.evaluate(_TEXTLESS_BUTTONS)
+    ]
+    return problems
+
+
+def check_small_screen(page, urls, axe_check=None) -> None:
+    """Each of ``urls`` at 375 px: no horizontal overflow, every button with its text visible
+    (and axe-core, if given); the viewport is restored afterwards."""
+    size = page.viewport_size
+    page.set_viewport_size(SMALL_SCREEN)
+    problems = []
+    try:
+        for url in urls:
+            page.goto(url)
+            problems += [f"{url}: {problem}" for problem in small_screen_problems(page)]
+            if axe_check:
+                axe_check(page)
+    finally:
+        page.set_viewport_size(size)
+    assert not problems, "\n".join(problems)

@@ -38,12 +38,12 @@ def test_sign_up_confirm_log_in_log_out_and_reset_password(page, live_server, ax
 
     page.get_by_label("Prénom").fill("Claire")
     page.get_by_label("Nom", exact=True).fill("Dupont")
-    page.get_by_label("Courriel").fill(EMAIL)
+    page.get_by_label("Adresse électronique").fill(EMAIL)
     page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     page.get_by_label("Mot de passe (confirmation)").fill(PASSWORD)
     page.get_by_role("button", name="Création de compte").click()
     expect(page).to_have_url(re.compile(r"/compte/confirm-email/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Vérifiez votre adresse e-mail")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vérifiez votre adresse électronique")
     axe_check(page)
 
     # The confirmation email is an outbox row, already sent (eager task after commit).
@@ -52,14 +52,14 @@ def test_sign_up_confirm_log_in_log_out_and_reset_password(page, live_server, ax
     assert confirmation.state == "sent"
     assert [m.to for m in mail.outbox] == [[EMAIL]]
     page.goto(link_from_outbox(live_server, confirmation.event, "/compte/confirm-email/"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer l'adresse e-mail")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirmer l'adresse électronique")
     axe_check(page)
     page.get_by_role("button", name="Confirmer").click()
 
     # Confirmed: the login page, then « Mon espace ».
     expect(page).to_have_url(re.compile(r"/compte/login/$"))
     axe_check(page)
-    page.get_by_label("Courriel").fill(EMAIL)
+    page.get_by_label("Adresse électronique").fill(EMAIL)
     page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Connexion").click()
     expect(page).to_have_url(re.compile(r"/mon-espace/$"))
@@ -75,7 +75,7 @@ def test_sign_up_confirm_log_in_log_out_and_reset_password(page, live_server, ax
     page.get_by_role("link", name="Mot de passe oublié ?").click()
     expect(page).to_have_url(re.compile(r"/compte/password/reset/$"))
     axe_check(page)
-    page.get_by_label("Courriel").fill(EMAIL)
+    page.get_by_label("Adresse électronique").fill(EMAIL)
     page.get_by_role("button", name="Réinitialiser mon mot de passe").click()
     expect(page).to_have_url(re.compile(r"/compte/password/reset/done/$"))
     axe_check(page)
@@ -92,7 +92,7 @@ def test_sign_up_confirm_log_in_log_out_and_reset_password(page, live_server, ax
 
     # The new password works and leads to « Mon espace ».
     page.goto("/compte/login/")
-    page.get_by_label("Courriel").fill(EMAIL)
+    page.get_by_label("Adresse électronique").fill(EMAIL)
     page.get_by_label("Mot de passe", exact=True).fill(NEW_PASSWORD)
     page.get_by_role("button", name="Connexion").click()
     expect(page).to_have_url(re.compile(r"/mon-espace/$"))
@@ -104,12 +104,12 @@ def test_short_password_error_is_shown_in_french_and_accessible(page, axe_check)
     page.goto("/compte/signup/")
     page.get_by_label("Prénom").fill("Claire")
     page.get_by_label("Nom", exact=True).fill("Dupont")
-    page.get_by_label("Courriel").fill(EMAIL)
+    page.get_by_label("Adresse électronique").fill(EMAIL)
     page.get_by_label("Mot de passe", exact=True).fill("court-123")
     page.get_by_label("Mot de passe (confirmation)").fill("court-123")
     page.get_by_role("button", name="Création de compte").click()
 
-    expect(page.get_by_role("alert")).to_contain_text("Le formulaire contient des erreurs")
+    expect(page.get_by_role("alert")).to_contain_text("Le formulaire contient 1 erreur")
     password = page.get_by_label("Mot de passe", exact=True)
     expect(password).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#id_password1_error")).to_have_text(

@@ -40,7 +40,7 @@ def test_coordinator_sets_up_totp_then_logs_in_with_a_code(page, live_server, ax
     # password. ---
     page.goto("/")
     page.get_by_role("link", name="Se connecter").click()
-    page.get_by_label("Courriel").fill(coordinator.email)
+    page.get_by_label("Adresse électronique").fill(coordinator.email)
     page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
     page.get_by_role("button", name="Connexion").click()
     expect(page.get_by_text("La double authentification est obligatoire")).to_be_visible()
@@ -90,7 +90,7 @@ def test_coordinator_sets_up_totp_then_logs_in_with_a_code(page, live_server, ax
 
     # --- A wrong code, then a recovery code instead of the app. ---
     page.get_by_role("link", name="Se connecter").click()
-    page.get_by_label("Courriel").fill(coordinator.email)
+    page.get_by_label("Adresse électronique").fill(coordinator.email)
     page.get_by_label("Mot de passe", exact=True).fill(f.PASSWORD)
     page.get_by_role("button", name="Connexion").click()
     expect(page).to_have_url(re.compile(r"/compte/2fa/authenticate/$"))

@@ -15,6 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import NationalRole, RegionalRole
@@ -29,7 +30,7 @@ from tests.integration.smtp import loopback_smtp_server, smtp_worker_env
 
 from . import flows
 from .flows import Application, Evaluation, PtceProfile, RegionCase
-from .helpers import log_out
+from .helpers import check_small_screen, log_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -373,6 +374,56 @@ def test_one_edition_from_applications_to_published_decisions(
     )
     log_out(page, axe_check)
     flows.read_decision(page, axe_check, LYONNAIS.email, call, ["Candidature non retenue"])
+
+    # --- The main pages on a small phone (375 px), as each role: nothing wider than the screen,
+    # no button whose text is hidden; axe-core there too. ---
+    check_small_screen(
+        page,
+        [
+            reverse("dashboard"),
+            reverse("applicant_dashboard"),
+            reverse("candidature_detail", args=[lyonnais.pk]),
+        ],
+        axe_check,
+    )
+    log_out(page, axe_check)
+    check_small_screen(
+        page,
+        [
+            "/",
+            reverse("call_detail", args=[call.slug]),
+            reverse("call_laureates", args=[call.slug]),
+            reverse("site_map"),
+        ],
+        axe_check,
+    )
+    coordinator = cells["53"][0]
+    flows.sign_in(page, axe_check, coordinator.email)
+    cell_pk = coordinator.regional_memberships.get().cell_id
+    check_small_screen(
+        page,
+        [
+            reverse("dashboard"),
+            reverse("consolidation_list", args=[cell_pk]),
+            reverse("regional_ranking", args=[cell_pk]),
+            reverse("candidature_detail", args=[breton.pk]),
+        ],
+        axe_check,
+    )
+    log_out(page, axe_check)
+    flows.sign_in(page, axe_check, administrator.email)
+    check_small_screen(
+        page,
+        [
+            reverse("dashboard"),
+            reverse("national_dashboard", args=[call.pk]),
+            reverse("decision_table", args=[call.pk]),
+            reverse("deliberation", args=[call.pk]),
+        ],
+        axe_check,
+    )
+    log_out(page, axe_check)
+    print(f"small screens: {time.monotonic() - started:.0f}s")
 
     # --- The worker delivered every email exactly once; one decision letter each. ---
     ids = wait_until_everything_is_sent(smtp_worker)

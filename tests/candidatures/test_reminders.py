@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.preferences import REMINDER, unsubscribe_token
+from ami.formats import paris_datetime
 from ami.models import OutboxMessage, Phase, ReminderKind, ReminderSent
 from candidatures.models import CandidatureState
 from candidatures.reminders import send_draft_reminders, time_left
@@ -49,8 +50,8 @@ def test_run_twice_sends_once_then_once_more_at_the_next_milestone(case):
     call_command("send_draft_reminders", stdout=out)
     call_command("send_draft_reminders", stdout=out)
     assert out.getvalue().splitlines() == [
-        "1 rappel(s) de clôture envoyé(s).",
-        "0 rappel(s) de clôture envoyé(s).",
+        "1 rappel de clôture envoyé.",
+        "0 rappel de clôture envoyé.",
     ]
     assert [m.recipient for m in reminders()] == [case["applicant"].email]
     # The day before closing: the J-1 reminder, once.
@@ -72,7 +73,7 @@ def test_the_email_has_the_deadline_the_link_to_resume_and_the_unsubscribe_link(
     call, candidature, applicant = case["call"], case["candidature"], case["applicant"]
     assert message.call == call and message.related == candidature
     assert call.name in message.subject and "5 jours" in message.subject
-    closes = timezone.localtime(call.closes_at).strftime("%d/%m/%Y à %Hh%M")
+    closes = paris_datetime(call.closes_at)
     unsubscribe_url = settings.SITE_URL + reverse(
         "unsubscribe", args=[unsubscribe_token(applicant, REMINDER)]
     )

@@ -88,7 +88,7 @@ def test_without_wet_run_nothing_changes(editions, django_capture_on_commit_call
     assert state_of_the_storage() == before
     assert callbacks == []
     # What it would purge: the old edition's 5 documents of 4 candidatures, not the laureate's.
-    assert "Simulation, rien n'est supprimé : 5 pièce(s) de 4 candidature(s)" in output
+    assert "Simulation, rien n'est supprimé : 5 pièces de 4 candidatures" in output
     assert "--wet-run" in output
 
 
@@ -106,7 +106,7 @@ def test_wet_run_purges_past_retention_and_never_a_laureate(
     with django_capture_on_commit_callbacks(execute=True):
         output = run("--wet-run")
 
-    assert "Supprimé : 5 pièce(s) de 4 candidature(s)" in output
+    assert "Supprimé : 5 pièces de 4 candidatures" in output
     assert set(Document.objects.values_list("pk", flat=True)) == kept_before
     assert not Document.objects.filter(candidature__in=purged).exists()
     assert not any(storage.exists(name) for name in purged_files)
@@ -131,7 +131,7 @@ def test_a_second_wet_run_purges_nothing_more(editions, django_capture_on_commit
         output = run("--wet-run")
 
     assert state_of_the_storage() == after_first
-    assert "Supprimé : 0 pièce(s) de 0 candidature(s)" in output
+    assert "Supprimé : 0 pièce de 0 candidature" in output
 
 
 def test_the_cut_off_date_is_respected(settings):

@@ -328,8 +328,8 @@ def test_reminder_is_sent_once_and_not_for_answered_requests(case):
     call_command("send_complement_reminders", stdout=out)
     call_command("send_complement_reminders", stdout=out)
     assert out.getvalue().splitlines() == [
-        "1 rappel(s) de compléments envoyé(s).",
-        "0 rappel(s) de compléments envoyé(s).",
+        "1 rappel de compléments envoyé.",
+        "0 rappel de compléments envoyé.",
     ]
     reminders = OutboxMessage.objects.filter(event="candidature.complements_reminder")
     assert [m.recipient for m in reminders] == [case["applicant"].email]

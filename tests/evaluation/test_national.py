@@ -1,5 +1,6 @@
 """National review: normalisation, the dashboard, the CNA's analyses, the assistant's scenarios."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -90,6 +91,22 @@ def test_dashboard_lists_filters_and_sorts(client):
     # Charts come with their data table.
     assert "Données des graphiques par région" in page
     assert "Bretagne" in page and "Île-de-France" in page
+    # Each chart draws every region's name beside its bar, and its value.
+    charts = re.findall(r'<figure class="fr-m-0 ami-chart".*?</figure>', page, re.S)
+    assert len(charts) == 3
+    rows = [
+        re.findall(
+            r'ami-chart__label">([^<]+)</span><svg.*?</svg><span class="ami-chart__value">([^<]+)<',
+            chart,
+        )
+        for chart in charts
+    ]
+    regions = {"Bretagne", "Île-de-France"}
+    assert all({name for name, _ in chart_rows} == regions for chart_rows in rows), rows
+    counts, amounts, medians = (dict(chart_rows) for chart_rows in rows)
+    assert counts == {"Île-de-France": "3", "Bretagne": "1"}
+    assert medians["Île-de-France"] == "70,0" and medians["Bretagne"] == "55,0"
+    assert all(amount.endswith("€") for amount in amounts.values())
 
     rows = client.get(url, {"rural": "oui"}).context["rows"]
     assert [row.pk for row in rows] == [rural.pk]

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.preferences import REMINDER, unsubscribe_token
+from ami.formats import paris_datetime
 from ami.models import OutboxMessage, Phase, ReminderKind, ReminderSent
 from candidatures.models import CandidatureState
 from evaluation.models import (
@@ -83,8 +84,8 @@ def test_run_twice_sends_once_then_once_more_at_the_next_milestone(case):
     call_command("send_review_reminders", stdout=out)
     call_command("send_review_reminders", stdout=out)
     assert out.getvalue().splitlines() == [
-        "1 rappel(s) d'évaluation envoyé(s).",
-        "0 rappel(s) d'évaluation envoyé(s).",
+        "1 rappel d'évaluation envoyé.",
+        "0 rappel d'évaluation envoyé.",
     ]
     assert [m.recipient for m in reminders()] == [case["evaluator"].email]
     two_days_before = case["call"].regional_review_deadline - timedelta(days=1, hours=12)
@@ -104,7 +105,7 @@ def test_one_email_lists_the_pending_reviews_with_the_links(case):
     call, evaluator = case["call"], case["evaluator"]
     assert message.call == call and message.related == call
     assert "2 évaluations" in message.subject
-    deadline = timezone.localtime(call.regional_review_deadline).strftime("%d/%m/%Y à %Hh%M")
+    deadline = paris_datetime(call.regional_review_deadline)
     unsubscribe_url = settings.SITE_URL + reverse(
         "unsubscribe", args=[unsubscribe_token(evaluator, REMINDER)]
     )

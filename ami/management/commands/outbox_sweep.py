@@ -6,6 +6,7 @@ this command is also what retries emails after a temporary failure."""
 from django.core.management.base import BaseCommand
 
 from ami import outbox
+from ami.formats import plural
 
 
 class Command(BaseCommand):
@@ -14,6 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = outbox.sweep()
         self.stdout.write(
-            f"{len(result.requeued)} courriel(s) remis en file, "
-            f"{len(result.failed_stuck)} envoi(s) bloqué(s) passé(s) en échec."
+            f"{plural(len(result.requeued), 'courriel remis', 'courriels remis')} en file, "
+            + plural(len(result.failed_stuck), "envoi bloqué passé", "envois bloqués passés")
+            + " en échec."
         )

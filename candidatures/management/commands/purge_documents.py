@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from ami.formats import format_filesize
+from ami.formats import format_filesize, plural
 from candidatures.retention import purge_documents
 
 
@@ -33,25 +33,30 @@ class Command(BaseCommand):
         report = purge_documents(wet_run=wet_run)
         years = settings.DOCUMENT_RETENTION_YEARS
         self.stdout.write(
-            f"Durée de conservation : {years} an(s) après la publication des résultats ; "
+            f"Durée de conservation : {plural(years, 'an')} après la publication des résultats ; "
             f"appels publiés avant le {_date(report.cutoff)}."
         )
         for line in report.calls:
             self.stdout.write(
                 f"- {line.call} (résultats publiés le {_date(line.published_on)}) : "
-                f"{line.documents} pièce(s) de {line.candidatures} candidature(s), "
+                f"{plural(line.documents, 'pièce')} de {plural(line.candidatures, 'candidature')}, "
                 f"{format_filesize(line.size)}"
             )
         total = (
-            f"{report.documents} pièce(s) de {report.candidatures} candidature(s), "
+            f"{plural(report.documents, 'pièce')} de {plural(report.candidatures, 'candidature')}, "
             f"{format_filesize(report.size)}"
         )
         if wet_run:
             self.stdout.write(self.style.SUCCESS(f"Supprimé : {total}."))
             if report.failed:
+                failed = plural(
+                    report.failed,
+                    "fichier n'a pas pu être supprimé",
+                    "fichiers n'ont pas pu être supprimés",
+                )
                 self.stderr.write(
-                    f"{report.failed} fichier(s) n'ont pas pu être supprimés du stockage (voir le "
-                    "journal) ; leurs pièces sont gardées et la prochaine exécution réessaiera."
+                    f"{failed} du stockage (voir le journal) ; leurs pièces sont gardées et la "
+                    "prochaine exécution réessaiera."
                 )
         else:
             self.stdout.write(

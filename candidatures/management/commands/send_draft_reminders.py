@@ -4,6 +4,7 @@ or by hand)."""
 
 from django.core.management.base import BaseCommand
 
+from ami.formats import plural
 from candidatures.reminders import send_draft_reminders
 
 
@@ -12,4 +13,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         sent = send_draft_reminders()
-        self.stdout.write(f"{sent} rappel(s) de clôture envoyé(s).")
+        self.stdout.write(
+            plural(sent, "rappel de clôture envoyé", "rappels de clôture envoyés") + "."
+        )

@@ -3,6 +3,7 @@ however often this runs (hourly by Celery beat, or by hand)."""
 
 from django.core.management.base import BaseCommand
 
+from ami.formats import plural
 from candidatures.complements import send_due_reminders
 
 
@@ -11,4 +12,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         sent = send_due_reminders()
-        self.stdout.write(f"{sent} rappel(s) de compléments envoyé(s).")
+        done = plural(sent, "rappel de compléments envoyé", "rappels de compléments envoyés")
+        self.stdout.write(done + ".")

@@ -4,6 +4,7 @@
 
 from django.core.management.base import BaseCommand
 
+from ami.formats import plural
 from evaluation.digest import send_coordinator_digests
 
 
@@ -15,4 +16,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         sent = send_coordinator_digests()
-        self.stdout.write(f"{sent} récapitulatif(s) envoyé(s).")
+        self.stdout.write(f"{plural(sent, 'récapitulatif envoyé', 'récapitulatifs envoyés')}.")

@@ -4,6 +4,7 @@ Celery beat, or by hand)."""
 
 from django.core.management.base import BaseCommand
 
+from ami.formats import plural
 from evaluation.reminders import send_review_reminders
 
 
@@ -12,4 +13,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         sent = send_review_reminders()
-        self.stdout.write(f"{sent} rappel(s) d'évaluation envoyé(s).")
+        done = plural(sent, "rappel d'évaluation envoyé", "rappels d'évaluation envoyés")
+        self.stdout.write(done + ".")

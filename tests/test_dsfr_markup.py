@@ -1,0 +1,33 @@
+"""DSFR markup rules the browser cannot see on every page, checked on the templates themselves
+(issue 17, « buttons with visible text »)."""
+
+import re
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+GROUP = re.compile(r'<(ul|div) class="(fr-btns-group[^"]*)"')
+ICON_BUTTON = re.compile(r'class="(?=[^"]*\bfr-btn\b)(?=[^"]*\bfr-icon-)([^"]*)"')
+
+
+def test_icon_buttons_keep_their_text():
+    """In a DSFR button group without ``fr-btns-group--icon-left`` (or right), a button with an
+    icon is drawn icon-only, its text hidden, whatever its own ``fr-btn--icon-left``; alone, a
+    button with an icon needs ``fr-btn--icon-left`` (or right) to show its text. The header's
+    tools (the DSFR's own markup) are left as the DSFR writes them."""
+    problems = []
+    for path in TEMPLATES.rglob("*.html"):
+        text = path.read_text()
+        name = path.relative_to(TEMPLATES)
+        header = re.search(r"<header[^>]*fr-header.*?</header>", text, re.S)
+        in_header = range(header.start(), header.end()) if header else range(0)
+        for group in GROUP.finditer(text):
+            end = text.find(f"</{group.group(1)}>", group.end())
+            block = text[group.start() : end]
+            if "fr-icon-" in block and "--icon-" not in group.group(2):
+                if group.start() not in in_header:
+                    problems.append(f"{name}: group « {group.group(2)} » without --icon-left")
+        for button in ICON_BUTTON.finditer(text):
+            classes = button.group(1)
+            if "fr-btn--icon-" not in classes and button.start() not in in_header:
+                problems.append(f"{name}: « {classes} » without fr-btn--icon-left")
+    assert not problems, "\n".join(problems)
