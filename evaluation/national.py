@@ -11,6 +11,10 @@ feel of the raw score (50 = the region's average, 60 = one standard deviation ab
 unchanged when every score of a region moves by the same number of points, and is 50 for a
 region with a single candidature or identical scores. Computed in SQL: one query for the
 regions' means and deviations, then an expression per row, so that lists sort and filter on it.
+
+The regions' means and deviations, the charts' figures and the dashboard's order of rows are
+computed once per version of the call and kept in the cache (``national_cache``: forgotten as
+soon as an opinion, a review, a hand-over, a region move… changes them).
 """
 
 from dataclasses import dataclass
@@ -39,7 +43,7 @@ from ami.audit import audited
 from ami.models import Region
 from candidatures.models import Candidature
 
-from . import consolidation
+from . import consolidation, national_cache
 from .consolidation import HIDDEN_STATES, with_consolidation
 from .models import NationalReview, Opinion, RegionalOpinion
 from .permissions import can_review_nationally
@@ -63,7 +67,11 @@ class RegionStats:
 
 def region_score_stats(call) -> dict[str, RegionStats]:
     """Mean and standard deviation of the consolidated scores of each region of the call (one
-    query)."""
+    query, once per version of the call)."""
+    return national_cache.remember(call.pk, "stats", lambda: _region_score_stats(call))
+
+
+def _region_score_stats(call) -> dict[str, RegionStats]:
     rows = (
         RegionalOpinion.objects.filter(candidature__call=call)
         .exclude(candidature__state__in=HIDDEN_STATES)
@@ -155,6 +163,17 @@ def national_rows(call, user, *, texts=False):
     return default_order(with_national(national_candidatures(call, user), call, texts=texts))
 
 
+def ordered_keys(call, user, params, queryset) -> list[int]:
+    """The keys of ``queryset`` (the dashboard's rows, filtered and sorted as ``params`` say),
+    in order: one query over every row, once per version of the call, user and query string.
+    The page then reads its own rows only (``listing.paginate_keys``)."""
+    return national_cache.remember(
+        call.pk,
+        f"keys:{national_cache.user_scope(user)}:{national_cache.params_digest(params)}",
+        lambda: list(queryset.values_list("pk", flat=True)),
+    )
+
+
 # --- The CNA's analyses -----------------------------------------------------------------------
 
 
@@ -230,8 +249,17 @@ class Quantile(Median):
 
 def region_figures(call, user) -> list[RegionFigures]:
     """Per region of the call: candidatures and requested amounts, and the distribution of the
-    consolidated scores (min, quartiles, max, mean) — which shows the regions' severity. One
-    query, over what the user may see; regions without candidatures are left out."""
+    consolidated scores (min, quartiles, max, mean) — which shows the regions' severity. Two
+    queries, over what the user may see, once per version of the call and user; regions without
+    candidatures are left out."""
+    return national_cache.remember(
+        call.pk,
+        f"figures:{national_cache.user_scope(user)}",
+        lambda: _region_figures(call, user),
+    )
+
+
+def _region_figures(call, user) -> list[RegionFigures]:
     score = "regional_opinion__consolidated_score"
     quartile = DecimalField(max_digits=7, decimal_places=3)
     rows = (

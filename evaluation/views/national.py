@@ -117,7 +117,8 @@ def national_dashboard(request, call_pk):
     call = call_or_404(request.user, call_pk)
     rows = national.national_rows(call, request.user).only(*national.LIST_FIELDS)
     filterset = NationalFilter(request.GET, queryset=rows)
-    page = listing.paginate(filterset.qs, request.GET.get("page"), PAGE_SIZE)
+    keys = national.ordered_keys(call, request.user, request.GET, filterset.qs)
+    page = listing.paginate_keys(keys, filterset.qs, request.GET.get("page"), PAGE_SIZE)
     params = request.GET.copy()
     figures = national.region_figures(call, request.user)
     return render(
