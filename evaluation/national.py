@@ -24,9 +24,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import (
     Avg,
-    Case,
     Count,
     DecimalField,
+    Expression,
     F,
     Max,
     Min,
@@ -35,9 +35,8 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
-from django.db.models.functions import Cast, Coalesce, Round
+from django.db.models.functions import Cast, Coalesce
 
 from ami.audit import audited
 from ami.models import Region
@@ -94,20 +93,43 @@ def _region_score_stats(call) -> dict[str, RegionStats]:
 def normalised_expression(stats: dict[str, RegionStats]):
     """SQL expression of the normalised score of a candidature row (NULL without an opinion):
     the one definition of the formula, used by the dashboard, the exports and the assistant."""
-    score = F("regional_opinion__consolidated_score")
-    whens = []
-    for region_id, region in stats.items():
-        if region.deviation:
-            value = Value(NORMALISED_MEAN) + Value(NORMALISED_SPREAD) * (
-                score - Value(region.mean)
-            ) / Value(region.deviation)
-        else:
-            value = Value(NORMALISED_MEAN)
-        whens.append(When(region_id=region_id, regional_opinion__isnull=False, then=value))
-    if not whens:
+    if not stats:
         # A bare NULL cannot be sorted on in PostgreSQL (« non-integer constant in ORDER BY »).
         return Cast(Value(None), output_field=SCORE)
-    return Round(Case(*whens, default=None, output_field=SCORE), 2, output_field=SCORE)
+    return NormalisedScore(stats)
+
+
+class NormalisedScore(Expression):
+    """``ROUND(CASE region WHEN … THEN 50 + 10 × (score − mean) / deviation … END, 2)`` over
+    the row's region and consolidated score (NULL without an opinion; 50 in a region without
+    spread). One expression with two columns, whatever the number of regions: a ``Case`` of
+    one ``When`` per region took milliseconds of Python to build on every request."""
+
+    def __init__(self, stats: dict[str, RegionStats]):
+        super().__init__(output_field=SCORE)
+        self.stats = stats
+        self.region = F("region_id")
+        self.score = F("regional_opinion__consolidated_score")
+
+    def get_source_expressions(self):
+        return [self.region, self.score]
+
+    def set_source_expressions(self, expressions):
+        self.region, self.score = expressions
+
+    def as_sql(self, compiler, connection):
+        region_sql, region_params = compiler.compile(self.region)
+        score_sql, score_params = compiler.compile(self.score)
+        whens, params = [], list(region_params)
+        for region_id, region in self.stats.items():
+            if region.deviation:
+                whens.append(f"WHEN %s THEN %s + %s * ({score_sql} - %s) / %s")
+                params += [region_id, NORMALISED_MEAN, NORMALISED_SPREAD, *score_params]
+                params += [region.mean, region.deviation]
+            else:
+                whens.append(f"WHEN %s THEN CASE WHEN {score_sql} IS NULL THEN NULL ELSE %s END")
+                params += [region_id, *score_params, NORMALISED_MEAN]
+        return f"ROUND(CASE {region_sql} {' '.join(whens)} ELSE NULL END, 2)", params
 
 
 # --- The national table --------------------------------------------------------------------------
