@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.forms.utils import flatatt
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -24,7 +25,7 @@ from ami.scoping import get_visible_or_404
 from candidatures.forms import DsfrFormMixin
 from candidatures.models import Candidature
 
-from .. import consolidation, national, scenarios
+from .. import consolidation, national, national_cache, scenarios
 from ..deliberation import deliberation_of, handed_over
 from ..filters import NationalFilter
 from ..models import Opinion, ScenarioLine, ScoreBasis, SelectionScenario
@@ -111,6 +112,27 @@ def _boxes(figures) -> list[dict]:
     return boxes
 
 
+def _charts(call, user, figures) -> str:
+    """The charts per region and their data table, rendered once per version of the call and
+    user (``national_cache``): 18 regions × 13 figures formatted took tens of milliseconds."""
+
+    def render_charts():
+        return render_to_string(
+            "evaluation/national/_charts.html",
+            {
+                "figures": figures,
+                "count_bars": _bars(figures, "candidatures"),
+                "amount_bars": _bars(figures, "requested"),
+                "boxes": _boxes(figures),
+                "chart_height": max(len(figures), 1) * 28,
+            },
+        )
+
+    return national_cache.remember(
+        call.pk, f"charts:{national_cache.user_scope(user)}", render_charts
+    )
+
+
 @login_required
 @require_GET
 def national_dashboard(request, call_pk):
@@ -134,10 +156,7 @@ def national_dashboard(request, call_pk):
             "export_query": listing.query(params, page=None),
             "pages": listing.page_links(page, params),
             "figures": figures,
-            "count_bars": _bars(figures, "candidatures"),
-            "amount_bars": _bars(figures, "requested"),
-            "boxes": _boxes(figures),
-            "chart_height": max(len(figures), 1) * 28,
+            "charts": _charts(call, request.user, figures),
             "is_member": is_national_member(request.user, call),
             "deliberation": deliberation_of(call),
         },
