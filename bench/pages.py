@@ -6,9 +6,17 @@ Run: make bench   (seeds the bench call first if it is missing)
 
 For each page: the median of N runs (10 by default; 3 for the XLSX export and the selection
 assistant, which take seconds) after a warm-up, and the SQL query count of one more run; then
-whether the page meets its budget: at most 25 queries, list pages under 150 ms median, the
-national export of every row under 10 s. Server side only (Django test client, ``DEBUG=False``).
-The scenarios the assistant creates are deleted at the end.
+whether the page meets its budget: at most 25 queries, list pages under 150 ms median (the
+national dashboard under 100 ms, issue 18), the national export of every row under 10 s. Server
+side only (Django test client, ``DEBUG=False``). The scenarios the assistant creates are deleted
+at the end.
+
+The national dashboard keeps its figures and the order of its rows in the cache
+(``evaluation.national_cache``): the runs after the warm-up read them from there, as every
+request does until something changes. The line « first request after a change » forgets them
+before each run (``national_cache.changed``), as an opinion saved or a region handed over does.
+
+``--only TEXT`` measures only the pages whose name contains TEXT (e.g. « national dashboard »).
 """
 
 import argparse
@@ -37,11 +45,13 @@ from django.urls import reverse  # noqa: E402
 
 from accounts.models import NationalRole, RegionalCell, RegionalRole, User  # noqa: E402
 from candidatures.models import Candidature  # noqa: E402
+from evaluation import national_cache  # noqa: E402
 from evaluation.models import Assignment, SelectionScenario  # noqa: E402
 from wiring.demo.bench import BENCH_SLUG, bench_call  # noqa: E402
 
 MAX_QUERIES = 25
 LIST_MS = 150
+NATIONAL_MS = 100  # the national dashboard, issue 18
 EXPORT_MS = 10_000
 SLOW_RUNS = 3
 
@@ -118,6 +128,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--call-slug", default=BENCH_SLUG)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--only", default="", help="only the pages whose name contains this")
     options = parser.parse_args()
     call = bench_call(options.call_slug)
     if call is None:
@@ -162,19 +173,30 @@ def main():
             runs,
             LIST_MS,
         ),
-        ("national dashboard", get(member, national), runs, LIST_MS),
+        ("national dashboard", get(member, national), runs, NATIONAL_MS),
         (
             "national dashboard, filtered",
             get(member, national, {"region": cell.region_id, "rural": "oui"}),
             runs,
-            LIST_MS,
+            NATIONAL_MS,
         ),
-        ("national dashboard, sorted", get(member, national, {"tri": "-ecart"}), runs, LIST_MS),
+        (
+            "national dashboard, sorted",
+            get(member, national, {"tri": "-ecart"}),
+            runs,
+            NATIONAL_MS,
+        ),
         (
             "national dashboard, page 100",
             get(member, national, {"tri": "nom", "page": "100"}),
             runs,
-            LIST_MS,
+            NATIONAL_MS,
+        ),
+        (
+            "national dashboard, first request after a change",
+            after_a_change(call, get(member, national)),
+            runs,
+            None,
         ),
         (
             f"national XLSX export ({total} rows)",
@@ -204,6 +226,7 @@ def main():
     rows.append(
         (f"selection assistant (POST, {total} candidates)", create_scenario, SLOW_RUNS, None)
     )
+    rows = [row for row in rows if options.only in row[0]]
     print(f"{'page':<48}{'median ms':>10}{'queries':>9}  budget")
     try:
         for name, request, count, budget in rows:
@@ -212,12 +235,24 @@ def main():
             if request is create_scenario:
                 solver = statistics.median(s.solve_seconds for s in created) * 1000
                 print(f"{'  of which the solver (HiGHS)':<48}{solver:>10.1f}")
-        scenario = created[-1]
-        url = reverse("scenario_detail", args=[scenario.pk])
-        median, queries, _response = measure(get(member, url), runs)
-        print(line(f"scenario page ({scenario.lines.count()} lines)", median, queries, LIST_MS))
+        if created:
+            scenario = created[-1]
+            url = reverse("scenario_detail", args=[scenario.pk])
+            median, queries, _response = measure(get(member, url), runs)
+            name = f"scenario page ({scenario.lines.count()} lines)"
+            print(line(name, median, queries, LIST_MS))
     finally:
         SelectionScenario.objects.filter(pk__in=[s.pk for s in created]).delete()
+
+
+def after_a_change(call, request):
+    """``request`` with nothing kept in the cache for the call, as after any change."""
+
+    def cold():
+        national_cache.changed(call.pk)
+        return request()
+
+    return cold
 
 
 def line(name, median, queries, budget):
