@@ -2,8 +2,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.template.defaultfilters import floatformat
 
-from ami.formats import euros, remaining
+from ami.formats import euros, remaining, score
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,17 @@ from ami.formats import euros, remaining
 )
 def test_euros(value, expected):
     assert euros(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["62.255", "62.25", "50", "0", "-3.1", "99.995", "7.004", "100.00", "12.3456"]
+)
+def test_score_shows_what_floatformat_shows(value):
+    assert score(Decimal(value)) == floatformat(Decimal(value), 2)
+
+
+def test_score_of_nothing_is_empty():
+    assert score(None) == ""
 
 
 def test_remaining():
