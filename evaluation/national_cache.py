@@ -12,12 +12,13 @@ production, shared by every web process), under a *version* of the call:
 
 ``changed`` is called whenever something the dashboard reads of a call changes:
 
-- through the models' ``post_save`` signals (connected in ``EvaluationConfig.ready()``, so
-  that the domain functions, the admin, the factories and the shell are all covered): a
-  candidature past draft (submission, admissibility, complements, region move, hand-over,
-  withdrawal, decision), a collegial opinion, a review submitted or reopened (or its total
-  changed once submitted), a CNA analysis, a decision, a conflict of interest, the call itself;
-  a PTCE or a region renamed changes every call (``changed_everywhere``);
+- through the models' ``post_save`` and ``post_delete`` signals (connected in
+  ``EvaluationConfig.ready()``, so that the domain functions, the admin, the factories and the
+  shell are all covered): a candidature past draft (submission, admissibility, complements,
+  region move, hand-over, withdrawal, decision), a collegial opinion, a review submitted or
+  reopened (or its total changed once submitted), a CNA analysis, a decision (saved), a
+  conflict of interest, the call itself; a PTCE or a region renamed changes every call
+  (``changed_everywhere``);
 - explicitly where rows are written without ``save()`` (``bulk_create``, ``bulk_update``,
   ``QuerySet.update`` or ``delete``): the ranking, the detected conflicts, the decisions of a
   fixed or reopened list, the review totals recomputed after a grid change.
@@ -34,7 +35,7 @@ import uuid
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 from ami.models import Call, Region
 from candidatures.models import Candidature, CandidatureState, Ptce
@@ -157,10 +158,16 @@ def _renamed(sender, instance, created=False, update_fields=None, **kwargs):
 
 
 def connect() -> None:
-    post_save.connect(_candidature_saved, sender=Candidature, dispatch_uid="national-cache")
-    for model in (RegionalOpinion, NationalReview, Decision, ConflictOfInterest):
-        post_save.connect(_row_of_candidature_saved, sender=model, dispatch_uid="national-cache")
-    post_save.connect(_review_saved, sender=Review, dispatch_uid="national-cache")
+    """Saves and deletes of one row (``save()``, ``delete()``, the admin, a cascade). Decisions'
+    deletes are not listened to: the list's are in bulk (``deliberation``, which calls
+    ``changed``), and a listener would make Django load each deleted row."""
+    for signal in (post_save, post_delete):
+        uid = f"national-cache-{signal is post_save}"
+        signal.connect(_candidature_saved, sender=Candidature, dispatch_uid=uid)
+        for model in (RegionalOpinion, NationalReview, ConflictOfInterest):
+            signal.connect(_row_of_candidature_saved, sender=model, dispatch_uid=uid)
+        signal.connect(_review_saved, sender=Review, dispatch_uid=uid)
+    post_save.connect(_row_of_candidature_saved, sender=Decision, dispatch_uid="national-cache")
     post_save.connect(_call_saved, sender=Call, dispatch_uid="national-cache")
     for model in (Ptce, Region):
         post_save.connect(_renamed, sender=model, dispatch_uid="national-cache")

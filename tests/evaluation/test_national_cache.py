@@ -260,6 +260,17 @@ def test_a_conflict_declared_hides_at_once(client, edition):
     assert "53" not in figures(after)
 
 
+def test_a_conflict_deleted_shows_at_once(client, edition):
+    conflict = ConflictOfInterest.objects.create(
+        candidature=edition.alone, evaluator=edition.member, source="declared", reason="Associé."
+    )
+    assert edition.alone.pk not in order(dashboard(client, edition))
+    conflict.delete()  # e.g. from the admin
+    after = dashboard(client, edition)
+    assert edition.alone.pk in order(after)
+    assert figures(after)["53"].candidatures == 1
+
+
 def test_a_ranking_shows_at_once(client, edition):
     by_rank = {"tri": "rang"}
     assert order(dashboard(client, edition, **by_rank))[:1] == [edition.high.pk]
