@@ -14,6 +14,11 @@ class EvaluationConfig(AppConfig):
 
         register_hiding_rule(conflicted_for)
 
+        # What the national dashboard keeps in the cache is forgotten when its data changes.
+        from . import national_cache
+
+        national_cache.connect()
+
         # This app's part of « Mes données » (export, account deletion): accounts.personal_data.
         from accounts.personal_data import register
 

@@ -16,6 +16,7 @@ from ami.audit import audited
 from ami.outbox import queue_templated_email
 from candidatures.models import Candidature, CandidatureState
 
+from . import national_cache
 from .models import (
     Assignment,
     ConflictOfInterest,
@@ -207,6 +208,8 @@ def _detect(candidatures) -> list[ConflictOfInterest]:
     # A conflict declared meanwhile wins: skip it rather than fail, then read back exactly the
     # rows this run created (same pairs, same timestamp).
     ConflictOfInterest.objects.bulk_create(new, ignore_conflicts=True)
+    for call_id in {c.candidature.call_id for c in new}:
+        national_cache.changed(call_id)  # a bulk write: no signal
     created = list(
         ConflictOfInterest.objects.filter(
             candidature__in={c.candidature_id for c in new},

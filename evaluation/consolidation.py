@@ -23,6 +23,7 @@ from ami.outbox import queue_templated_email
 from candidatures import workflow
 from candidatures.models import Candidature, CandidatureState
 
+from . import national_cache
 from .models import (
     BLOCKING_CONFLICT,
     ConflictOfInterest,
@@ -371,6 +372,7 @@ def set_ranking(cell: RegionalCell, actor, ordered_candidature_ids) -> None:
         RegionalOpinion.objects.filter(
             candidature__call_id=cell.call_id, candidature__region_id=cell.region_id
         ).exclude(candidature_id__in=expected).update(rank=None)
+        national_cache.changed(cell.call_id)  # bulk writes: no signal
 
 
 def rank_by_score(cell: RegionalCell, actor) -> list[int]:

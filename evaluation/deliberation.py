@@ -20,6 +20,7 @@ from ami.formats import euros
 from ami.models import Phase
 from candidatures.models import Candidature, CandidatureState
 
+from . import national_cache
 from .models import (
     Decision,
     DecisionOutcome,
@@ -430,6 +431,7 @@ def fix_list(deliberation, actor) -> int:
         deliberation.fixed_by = actor
         deliberation.save(update_fields=["fixed_at", "fixed_by"])
         set_phase(call, Phase.DELIBERATED, actor, comment="Liste des lauréats arrêtée.")
+        national_cache.changed(call.pk)  # decisions written in bulk: no signal
     return len(lines)
 
 
@@ -449,6 +451,7 @@ def reopen(deliberation, actor, *, reason: str) -> None:
         if deliberation.decisions.filter(published_at__isnull=False).exists():
             raise ValidationError("Les résultats sont publiés : la liste ne peut plus changer.")
         deliberation.decisions.all().delete()
+        national_cache.changed(call.pk)  # decisions deleted in bulk: no signal
         deliberation.fixed_at = None
         deliberation.fixed_by = None
         deliberation.save(update_fields=["fixed_at", "fixed_by"])

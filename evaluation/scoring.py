@@ -23,6 +23,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
+from . import national_cache
 from .models import Review, ReviewState
 
 CENT = Decimal("0.01")
@@ -64,6 +65,8 @@ def recompute_call_totals(call) -> int:
         if total != review.total:
             Review.objects.filter(pk=review.pk).update(total=total)
             updated += 1
+    if updated:
+        national_cache.changed(call.pk)  # totals written with update(): no signal
     return updated
 
 

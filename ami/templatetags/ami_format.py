@@ -14,6 +14,12 @@ def euros(value, decimals=None):
 
 
 @register.filter
+def score(value):
+    """``62.255`` → ``62,26``: two decimals, French style (like ``floatformat:2``, faster)."""
+    return formats.score(value)
+
+
+@register.filter
 def remaining(deadline, now=None):
     """Time left before ``deadline`` in French words, e.g. « 12 jours et 5 heures »."""
     return formats.remaining(deadline, now)

@@ -10,10 +10,20 @@ def paginate(queryset, number, per_page):
     the filters and the sort need), then its rows with every annotation, kept in that order.
     One query with OFFSET would compute the annotations of every row it skips: the review
     statistics of 5 000 candidatures for the hundredth page of the national dashboard."""
-    page = Paginator(queryset.values_list("pk", flat=True), per_page).get_page(number)
+    return _with_rows(Paginator(queryset.values_list("pk", flat=True), per_page), number, queryset)
+
+
+def paginate_keys(keys: list, queryset, number, per_page):
+    """The page ``number`` of ``keys`` (every key of the list, in order, e.g. kept in a cache),
+    its rows read from ``queryset``: one query. A key no longer in ``queryset`` is left out."""
+    return _with_rows(Paginator(keys, per_page), number, queryset)
+
+
+def _with_rows(paginator, number, queryset):
+    page = paginator.get_page(number)
     keys = list(page.object_list)
     rows = {row.pk: row for row in queryset.filter(pk__in=keys).order_by()} if keys else {}
-    page.object_list = [rows[key] for key in keys]
+    page.object_list = [rows[key] for key in keys if key in rows]
     return page
 
 

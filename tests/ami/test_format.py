@@ -3,8 +3,9 @@ from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
+from django.template.defaultfilters import floatformat
 
-from ami.formats import euros, paris_date, paris_datetime, plural, remaining, short_date
+from ami.formats import euros, paris_date, paris_datetime, plural, remaining, score, short_date
 
 
 @pytest.mark.parametrize(
@@ -20,6 +21,17 @@ from ami.formats import euros, paris_date, paris_datetime, plural, remaining, sh
 )
 def test_euros(value, expected):
     assert euros(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["62.255", "62.25", "50", "0", "-3.1", "99.995", "7.004", "100.00", "12.3456"]
+)
+def test_score_shows_what_floatformat_shows(value):
+    assert score(Decimal(value)) == floatformat(Decimal(value), 2)
+
+
+def test_score_of_nothing_is_empty():
+    assert score(None) == ""
 
 
 def test_remaining():

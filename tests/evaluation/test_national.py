@@ -65,6 +65,21 @@ def test_severe_region_gets_the_same_normalised_ranking():
     assert by_pair == sorted(by_pair, reverse=True)
 
 
+def test_no_normalised_score_without_an_opinion():
+    """Even in a region without spread, where every opinion sits at 50."""
+    edition = national_edition({"11": [60, 70], "53": [55]})
+    for code in ("11", "53"):
+        waiting = f.CandidatureFactory(
+            ptce=f.PtceFactory(region=f.region(code)),
+            call=edition.call,
+            state="admissible",
+            submitted_at=edition.call.closes_at,
+        )
+        rows = _rows(edition)
+        assert rows[waiting.pk].normalised_score is None
+    assert rows[edition.candidatures[2].pk].normalised_score == Decimal("50.00")
+
+
 def test_normalisation_ignores_filters():
     """The normalised score is computed against the whole region, not the filtered rows."""
     edition = national_edition({"11": [60, 70, 80]})

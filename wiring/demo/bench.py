@@ -59,6 +59,7 @@ from accounts.models import (
     User,
 )
 from ami.models import Call, CallPhaseChange, Commune, Criterion, DocumentType, Phase, Region
+from evaluation import national_cache
 
 from .seed import DOCUMENTS, ELIGIBILITY_RULES, GRID
 
@@ -233,6 +234,8 @@ def seed_bench(
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         seeder = _Seeder(count, slug)
         seeder.run()
+        # Written in bulk: nothing the national dashboard may have kept for the call stays.
+        national_cache.changed(seeder.call.pk)
     timings.update(seeder.timings)
     analyzed = time.perf_counter()
     _analyze()
