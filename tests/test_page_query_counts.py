@@ -104,7 +104,7 @@ PAGES = {
         {},
         21,  # two of them read the call's questionnaire (sections, questions)
     ),
-    "cell home": ("coordinator", lambda e: reverse("cell_home", args=[e.cell.pk]), {}, 12),
+    "cell home": ("coordinator", lambda e: reverse("cell_home", args=[e.cell.pk]), {}, 18),
     "thread": (
         "applicant",
         lambda e: reverse("candidature_messages", args=[e.candidature.pk]),
