@@ -362,7 +362,7 @@ def _publication(request, call):
     pending = publication.pending_decisions(call)
     # The letters previewed are those of the candidatures the administrator may see (not one
     # they declared a conflict on); every pending decision is published all the same.
-    previewed = pending.filter(candidature__in=Candidature.objects.visible_to(request.user))
+    previewed = pending.visible_to(request.user)  # Decision.objects.visible_to
     page = Paginator(previewed, PREVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
     emails = [publication.decision_email(decision) for decision in page.object_list]
     if page.number == 1:
