@@ -70,6 +70,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
         _restore_reference_territory()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _reference_territory_after_flush():
+    """A transactional test (live server, real worker) empties every table when it ends, the
+    regions and départements of the data migration included, and Django then sends
+    ``post_migrate``: put them back there, so the next test finds them. pytest-django runs the
+    transactional tests after all the others, but a pytest-xdist worker runs whole modules one
+    after the other (``--dist loadscope``): an ordinary module may follow a flushing one."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    def restore(**kwargs):
+        _restore_reference_territory()
+
+    sender = apps.get_app_config("ami")
+    post_migrate.connect(restore, sender=sender, dispatch_uid="tests-reference-territory")
+    yield
+    post_migrate.disconnect(sender=sender, dispatch_uid="tests-reference-territory")
+
+
 @pytest.fixture(autouse=True)
 def _reference_territory(request):
     """Transactional tests (live server, real worker) flush every table afterwards, the
