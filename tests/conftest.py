@@ -3,6 +3,30 @@ import os
 
 import pytest
 
+# Modules that take minutes on their own (a whole edition in the browser, real workers): under
+# pytest-xdist they are handed out first, so that they do not start last on one worker while
+# the other one has nothing left to do.
+LONG_MODULES = ("tests/browser/test_whole_edition.py", "tests/browser/", "tests/integration/")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker, after pytest-django's own order (transactional tests last), the
+    longest modules first. (Every worker collects the same order; ``--dist loadscope`` hands
+    the modules out in it.) A flushing test may now run before ordinary ones: the reference
+    territory it empties is put back at once (``_reference_territory_after_flush``)."""
+    if not hasattr(config, "workerinput"):
+        return
+
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return next(
+            (i for i, prefix in enumerate(LONG_MODULES) if path.startswith(prefix)),
+            len(LONG_MODULES),
+        )
+
+    items.sort(key=rank)  # stable: the order inside each rank is kept
+
 
 @pytest.fixture(autouse=True)
 def _private_storage(settings, tmp_path):
