@@ -39,11 +39,17 @@ run: install
 # migrations; PYTEST_ARGS=--create-db rebuilds it); under CI=true it is created fresh.
 REUSE_DB := $(if $(filter true,$(CI)),--create-db,--reuse-db)
 
+# Both targets run on every core, at most 4 (pytest-xdist; PYTEST_WORKERS=0 for one process):
+# each worker has its own test database (test_<name>_gw0, _gw1…) and, with --dist loadscope,
+# whole modules (and classes), so a module's shared read-only world is built once.
+PYTEST_WORKERS ?= auto
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope)
+
 test: install
-	$(PY) -m pytest $(REUSE_DB) $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(REUSE_DB) $(PYTEST_ARGS)
 
 test-fast: install
-	$(PY) -m pytest $(REUSE_DB) -m "not browser and not integration and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(REUSE_DB) -m "not browser and not integration and not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,8 @@
 """Role predicates: the one place that answers « what role does this user hold on this call or
 region ». Object-level rules of other apps build on these in their own ``permissions.py``."""
 
+from ami.models import Call
+
 from .models import NationalCellMembership, NationalRole, RegionalCellMembership, RegionalRole
 
 
@@ -40,6 +42,18 @@ def national_role(user, call) -> str | None:
 def is_national_member(user, call) -> bool:
     """Any member of the CNA of the call, administrators included."""
     return national_role(user, call) is not None
+
+
+def national_calls_seen_by(user):
+    """The calls whose national screens (dashboard, scenarios, deliberation) ``user`` sees:
+    those of the national cells they belong to, every call for the staff (read-only), none for
+    anyone else. The one definition behind ``evaluation.permissions.can_view_national`` and the
+    scenarios' ``visible_to``."""
+    if not _authenticated(user):
+        return Call.objects.none()
+    if user.is_staff:
+        return Call.objects.all()
+    return Call.objects.filter(national_cell__memberships__user=user)
 
 
 def is_national_administrator(user, call) -> bool:

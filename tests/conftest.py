@@ -3,6 +3,30 @@ import os
 
 import pytest
 
+# Modules that take minutes on their own (a whole edition in the browser, real workers): under
+# pytest-xdist they are handed out first, so that they do not start last on one worker while
+# the other one has nothing left to do.
+LONG_MODULES = ("tests/browser/test_whole_edition.py", "tests/browser/", "tests/integration/")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker, after pytest-django's own order (transactional tests last), the
+    longest modules first. (Every worker collects the same order; ``--dist loadscope`` hands
+    the modules out in it.) A flushing test may now run before ordinary ones: the reference
+    territory it empties is put back at once (``_reference_territory_after_flush``)."""
+    if not hasattr(config, "workerinput"):
+        return
+
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return next(
+            (i for i, prefix in enumerate(LONG_MODULES) if path.startswith(prefix)),
+            len(LONG_MODULES),
+        )
+
+    items.sort(key=rank)  # stable: the order inside each rank is kept
+
 
 @pytest.fixture(autouse=True)
 def _private_storage(settings, tmp_path):
@@ -68,6 +92,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
     transactional test flushed them."""
     with django_db_blocker.unblock():
         _restore_reference_territory()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reference_territory_after_flush():
+    """A transactional test (live server, real worker) empties every table when it ends, the
+    regions and départements of the data migration included, and Django then sends
+    ``post_migrate``: put them back there, so the next test finds them. pytest-django runs the
+    transactional tests after all the others, but a pytest-xdist worker runs whole modules one
+    after the other (``--dist loadscope``): an ordinary module may follow a flushing one."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    def restore(**kwargs):
+        _restore_reference_territory()
+
+    sender = apps.get_app_config("ami")
+    post_migrate.connect(restore, sender=sender, dispatch_uid="tests-reference-territory")
+    yield
+    post_migrate.disconnect(sender=sender, dispatch_uid="tests-reference-territory")
 
 
 @pytest.fixture(autouse=True)

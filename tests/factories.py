@@ -49,6 +49,18 @@ def totp_secret(user) -> str:
     return decrypt(authenticator.data["secret"])
 
 
+def renew_totp_secret(user) -> None:
+    """A new secret for the user's authenticator app (tests only: the browser tests log the same
+    user in more often than one 30-second code allows)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import generate_totp_secret
+    from allauth.mfa.utils import encrypt
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    authenticator.data = {**authenticator.data, "secret": encrypt(generate_totp_secret())}
+    authenticator.save(update_fields=["data"])
+
+
 def totp_code(secret: str, counter: int | None = None) -> str:
     """The code the user's app shows now (or for another 30-second ``counter``), computed with
     allauth's own TOTP functions."""

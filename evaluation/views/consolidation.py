@@ -5,7 +5,6 @@ opinion, the ranking, the hand-over to the CNA and the exports. Thin views over
 
 import io
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -21,7 +20,7 @@ from candidatures.models import Candidature, CandidatureState
 
 from .. import consolidation, exports
 from ..filters import ConsolidationFilter
-from ..models import Opinion
+from ..forms import OpinionForm
 from ..permissions import (
     can_coordinate,
     can_view_cell,
@@ -119,44 +118,6 @@ def consolidation_list(request, cell_pk):
 
 
 # --- The reviews side by side and the collegial opinion ---------------------------------------
-
-
-class OpinionForm(forms.Form):
-    score = forms.DecimalField(
-        label="Note consolidée (sur 100)",
-        max_digits=5,
-        decimal_places=2,
-        min_value=0,
-        max_value=100,
-        localize=True,
-        error_messages={
-            "required": "Indiquez la note consolidée, sur 100.",
-            "invalid": "Saisissez un nombre, par exemple 72,5.",
-        },
-    )
-    justification = forms.CharField(
-        label="Justification de la note",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Obligatoire quand la note diffère de la moyenne des évaluations.",
-    )
-    opinion = forms.ChoiceField(
-        label="Avis collégial",
-        choices=[("", "Choisir un avis"), *Opinion.choices],
-        error_messages={"required": "Choisissez l'avis collégial."},
-    )
-    motivation = forms.CharField(
-        label="Motivation communicable au porteur",
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Peut être reprise dans la lettre de décision envoyée au porteur.",
-        error_messages={"required": "La motivation communicable au porteur est obligatoire."},
-    )
-    internal_note = forms.CharField(
-        label="Note interne",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Réservée aux cellules et à la CNA, jamais transmise au porteur.",
-    )
 
 
 @login_required

@@ -2,7 +2,6 @@
 ``evaluation.deliberation`` and ``evaluation.publication``."""
 
 from allauth.account.decorators import reauthentication_required
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,17 +12,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import User
 from accounts.permissions import is_national_member
 from ami import batches
 from ami.formats import plural
 from ami.models import OutboxBatch, OutboxMessage, OutboxState
-from candidatures.forms import DsfrFormMixin
 from candidatures.models import Candidature
 from candidatures.step_forms import AmountField
 
 from .. import deliberation as domain
 from .. import publication
+from ..forms import DecisionForm, LineForm, SessionForm
 from ..models import Decision, DecisionOutcome, DeliberationLine, SelectionScenario
 from ..permissions import can_administer_national, can_deliberate
 from . import listing
@@ -39,44 +37,6 @@ def _messages_from(request, error):
 
 
 # --- The session --------------------------------------------------------------------------------
-
-
-class SessionForm(DsfrFormMixin, forms.Form):
-    held_on = forms.DateField(
-        label="Date de la séance",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"required": "Indiquez la date de la séance.", "invalid": "Date invalide."},
-    )
-    members_present = forms.ModelMultipleChoiceField(
-        label="Membres présents",
-        queryset=User.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Cochez les membres de la CNA présents à la séance."},
-    )
-    scenario = forms.ModelChoiceField(
-        label="Point de départ",
-        queryset=SelectionScenario.objects.none(),
-        required=False,
-        empty_label="À la main (aucune candidature retenue au départ)",
-    )
-    notes = forms.CharField(
-        label="Observations de la séance",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-    def __init__(self, *args, call, with_scenario=True, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["members_present"].queryset = User.objects.filter(
-            national_memberships__cell__call=call
-        ).order_by("last_name", "first_name")
-        self.fields["members_present"].widget.attrs.pop("class", None)
-        if with_scenario:
-            self.fields["scenario"].queryset = SelectionScenario.objects.filter(
-                call=call, feasible=True
-            )
-        else:
-            del self.fields["scenario"]
 
 
 def _line_rows(deliberation, user):
@@ -162,33 +122,6 @@ def deliberation_view(request, call_pk):
             }
         )
     return render(request, "evaluation/national/deliberation.html", context)
-
-
-class LineForm(DsfrFormMixin, forms.Form):
-    selected = forms.TypedChoiceField(
-        label="Décision",
-        choices=[("1", "Retenue"), ("0", "Non retenue")],
-        coerce=lambda value: value == "1",
-        widget=forms.RadioSelect,
-    )
-    amount = AmountField(label="Montant accordé (€)", required=False)
-    justification = forms.CharField(
-        label="Justification (note interne)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Obligatoire dès que la décision s'écarte de la proposition ; elle figure au "
-        "procès-verbal, jamais dans la lettre au porteur.",
-    )
-    motivation = forms.CharField(
-        label="Motivation communicable au porteur",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Facultative : reprise dans la motivation préremplie de la décision.",
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["selected"].widget.attrs.pop("class", None)
 
 
 @login_required
@@ -339,27 +272,6 @@ def decision_list(request, call_pk):
     )
 
 
-class DecisionForm(DsfrFormMixin, forms.Form):
-    granted_amount = AmountField(label="Montant accordé (€)", required=False)
-    motivation = forms.CharField(
-        label="Motivation communicable au porteur",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="Envoyée au porteur dans la lettre de décision ; obligatoire pour un refus.",
-    )
-    internal_note = forms.CharField(
-        label="Note interne",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Réservée à la CNA, jamais transmise au porteur.",
-    )
-
-    def __init__(self, *args, laureate, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not laureate:
-            del self.fields["granted_amount"]
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def decision_edit(request, call_pk, pk):
@@ -451,7 +363,7 @@ def _publication(request, call):
     pending = publication.pending_decisions(call)
     # The letters previewed are those of the candidatures the administrator may see (not one
     # they declared a conflict on); every pending decision is published all the same.
-    previewed = pending.filter(candidature__in=Candidature.objects.visible_to(request.user))
+    previewed = pending.visible_to(request.user)  # Decision.objects.visible_to
     page = Paginator(previewed, PREVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
     emails = [publication.decision_email(decision) for decision in page.object_list]
     if page.number == 1:

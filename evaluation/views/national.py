@@ -2,20 +2,14 @@
 second-level analysis, the selection assistant and its scenarios. Thin views over
 ``evaluation.national`` and ``evaluation.scenarios``; what is out of the user's scope is a 404."""
 
-from decimal import Decimal
-from html import escape
-
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.forms.utils import flatatt
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import is_national_member
@@ -23,14 +17,14 @@ from ami import audit
 from ami.models import Call
 from ami.scoping import get_visible_or_404
 from candidatures import messaging
-from candidatures.forms import DsfrFormMixin
 from candidatures.messaging import unread_count
 from candidatures.models import Candidature
 
 from .. import consolidation, national, national_cache, scenarios
 from ..deliberation import deliberation_of, handed_over
 from ..filters import NationalFilter
-from ..models import Opinion, ScenarioLine, ScoreBasis, SelectionScenario
+from ..forms import AnalysisForm, AssistantForm
+from ..models import ScenarioLine, SelectionScenario
 from ..permissions import can_deliberate, can_review_nationally, can_view_national
 from . import listing
 from .errors import add_errors
@@ -171,38 +165,6 @@ def national_dashboard(request, call_pk):
 # --- A candidature: regional file and the CNA's analyses ----------------------------------------
 
 
-class AnalysisForm(DsfrFormMixin, forms.Form):
-    score = forms.DecimalField(
-        label="Note globale (sur 100)",
-        max_digits=5,
-        decimal_places=2,
-        min_value=0,
-        max_value=100,
-        localize=True,
-        error_messages={
-            "required": "Indiquez votre note globale, sur 100.",
-            "invalid": "Saisissez un nombre, par exemple 72,5.",
-        },
-    )
-    opinion = forms.ChoiceField(
-        label="Avis",
-        choices=[("", "Choisir un avis"), *Opinion.choices],
-        error_messages={"required": "Choisissez un avis."},
-    )
-    comment = forms.CharField(
-        label="Note interne (analyse)",
-        widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="Visible de toute la CNA, jamais transmise au porteur.",
-        error_messages={"required": "Rédigez votre analyse."},
-    )
-    motivation = forms.CharField(
-        label="Motivation communicable au porteur",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Facultative : ce que la CNA pourra reprendre dans la lettre de décision.",
-    )
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def national_candidature(request, pk):
@@ -263,113 +225,6 @@ def national_candidature(request, pk):
 
 
 # --- Selection assistant and scenarios ----------------------------------------------------------
-
-
-class LongSelectMultiple(forms.SelectMultiple):
-    """Django's multiple select for a long flat list of choices, its options written in one
-    string instead of one template rendering each: the same markup, but the assistant lists
-    every candidature handed over, twice, and 20 000 option templates took seconds at national
-    scale."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        if any(isinstance(label, list | tuple) for _value, label in self.choices):
-            return super().render(name, value, attrs, renderer)  # option groups
-        chosen = set(self.format_value(value))
-        attributes = flatatt({**self.build_attrs(self.attrs, attrs), "multiple": True})
-        options = "".join(
-            f'<option value="{escape(str(key))}"{" selected" if str(key) in chosen else ""}>'
-            f"{escape(str(label))}</option>"
-            for key, label in self.choices
-        )
-        return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')  # noqa: S308 - escaped above
-
-
-class AssistantForm(DsfrFormMixin, forms.Form):
-    name = forms.CharField(
-        label="Nom du scénario",
-        max_length=120,
-        error_messages={"required": "Donnez un nom au scénario."},
-    )
-    basis = forms.ChoiceField(
-        label="Note à maximiser", choices=ScoreBasis.choices, initial=ScoreBasis.NORMALISED
-    )
-    funding_floor = forms.IntegerField(
-        label="Montant accordé : au moins ce pourcentage du montant demandé",
-        min_value=1,
-        max_value=100,
-        initial=100,
-        help_text="100 : chaque lauréat reçoit le montant demandé (plafonné au maximum de "
-        "l'appel). Moins : l'assistant peut réduire des montants pour retenir plus de lauréats.",
-    )
-    rural_min_share = forms.IntegerField(
-        label="Part minimale de lauréats en territoire rural (%)",
-        min_value=0,
-        max_value=100,
-        required=False,
-    )
-    qpv_min_share = forms.IntegerField(
-        label="Part minimale de lauréats en quartier prioritaire (%)",
-        min_value=0,
-        max_value=100,
-        required=False,
-    )
-    rural_bonus = forms.DecimalField(
-        label="Bonus en points pour un territoire rural",
-        min_value=0,
-        max_value=100,
-        max_digits=5,
-        decimal_places=2,
-        localize=True,
-        required=False,
-    )
-    qpv_bonus = forms.DecimalField(
-        label="Bonus en points pour un quartier prioritaire",
-        min_value=0,
-        max_value=100,
-        max_digits=5,
-        decimal_places=2,
-        localize=True,
-        required=False,
-    )
-    max_per_region = forms.IntegerField(
-        label="Nombre maximal de lauréats par région", min_value=1, required=False
-    )
-    forced_in = forms.MultipleChoiceField(
-        label="Candidatures imposées",
-        required=False,
-        widget=LongSelectMultiple(attrs={"size": 6}),
-    )
-    forced_out = forms.MultipleChoiceField(
-        label="Candidatures écartées",
-        required=False,
-        widget=LongSelectMultiple(attrs={"size": 6}),
-    )
-
-    def __init__(self, *args, choices=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["forced_in"].choices = choices
-        self.fields["forced_out"].choices = choices
-
-    def clean(self):
-        data = super().clean()
-        both = set(data.get("forced_in") or []) & set(data.get("forced_out") or [])
-        if both:
-            raise ValidationError("Une candidature ne peut pas être à la fois imposée et écartée.")
-        return data
-
-    def parameters(self) -> scenarios.Parameters:
-        data = self.cleaned_data
-        return scenarios.Parameters(
-            basis=data["basis"],
-            funding_floor=data["funding_floor"],
-            rural_min_share=data["rural_min_share"] or None,
-            qpv_min_share=data["qpv_min_share"] or None,
-            rural_bonus=data["rural_bonus"] or Decimal("0"),
-            qpv_bonus=data["qpv_bonus"] or Decimal("0"),
-            max_per_region=data["max_per_region"],
-            forced_in=[int(pk) for pk in data["forced_in"]],
-            forced_out=[int(pk) for pk in data["forced_out"]],
-        )
 
 
 def _candidate_choices(call, user):

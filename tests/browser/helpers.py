@@ -37,25 +37,45 @@ def log_in(page, email: str, axe_check=None) -> None:
 _typed_counters: dict[str, set[int]] = {}
 
 
-def fresh_totp_code(secret: str) -> str:
+def _unused_totp_code(secret: str) -> str | None:
     """A code of the authenticator app that allauth accepts now and that was not typed yet in
     this test run: the current 30-second step, else a later one within the tolerance
-    (``MFA_TOTP_TOLERANCE``), else wait for the next step."""
+    (``MFA_TOTP_TOLERANCE``); None if every one was typed (or, without tolerance, if the
+    current one expires in less than 3 seconds, before the server would check it)."""
     from allauth.mfa import app_settings
 
     period, tolerance = app_settings.TOTP_PERIOD, app_settings.TOTP_TOLERANCE
     typed = _typed_counters.setdefault(secret, set())
-    while True:
-        now = time.time()
-        counter, left = int(now // period), period - now % period
-        if tolerance == 0 and left < 3:  # would expire before the server checks it
-            time.sleep(left + 0.1)
-            continue
-        for candidate in range(counter, counter + tolerance + 1):
-            if candidate not in typed:
-                typed.add(candidate)
-                return f.totp_code(secret, candidate)
-        time.sleep(left + 0.1)
+    now = time.time()
+    counter, left = int(now // period), period - now % period
+    if tolerance == 0 and left < 3:
+        return None
+    for candidate in range(counter, counter + tolerance + 1):
+        if candidate not in typed:
+            typed.add(candidate)
+            return f.totp_code(secret, candidate)
+    return None
+
+
+def fresh_totp_code(secret: str) -> str:
+    """An unused code for ``secret``, waiting for the next 30-second step if need be."""
+    from allauth.mfa import app_settings
+
+    while (code := _unused_totp_code(secret)) is None:
+        time.sleep(app_settings.TOTP_PERIOD - time.time() % app_settings.TOTP_PERIOD + 0.1)
+    return code
+
+
+def login_totp_code(user) -> str:
+    """An unused code for ``user`` without waiting: when every code of the moment was typed,
+    the user gets a new authenticator secret, as if they had set up their app again. (A user
+    logging in several times within 30 seconds, as in the whole-edition test, used to wait for
+    the next step each time.)"""
+    code = _unused_totp_code(f.totp_secret(user))
+    if code is None:
+        f.renew_totp_secret(user)
+        code = fresh_totp_code(f.totp_secret(user))
+    return code
 
 
 def enter_totp_code(page, user, axe_check=None) -> None:
@@ -64,7 +84,7 @@ def enter_totp_code(page, user, axe_check=None) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Double authentification")
     if axe_check:
         axe_check(page)
-    page.get_by_label("Code", exact=True).fill(fresh_totp_code(f.totp_secret(user)))
+    page.get_by_label("Code", exact=True).fill(login_totp_code(user))
     page.get_by_role("button", name="Connexion", exact=True).click()
 
 

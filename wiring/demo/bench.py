@@ -42,6 +42,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import encrypt
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -59,8 +62,44 @@ from accounts.models import (
     User,
 )
 from ami.models import Call, CallPhaseChange, Commune, Criterion, DocumentType, Phase, Region
+from ami.territory import load_demo_territory
+from candidatures import questionnaire
+from candidatures.models import (
+    Candidature,
+    CandidatureEvent,
+    CofinancingLine,
+    Document,
+    Ptce,
+    PtceMember,
+    PtceMembership,
+)
 from evaluation import national_cache
+from evaluation.admission import admissibility_checklist
+from evaluation.consolidation import HANDOVER_COMMENT, default_ranking, rounded, set_ranking
+from evaluation.models import (
+    AdmissibilityCheck,
+    Assignment,
+    ConflictOfInterest,
+    ConflictSource,
+    ConflictStatus,
+    NationalReview,
+    RegionalOpinion,
+    RegionHandover,
+    Review,
+    ReviewScore,
+    ReviewState,
+    ScenarioLine,
+)
+from evaluation.scoring import compute_total
 
+from .candidatures import KINDS, MEMBERS, THEMES, _luhn_siret, demo_answers, demo_pdf
+from .evaluation import (
+    COLLEGIAL_MOTIVATIONS,
+    NATIONAL_ANALYSES,
+    REVIEW_COMMENTS,
+    SCORE_COMMENTS,
+)
+from .evaluation import _opinion as demo_opinion
 from .seed import DOCUMENTS, ELIGIBILITY_RULES, GRID
 
 BENCH_SLUG = "ami-ptce-banc-essai"
@@ -136,30 +175,6 @@ def region_counts(total: int, codes) -> dict[str, int]:
 def reset_bench(slug: str = BENCH_SLUG) -> None:
     """Delete the bench call and everything seeded with it (its PTCEs and accounts too): the
     big tables with one DELETE each, the rest (whatever someone added by hand) with the ORM."""
-    from allauth.account.models import EmailAddress
-    from allauth.mfa.models import Authenticator
-
-    from candidatures.models import (
-        Candidature,
-        CandidatureEvent,
-        CofinancingLine,
-        Document,
-        Ptce,
-        PtceMember,
-        PtceMembership,
-    )
-    from evaluation.models import (
-        AdmissibilityCheck,
-        Assignment,
-        ConflictOfInterest,
-        NationalReview,
-        RegionalOpinion,
-        RegionHandover,
-        Review,
-        ReviewScore,
-        ScenarioLine,
-    )
-
     call = bench_call(slug)
     users = bench_users(slug)
     with transaction.atomic():
@@ -273,9 +288,6 @@ def _analyze() -> None:
 def _logins(call, slug) -> list[tuple[str, str]]:
     """Accounts to try the bench with: the CNA, the busiest region's coordinator and its most
     loaded evaluator, and an applicant."""
-    from candidatures.models import Candidature
-    from evaluation.models import Assignment
-
     biggest = (
         Candidature.objects.filter(call=call)
         .values("region_id")
@@ -326,8 +338,6 @@ class _Seeder:
 
     def _users(self, specs) -> list:
         """``specs``: (local part, first name, last name); verified primary emails."""
-        from allauth.account.models import EmailAddress
-
         users = self._bulk(
             User,
             [
@@ -372,8 +382,6 @@ class _Seeder:
         """Communes per region with their density and QPV (the demo sample if there are
         none), for the seats, the territories and the flags."""
         if not Commune.objects.exists():
-            from ami.territory import load_demo_territory
-
             load_demo_territory()
         self.regions = {region.code: region for region in Region.objects.all()}
         self.communes = defaultdict(list)  # region code → [Commune]
@@ -437,8 +445,6 @@ class _Seeder:
                 for order, (label, mandatory, formats, size) in enumerate(DOCUMENTS, start=1)
             ],
         )
-        from candidatures import questionnaire
-
         questionnaire.build(self.call, questionnaire.AMI_PTCE)
         # In regional review while the regions rank (``set_ranking`` checks the phase); the
         # hand-over stage moves it to national review. The log has every move already.
@@ -515,9 +521,6 @@ class _Seeder:
     def _authenticators(self, users) -> None:
         """An authenticator app (TOTP) for every cell member, as ``accounts.mfa`` requires
         before any review screen (the rows allauth's ``TOTP.activate`` writes)."""
-        from allauth.mfa.models import Authenticator
-        from allauth.mfa.utils import encrypt
-
         self._bulk(
             Authenticator,
             [
@@ -532,9 +535,6 @@ class _Seeder:
         )
 
     def _ptces(self) -> None:
-        from candidatures.models import Ptce, PtceMember, PtceMembership
-        from wiring.demo.candidatures import KINDS, MEMBERS, THEMES, _luhn_siret
-
         rng = self.rng
         self.rows = []  # one dict per PTCE / candidature, in creation order
         number = 0
@@ -621,9 +621,6 @@ class _Seeder:
         return rural, any(pk in self.qpv_communes for pk in communes)
 
     def _candidatures(self) -> None:
-        from candidatures.models import Candidature, CofinancingLine, Document
-        from wiring.demo.candidatures import demo_answers
-
         rng = self.rng
         call = self.call
         with connection.cursor() as cursor:
@@ -677,9 +674,6 @@ class _Seeder:
         """One small PDF per mandatory type, stored once and shared by every candidature (the
         rows differ, the file is the same), and the snapshot that lists them. The candidatures
         are not saved yet: their primary keys are known."""
-        from candidatures.models import Document
-        from wiring.demo.candidatures import demo_pdf
-
         files = {}
         for document_type in self.document_types:
             if not document_type.mandatory:
@@ -714,8 +708,6 @@ class _Seeder:
     def _snapshot(self, row) -> dict:
         """``submission.build_snapshot``'s layout, from the rows in memory."""
         candidature, ptce, line = row["candidature"], row["ptce"], row["cofinancing"]
-        from candidatures import questionnaire
-
         return {
             "answers": questionnaire.snapshot_answers(candidature),
             "requested_amount": str(candidature.requested_amount),
@@ -756,10 +748,6 @@ class _Seeder:
     def _admissibility(self) -> None:
         """The checklist ``decide_admissibility`` freezes (every point checked), and the
         events of submission and admissibility."""
-        from candidatures.models import CandidatureEvent
-        from evaluation.admission import admissibility_checklist
-        from evaluation.models import AdmissibilityCheck
-
         first = self.rows[0]["candidature"] if self.rows else None
         items = admissibility_checklist(first) if first else []
         failed = [item.label for item in items if item.automatic and not item.ok]
@@ -805,18 +793,6 @@ class _Seeder:
     def _reviews(self) -> None:
         """Balanced assignments (round robin over the cell's evaluators, a conflicted evaluator
         skipped), each with a submitted review on the whole grid."""
-        from evaluation.models import (
-            Assignment,
-            ConflictOfInterest,
-            ConflictSource,
-            ConflictStatus,
-            Review,
-            ReviewScore,
-            ReviewState,
-        )
-        from evaluation.scoring import compute_total
-        from wiring.demo.evaluation import REVIEW_COMMENTS, SCORE_COMMENTS
-
         rng = self.rng
         per_review = self.call.reviews_per_candidature
         turn = Counter()
@@ -904,10 +880,6 @@ class _Seeder:
     def _opinions(self) -> None:
         """The collegial opinion at the mean of the reviews, then each region ranked by
         ``consolidation.set_ranking`` on ``default_ranking`` (one call per region)."""
-        from evaluation.consolidation import default_ranking, rounded, set_ranking
-        from evaluation.models import RegionalOpinion
-        from wiring.demo.evaluation import COLLEGIAL_MOTIVATIONS
-
         opinions = []
         for row in self.rows:
             totals = row["totals"]
@@ -930,10 +902,6 @@ class _Seeder:
     def _handover(self) -> None:
         """What ``consolidation.hand_over`` records: the hand-over of every cell, then its
         candidatures in « avis régional rendu » with the event."""
-        from candidatures.models import Candidature, CandidatureEvent
-        from evaluation.consolidation import HANDOVER_COMMENT
-        from evaluation.models import RegionHandover
-
         handovers = {}
         for code, cell in sorted(self.cells.items()):
             handovers[code] = RegionHandover(
@@ -964,9 +932,6 @@ class _Seeder:
 
     def _analyses(self) -> None:
         """CNA analyses of the best candidatures, by one or two members each."""
-        from evaluation.models import NationalReview
-        from wiring.demo.evaluation import NATIONAL_ANALYSES
-
         best = sorted(self.rows, key=lambda row: -row["level"])
         best = best[: max(1, round(len(best) * ANALYSED_SHARE))] if best else []
         analyses = []
@@ -987,6 +952,4 @@ class _Seeder:
 
 
 def _opinion(score) -> str:
-    from wiring.demo.evaluation import _opinion as demo_opinion
-
     return demo_opinion(score)
