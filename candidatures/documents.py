@@ -24,6 +24,7 @@ from django.utils import timezone
 from ami.audit import audited
 from ami.formats import format_filesize
 from ami.models import FileFormat
+from ami.storage import open_stream
 from ami.upload_checks import check_upload
 
 from .complements import editable_scope
@@ -364,4 +365,4 @@ def open_for_download(document, actor):
     file is missing from the storage."""
     if not Candidature.objects.visible_to(actor).filter(pk=document.candidature_id).exists():
         raise PermissionDenied("Vous n'avez pas accès à cette pièce.")
-    return document.file.storage.open(document.file.name, "rb")
+    return open_stream(document.file.storage, document.file.name)

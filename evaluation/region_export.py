@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.permissions import is_regional_coordinator
 from ami import audit
 from ami.celery import app
+from ami.storage import open_stream
 from candidatures import dossier
 from candidatures.documents import sanitize_filename
 
@@ -180,7 +181,7 @@ def open_ready(export):
     if export.expires_at and export.expires_at <= timezone.now():
         return None
     try:
-        return export.file.storage.open(export.file.name, "rb")
+        return open_stream(export.file.storage, export.file.name)
     except (FileNotFoundError, OSError):
         logger.error("Fichier absent du stockage pour l'export %s", export.pk)
         return None

@@ -24,6 +24,7 @@ from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
 from accounts import personal_data
+from ami import storage
 from ami.models import CallPhaseChange, Phase
 from candidatures import retention
 from candidatures.documents import delete_document, store_document
@@ -162,6 +163,41 @@ def test_the_download_is_checked_then_streamed_from_the_bucket(
     response = client.get(download_url(document))
     assert response.status_code == 302 and "amazonaws" not in response["Location"]
     assert s3_bucket.endpoint_url not in response["Location"]
+
+
+def test_a_large_download_streams_from_the_bucket_without_a_local_copy(
+    s3_bucket, client, candidature, statuts, applicant, monkeypatch
+):
+    data = PDF + os.urandom(5 * 1024 * 1024)
+    document = store_document(candidature, statuts, upload(data, name="gros.pdf"), applicant)
+
+    def no_local_copy(*args, **kwargs):
+        raise AssertionError("copie locale de l'objet avant l'envoi")
+
+    # django-storages' S3File copies the whole object into this spool before the first read.
+    monkeypatch.setattr("storages.backends.s3.tempfile.SpooledTemporaryFile", no_local_copy)
+    client.force_login(applicant)
+    response = client.get(download_url(document))
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Length"] == str(len(data))
+    chunks = list(response.streaming_content)
+    # Read chunk by chunk from the object's body: memory bounded by one chunk.
+    assert len(chunks) > 1
+    assert max(map(len, chunks)) <= storage.STREAM_CHUNK_BYTES
+    assert b"".join(chunks) == data
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_the_filesystem_download_keeps_its_length(client, candidature, statuts, applicant):
+    document = store_document(candidature, statuts, upload(name="statuts.pdf"), applicant)
+    assert not isinstance(document.file.storage._wrapped, S3Storage)
+    client.force_login(applicant)
+    response = client.get(download_url(document))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(PDF))
+    assert b"".join(response.streaming_content) == PDF
 
 
 def test_an_object_missing_from_the_bucket_is_404(
