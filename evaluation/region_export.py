@@ -208,3 +208,8 @@ def purge_expired(now=None, *, wet_run=True) -> int:
         with audit.acting(None):
             RegionExport.objects.filter(pk=export.pk).update(status=ExportStatus.EXPIRED, file="")
     return len(expired)
+
+
+def referenced_files(names: list[str]) -> set[str]:
+    """Which of these stored names an export still references (``ami.orphans``)."""
+    return set(RegionExport.objects.filter(file__in=names).values_list("file", flat=True))
