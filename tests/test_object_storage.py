@@ -265,8 +265,8 @@ def test_a_file_the_bucket_could_not_delete_keeps_its_row_for_the_next_run(s3_bu
         assert (report.documents, report.failed) == (0, 1)
         out, err = StringIO(), StringIO()
         call_command("purge_documents", "--wet-run", stdout=out, stderr=err)
-    assert "Supprimé : 0 pièce(s)" in out.getvalue()
-    assert "1 fichier(s) n'ont pas pu être supprimés du stockage" in err.getvalue()
+    assert "Supprimé : 0 pièce de 1 candidature" in out.getvalue()
+    assert "1 fichier n'a pas pu être supprimé du stockage" in err.getvalue()
     assert candidature.documents.count() == 1 and s3_bucket.keys() == [key]
 
     report = retention.purge_documents(wet_run=True)
