@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from django.conf import settings as django_settings
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -28,7 +29,7 @@ from ami import storage
 from ami.models import CallPhaseChange, Phase
 from candidatures import retention
 from candidatures.documents import delete_document, store_document
-from candidatures.models import CandidatureState, Document
+from candidatures.models import CandidatureState, Document, Message, MessageSide
 from evaluation import exports
 from tests import factories as f
 from tests.candidatures.helpers import add_document, submittable
@@ -188,6 +189,37 @@ def test_a_large_download_streams_from_the_bucket_without_a_local_copy(
     assert b"".join(chunks) == data
     assert response["Cache-Control"] == "private, no-store"
     assert response["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_a_message_attachment_streams_from_the_bucket(
+    s3_bucket, client, candidature, applicant, monkeypatch
+):
+    data = os.urandom(3 * 1024 * 1024)
+    name = default_storage.save(f"candidatures/{candidature.pk}/messages/piece", io.BytesIO(data))
+    message = Message.objects.create(
+        candidature=candidature,
+        author=applicant,
+        side=MessageSide.APPLICANT,
+        text="Le devis",
+        attachment=name,
+        attachment_name="devis.pdf",
+        attachment_size=len(data),
+        attachment_type="application/pdf",
+    )
+
+    def no_local_copy(*args, **kwargs):
+        raise AssertionError("copie locale de l'objet avant l'envoi")
+
+    monkeypatch.setattr("storages.backends.s3.tempfile.SpooledTemporaryFile", no_local_copy)
+    client.force_login(applicant)
+    response = client.get(reverse("message_attachment", args=[candidature.pk, message.pk]))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(data))
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    chunks = list(response.streaming_content)
+    assert max(map(len, chunks)) <= storage.STREAM_CHUNK_BYTES
+    assert b"".join(chunks) == data
 
 
 def test_the_filesystem_download_keeps_its_length(client, candidature, statuts, applicant):
