@@ -236,6 +236,7 @@ def _review_context(request, candidature, review, *, data=None, errors=None, pro
         "errors": errors or {},
         "problems": problems or [],
         "handed_over": region_handed_over(candidature.call, candidature.region),
+        "phase_refusal": review_phase_refusal(candidature.call),
         "can_coordinate": can_coordinate(user, candidature),
         "names": {
             "grid": reviews.GRID_MARKER,

@@ -332,6 +332,7 @@ def test_the_evaluator_screens_hide_the_scoring_when_the_phase_is_over(client, w
     assert ">Reprendre<" in client.get(worklist).content.decode()
     page = client.get(edit_url).content.decode()
     assert f'formaction="{submit_url}"' in page and "Enregistrer" in page
+    assert "Évaluations à rendre avant le" in page
 
     move_call(world.call, Phase.NATIONAL_REVIEW)
     page = client.get(worklist).content.decode()
@@ -339,7 +340,7 @@ def test_the_evaluator_screens_hide_the_scoring_when_the_phase_is_over(client, w
     assert REVIEW_REASON in page
     page = client.get(edit_url).content.decode()
     assert f'formaction="{submit_url}"' not in page
-    assert REVIEW_REASON in page
+    assert REVIEW_REASON in page and "Évaluations à rendre avant le" not in page
     # The server refuses whatever is posted.
     for url in (edit_url, submit_url):
         response = client.post(url, {reviews.OPINION: Opinion.RESERVED}, follow=True)
