@@ -13,7 +13,16 @@ folder, ``open()`` of a stored name), so that the same code runs on a local priv
 
 Downloads are always answered by a permission-checked view that streams the file object
 (``FileResponse``); the bucket is never exposed to browsers, so the signed URLs that
-django-storages could build are not used (their expiry is kept short in case one ever is)."""
+django-storages could build are not used (their expiry is kept short in case one ever is).
+``download_response`` streams the object straight from the storage in chunks: on the bucket it
+reads the object's HTTP body as it arrives (no copy on the web node's disk or memory, whatever the
+file's size), on the filesystem it reads the file. Readers that must seek (pypdf appending the
+documents to the dossier PDF) keep ``storage.open``, which hands a seekable copy."""
+
+from botocore.exceptions import ClientError
+from django.http import FileResponse
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 S3_BACKEND = "storages.backends.s3.S3Storage"
 FILESYSTEM_BACKEND = "django.core.files.storage.FileSystemStorage"
@@ -61,3 +70,61 @@ def s3_storage(
             "max_memory_size": READ_SPOOL_BYTES,
         },
     }
+
+
+# Bytes read from the storage per chunk of a download.
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+class ObjectStream:
+    """A bucket object's body, read forwards as it arrives from the S3 service. Neither ``tell``
+    nor ``seek``: FileResponse then streams it chunk by chunk without measuring it (the size is
+    known from the object's metadata)."""
+
+    def __init__(self, body, size: int):
+        self._body = body
+        self.size = size
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(None if size is None or size < 0 else size)
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_stream(storage, name: str):
+    """The stored file ``name`` opened for one forward read: the object's streaming body on the
+    bucket, the file itself on the filesystem. Raises FileNotFoundError when it is missing."""
+    if isinstance(storage, S3Storage):
+        key = storage._normalize_name(clean_name(name))
+        try:
+            answer = storage.bucket.Object(key).get()
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                raise FileNotFoundError(name) from None
+            raise
+        return ObjectStream(answer["Body"], answer["ContentLength"])
+    return storage.open(name, "rb")
+
+
+def download_response(
+    file, *, filename: str, content_type: str, as_attachment: bool = True
+) -> FileResponse:
+    """The response of a private file opened by ``open_stream`` (or ``storage.open``): streamed
+    in chunks, with its length, inert in the browser and never cached."""
+    response = FileResponse(
+        file, as_attachment=as_attachment, filename=filename, content_type=content_type
+    )
+    response.block_size = STREAM_CHUNK_BYTES
+    if isinstance(file, ObjectStream):
+        response["Content-Length"] = str(file.size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -13,3 +13,11 @@ class CandidaturesConfig(AppConfig):
         from .personal_data import CONTRIBUTION
 
         register(CONTRIBUTION)
+
+        # Files under « candidatures/ » belong to documents and message attachments: the
+        # orphan sweep of the private storage (ami.orphans) deletes only the others.
+        from ami import orphans
+
+        from .documents import referenced_files
+
+        orphans.register("candidatures/", referenced_files)

@@ -24,11 +24,12 @@ from django.utils import timezone
 from ami.audit import audited
 from ami.formats import format_filesize
 from ami.models import FileFormat
+from ami.storage import open_stream
 from ami.upload_checks import check_upload
 
 from .complements import editable_scope
 from .drafting import editing_refusal
-from .models import Candidature, Document
+from .models import Candidature, Document, Message
 
 logger = logging.getLogger(__name__)
 
@@ -364,4 +365,12 @@ def open_for_download(document, actor):
     file is missing from the storage."""
     if not Candidature.objects.visible_to(actor).filter(pk=document.candidature_id).exists():
         raise PermissionDenied("Vous n'avez pas accès à cette pièce.")
-    return document.file.storage.open(document.file.name, "rb")
+    return open_stream(document.file.storage, document.file.name)
+
+
+def referenced_files(names: list[str]) -> set[str]:
+    """Which of these stored names a document or a message attachment still references (the
+    orphan sweep of the private storage, ``ami.orphans``)."""
+    return set(Document.objects.filter(file__in=names).values_list("file", flat=True)) | set(
+        Message.objects.filter(attachment__in=names).values_list("attachment", flat=True)
+    )

@@ -37,6 +37,7 @@ from ami.audit import audited
 from ami.formats import format_integer
 from ami.models import FileFormat
 from ami.outbox import queue_templated_email
+from ami.storage import open_stream
 
 from .documents import check_file
 from .models import (
@@ -392,4 +393,4 @@ def open_attachment(message, actor):
         raise PermissionDenied("Vous n'avez pas accès à cette pièce jointe.")
     if not message.attachment:
         raise FileNotFoundError(message.pk)
-    return message.attachment.open("rb")
+    return open_stream(message.attachment.storage, message.attachment.name)

@@ -562,6 +562,15 @@ class MessageSide(models.TextChoices):
 # Rows of the thread and of the notes are never changed nor removed (issue 15): the database
 # refuses it whoever asks (the admin, a shell, raw SQL). The audit trail keeps each insert.
 APPEND_ONLY = pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+# A message's one allowed change: the retention job (candidatures.retention) deletes its
+# attachment's file and blanks the field, stamping ``attachment_purged_at``, once and with every
+# other column unchanged; any other update is refused like before.
+ATTACHMENT_PURGE_ONLY = pgtrigger.Condition(
+    "NOT (OLD.attachment <> '' AND NEW.attachment = '' "
+    "AND OLD.attachment_purged_at IS NULL AND NEW.attachment_purged_at IS NOT NULL "
+    "AND (to_jsonb(NEW) - 'attachment' - 'attachment_purged_at') "
+    "= (to_jsonb(OLD) - 'attachment' - 'attachment_purged_at'))"
+)
 
 
 class MessageQuerySet(ThroughCandidatureQuerySet):
@@ -592,6 +601,13 @@ class Message(models.Model):
     attachment_size = models.PositiveBigIntegerField("taille (octets)", null=True, blank=True)
     attachment_type = models.CharField("type de contenu", max_length=120, blank=True)
     attachment_sha256 = models.CharField("empreinte SHA-256", max_length=64, blank=True)
+    attachment_purged_at = models.DateTimeField(
+        "pièce jointe supprimée le",
+        null=True,
+        blank=True,
+        help_text="Fichier supprimé à l'échéance de la durée de conservation ; le nom, la taille "
+        "et l'empreinte restent.",
+    )
     batch = models.ForeignKey(
         "ami.OutboxBatch",
         verbose_name="envoi groupé",
@@ -610,7 +626,12 @@ class Message(models.Model):
         verbose_name_plural = "messages"
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["candidature", "created_at"])]
-        triggers = [APPEND_ONLY]
+        triggers = [
+            pgtrigger.Protect(name="no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="append_only", operation=pgtrigger.Update, condition=ATTACHMENT_PURGE_ONLY
+            ),
+        ]
 
     def __str__(self):
         return f"Message {self.pk} – {self.candidature_id}"

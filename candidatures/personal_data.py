@@ -156,7 +156,9 @@ def _messages(user, archive) -> list[dict]:
             "texte": message.text,
             "piece_jointe": message.attachment_name or None,
         }
-        if message.attachment_name:
+        if message.attachment_purged_at:
+            item["piece_jointe_supprimee_le"] = message.attachment_purged_at
+        elif message.attachment_name:
             try:
                 with message.attachment.open("rb") as source:  # the user's own file
                     item["fichier_dans_l_archive"] = archive.add_file(

@@ -12,7 +12,13 @@ can still be checked against a copy). Laureates' documents are never touched.
 document has no row left, so a second run finds nothing more. Each file leaves the storage (the
 local folder or the bucket, ``ami.storage``) before its row: a file the storage could not delete
 keeps its row, and the next run tries again, so no file is ever left behind without a row.
-``manage.py purge_documents`` and the Celery task ``candidatures.purge_documents`` call it."""
+``manage.py purge_documents`` and the Celery task ``candidatures.purge_documents`` call it.
+
+Message attachments follow the same rule (same candidatures, same delay): their files leave the
+storage too. Messages are append-only (a database trigger refuses any update or delete); its one
+exception is this purge: the attachment field blanked and ``attachment_purged_at`` stamped, once,
+every other column unchanged. The thread then shows the attachment's name, size and SHA-256 with
+the date it was deleted; the audit trail records the update."""
 
 import logging
 from dataclasses import dataclass, field
@@ -25,7 +31,7 @@ from django.utils import timezone
 
 from ami.models import Call, CallPhaseChange, Phase
 
-from .models import CandidatureState, Document
+from .models import CandidatureState, Document, Message
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +72,24 @@ def calls_past_retention(now=None, years: int | None = None):
     )
 
 
-def purgeable_documents(now=None, years: int | None = None):
-    """Documents past their retention: every candidature of those calls but the laureates (by
-    state, and by decision in case a state was not updated)."""
+def _past_retention(queryset, now=None, years: int | None = None):
+    """Rows of ``queryset`` (with a ``candidature``) past their retention: every candidature of
+    those calls but the laureates (by state, and by decision in case a state was not updated)."""
     return (
-        Document.objects.filter(candidature__call__in=calls_past_retention(now, years).values("pk"))
+        queryset.filter(candidature__call__in=calls_past_retention(now, years).values("pk"))
         .exclude(candidature__state=CandidatureState.LAUREATE)
         .exclude(candidature__decision__outcome="laureate")
     )
+
+
+def purgeable_documents(now=None, years: int | None = None):
+    """Documents past their retention."""
+    return _past_retention(Document.objects.all(), now, years)
+
+
+def purgeable_attachments(now=None, years: int | None = None):
+    """Messages whose attachment file is past its retention and still stored."""
+    return _past_retention(Message.objects.exclude(attachment=""), now, years)
 
 
 @dataclass
@@ -93,6 +109,8 @@ class PurgeReport:
     documents: int = 0
     size: int = 0
     failed: int = 0  # files the storage could not delete: their rows stay for the next run
+    attachments: int = 0  # message attachments (files deleted, messages kept)
+    attachments_size: int = 0
 
     @property
     def candidatures(self) -> int:
@@ -134,6 +152,32 @@ def _summary(documents, calls) -> list[CallPurge]:
     ]
 
 
+def _purge_attachments(attachments, report, now, batch_size) -> None:
+    """Delete the attachment files, then blank each message's field (the one update its trigger
+    allows). A file the storage failed to delete keeps its field for the next run."""
+    storage = Message._meta.get_field("attachment").storage
+    report.attachments = report.attachments_size = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                attachments.filter(pk__gt=last_pk)
+                .select_for_update(of=("self",), skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "attachment", "attachment_size")[:batch_size]
+            )
+            if not batch:
+                break
+            last_pk = batch[-1][0]
+            deleted = [row for row in batch if _delete_file(storage, row[1])]
+            report.failed += len(batch) - len(deleted)
+            Message.objects.filter(pk__in=[pk for pk, _name, _size in deleted]).update(
+                attachment="", attachment_purged_at=now
+            )
+        report.attachments += len(deleted)
+        report.attachments_size += sum(size or 0 for _pk, _name, size in deleted)
+
+
 def purge_documents(
     *, wet_run: bool = False, now=None, years: int | None = None, batch_size: int = BATCH_SIZE
 ) -> PurgeReport:
@@ -147,8 +191,12 @@ def purge_documents(
     report.calls = _summary(documents, calls)
     report.documents = sum(line.documents for line in report.calls)
     report.size = sum(line.size for line in report.calls)
+    attachments = purgeable_attachments(now, years).order_by()
+    totals = attachments.aggregate(count=Count("pk"), size=Coalesce(Sum("attachment_size"), 0))
+    report.attachments, report.attachments_size = totals["count"], totals["size"]
     if not wet_run:
         return report
+    _purge_attachments(attachments, report, now, batch_size)
     storage = Document._meta.get_field("file").storage
     report.documents = report.size = 0  # what is actually deleted, from here on
     last_pk = 0
@@ -169,10 +217,13 @@ def purge_documents(
         report.documents += len(deleted)
         report.size += sum(size for _pk, _name, size in deleted)
     logger.info(
-        "Durée de conservation : %s pièce(s) de %s candidature(s) supprimée(s), %s octets",
+        "Durée de conservation : %s pièce(s) de %s candidature(s) supprimée(s), %s octets ; "
+        "%s pièce(s) jointe(s) de messages supprimée(s), %s octets",
         report.documents,
         report.candidatures,
         report.size,
+        report.attachments,
+        report.attachments_size,
     )
     if report.failed:
         logger.error(

@@ -40,5 +40,11 @@ class EvaluationConfig(AppConfig):
         from .permissions import handed_over_cells
 
         register_cell_stage(handed_over_cells)
+        # Files under « exports/ » belong to the regions' ZIP exports (ami.orphans).
+        from ami import orphans
+
+        from .region_export import referenced_files
+
+        orphans.register("exports/", referenced_files)
         # The region's ZIP is queued by name (evaluation.region_export): register the tasks.
         from . import tasks  # noqa: F401

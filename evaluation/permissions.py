@@ -60,6 +60,17 @@ def regional_phase_refusal(call) -> str:
     )
 
 
+def review_phase_refusal(call) -> str:
+    """Why the call's phase refuses the evaluators' scoring (saving, submitting) ("" when it
+    allows it): the same phases as the regional cell's decisions."""
+    if call.phase in REGIONAL_PHASES:
+        return ""
+    return (
+        f"L'appel est en phase « {call.get_phase_display()} » : les évaluations ne se saisissent "
+        "et ne se rendent qu'en phase « candidatures ouvertes » ou « instruction régionale »."
+    )
+
+
 def check_regional_phase(call) -> None:
     """Refuse a regional cell's decision outside ``REGIONAL_PHASES``, with the French reason."""
     refusal = regional_phase_refusal(call)

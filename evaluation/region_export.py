@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.permissions import is_regional_coordinator
 from ami import audit
 from ami.celery import app
+from ami.storage import open_stream
 from candidatures import dossier
 from candidatures.documents import sanitize_filename
 
@@ -180,7 +181,7 @@ def open_ready(export):
     if export.expires_at and export.expires_at <= timezone.now():
         return None
     try:
-        return export.file.storage.open(export.file.name, "rb")
+        return open_stream(export.file.storage, export.file.name)
     except (FileNotFoundError, OSError):
         logger.error("Fichier absent du stockage pour l'export %s", export.pk)
         return None
@@ -207,3 +208,8 @@ def purge_expired(now=None, *, wet_run=True) -> int:
         with audit.acting(None):
             RegionExport.objects.filter(pk=export.pk).update(status=ExportStatus.EXPIRED, file="")
     return len(expired)
+
+
+def referenced_files(names: list[str]) -> set[str]:
+    """Which of these stored names an export still references (``ami.orphans``)."""
+    return set(RegionExport.objects.filter(file__in=names).values_list("file", flat=True))

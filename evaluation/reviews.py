@@ -26,6 +26,7 @@ from .permissions import (
     has_blocking_conflict,
     region_handed_over,
     regional_phase_refusal,
+    review_phase_refusal,
 )
 from .scoring import compute_total
 
@@ -76,7 +77,7 @@ def review_refusal(candidature, user, review=None) -> str | None:
             "coordinateur de la cellule la rouvre."
         )
     if can_review(user, candidature):
-        return None
+        return review_phase_refusal(candidature.call) or None
     if region_handed_over(candidature.call, candidature.region):
         return (
             "La région a été transmise à la cellule nationale : les évaluations ne peuvent plus "

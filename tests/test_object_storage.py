@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from django.conf import settings as django_settings
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -24,10 +25,11 @@ from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
 from accounts import personal_data
+from ami import storage
 from ami.models import CallPhaseChange, Phase
 from candidatures import retention
 from candidatures.documents import delete_document, store_document
-from candidatures.models import CandidatureState, Document
+from candidatures.models import CandidatureState, Document, Message, MessageSide
 from evaluation import exports
 from tests import factories as f
 from tests.candidatures.helpers import add_document, submittable
@@ -164,6 +166,72 @@ def test_the_download_is_checked_then_streamed_from_the_bucket(
     assert s3_bucket.endpoint_url not in response["Location"]
 
 
+def test_a_large_download_streams_from_the_bucket_without_a_local_copy(
+    s3_bucket, client, candidature, statuts, applicant, monkeypatch
+):
+    data = PDF + os.urandom(5 * 1024 * 1024)
+    document = store_document(candidature, statuts, upload(data, name="gros.pdf"), applicant)
+
+    def no_local_copy(*args, **kwargs):
+        raise AssertionError("copie locale de l'objet avant l'envoi")
+
+    # django-storages' S3File copies the whole object into this spool before the first read.
+    monkeypatch.setattr("storages.backends.s3.tempfile.SpooledTemporaryFile", no_local_copy)
+    client.force_login(applicant)
+    response = client.get(download_url(document))
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Length"] == str(len(data))
+    chunks = list(response.streaming_content)
+    # Read chunk by chunk from the object's body: memory bounded by one chunk.
+    assert len(chunks) > 1
+    assert max(map(len, chunks)) <= storage.STREAM_CHUNK_BYTES
+    assert b"".join(chunks) == data
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_a_message_attachment_streams_from_the_bucket(
+    s3_bucket, client, candidature, applicant, monkeypatch
+):
+    data = os.urandom(3 * 1024 * 1024)
+    name = default_storage.save(f"candidatures/{candidature.pk}/messages/piece", io.BytesIO(data))
+    message = Message.objects.create(
+        candidature=candidature,
+        author=applicant,
+        side=MessageSide.APPLICANT,
+        text="Le devis",
+        attachment=name,
+        attachment_name="devis.pdf",
+        attachment_size=len(data),
+        attachment_type="application/pdf",
+    )
+
+    def no_local_copy(*args, **kwargs):
+        raise AssertionError("copie locale de l'objet avant l'envoi")
+
+    monkeypatch.setattr("storages.backends.s3.tempfile.SpooledTemporaryFile", no_local_copy)
+    client.force_login(applicant)
+    response = client.get(reverse("message_attachment", args=[candidature.pk, message.pk]))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(data))
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    chunks = list(response.streaming_content)
+    assert max(map(len, chunks)) <= storage.STREAM_CHUNK_BYTES
+    assert b"".join(chunks) == data
+
+
+def test_the_filesystem_download_keeps_its_length(client, candidature, statuts, applicant):
+    document = store_document(candidature, statuts, upload(name="statuts.pdf"), applicant)
+    assert not isinstance(document.file.storage._wrapped, S3Storage)
+    client.force_login(applicant)
+    response = client.get(download_url(document))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(PDF))
+    assert b"".join(response.streaming_content) == PDF
+
+
 def test_an_object_missing_from_the_bucket_is_404(
     s3_bucket, client, candidature, statuts, applicant
 ):
@@ -229,8 +297,8 @@ def test_a_file_the_bucket_could_not_delete_keeps_its_row_for_the_next_run(s3_bu
         assert (report.documents, report.failed) == (0, 1)
         out, err = StringIO(), StringIO()
         call_command("purge_documents", "--wet-run", stdout=out, stderr=err)
-    assert "Supprimé : 0 pièce(s)" in out.getvalue()
-    assert "1 fichier(s) n'ont pas pu être supprimés du stockage" in err.getvalue()
+    assert "Supprimé : 0 pièce de 1 candidature" in out.getvalue()
+    assert "1 fichier n'a pas pu être supprimé du stockage" in err.getvalue()
     assert candidature.documents.count() == 1 and s3_bucket.keys() == [key]
 
     report = retention.purge_documents(wet_run=True)

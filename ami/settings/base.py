@@ -395,6 +395,14 @@ CELERY_BEAT_SCHEDULE["purge-region-exports"] = {
     "task": "evaluation.purge_region_exports",
     "schedule": crontab(minute=15),
 }
+# Orphan sweep of the private storage (ami.orphans): files no row references, older than 24
+# hours. Daily at 4:00, Paris time; lists them in the log, deletes them only when
+# ORPHAN_SWEEP_DELETE is set (`manage.py sweep_orphans --supprimer` does it by hand).
+CELERY_BEAT_SCHEDULE["sweep-orphans"] = {
+    "task": "ami.sweep_orphans",
+    "schedule": crontab(minute=0, hour=4),
+}
+ORPHAN_SWEEP_DELETE = env_bool("ORPHAN_SWEEP_DELETE")
 
 # Personal data (docs/operations.md « Personal data and retention »; shown on the public
 # « Données personnelles » page). Five years: claims against the State lapse four years after

@@ -6,13 +6,14 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from ami.models import DocumentType
 from ami.scoping import get_visible_or_404
+from ami.storage import download_response
 
 from ..documents import delete_document, open_for_download, store_document
 from ..models import Document
@@ -82,13 +83,6 @@ def document_download(request, pk, document_pk):
     except FileNotFoundError:
         logger.error("Fichier absent du stockage pour la pièce %s (%s)", document.pk, document.file)
         raise Http404 from None
-    response = FileResponse(
-        file,
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
+    return download_response(
+        file, filename=document.original_name, content_type=document.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    response["Cache-Control"] = "private, no-store"
-    return response

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from ami.scoping import get_visible_or_404
+from ami.storage import download_response
 
 from .. import dossier, messaging
 from ..documents import open_for_download
@@ -78,11 +79,11 @@ def document_view(request, pk, document_pk):
         logger.error("Fichier absent du stockage pour la pièce %s (%s)", document.pk, document.file)
         raise Http404 from None
     inline = dossier.is_inline(document)
-    response = FileResponse(
+    response = download_response(
         file,
         as_attachment=not inline,
         filename=document.original_name,
         content_type=document.content_type if inline else "application/octet-stream",
     )
     response["Content-Security-Policy"] = "sandbox" if inline else "default-src 'none'; sandbox"
-    return _private(response)
+    return response

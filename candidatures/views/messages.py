@@ -6,7 +6,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.permissions import is_regional_coordinator
 from ami.formats import format_integer
 from ami.scoping import get_visible_or_404
+from ami.storage import download_response
 
 from .. import messaging
 from ..models import Message, MessageSide
@@ -113,16 +114,9 @@ def message_attachment(request, pk, message_pk):
     except FileNotFoundError:
         logger.error("Pièce jointe absente du stockage pour le message %s", message.pk)
         raise Http404 from None
-    response = FileResponse(
-        file,
-        as_attachment=True,
-        filename=message.attachment_name,
-        content_type=message.attachment_type,
+    return download_response(
+        file, filename=message.attachment_name, content_type=message.attachment_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @login_required

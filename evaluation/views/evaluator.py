@@ -39,6 +39,7 @@ from ..permissions import (
     can_see_reviews,
     region_handed_over,
     regional_phase_refusal,
+    review_phase_refusal,
 )
 
 REVIEW_STATES = {None: "à faire", ReviewState.DRAFT: "en cours", ReviewState.SUBMITTED: "rendue"}
@@ -100,6 +101,7 @@ def evaluator_worklist(request):
                     "call": candidature.call,
                     "region": candidature.region,
                     "handed_over": assignment.handed_over,
+                    "phase_refusal": review_phase_refusal(candidature.call),
                     "rows": [],
                     "to_do": 0,
                 }
@@ -234,6 +236,7 @@ def _review_context(request, candidature, review, *, data=None, errors=None, pro
         "errors": errors or {},
         "problems": problems or [],
         "handed_over": region_handed_over(candidature.call, candidature.region),
+        "phase_refusal": review_phase_refusal(candidature.call),
         "can_coordinate": can_coordinate(user, candidature),
         "names": {
             "grid": reviews.GRID_MARKER,

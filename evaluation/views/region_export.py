@@ -4,11 +4,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ami.scoping import get_visible_or_404
+from ami.storage import download_response
 
 from .. import region_export
 from ..models import RegionExport
@@ -78,13 +79,6 @@ def region_export_download(request, cell_pk, export_pk):
     file = region_export.open_ready(export)
     if file is None:
         raise Http404
-    response = FileResponse(
-        file,
-        as_attachment=True,
-        filename=region_export.download_name(export),
-        content_type="application/zip",
+    return download_response(
+        file, filename=region_export.download_name(export), content_type="application/zip"
     )
-    response["Content-Security-Policy"] = "default-src 'none'"
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -7,12 +7,15 @@ from io import StringIO
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.db import DatabaseError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ami.models import CallPhaseChange, Phase
 from candidatures import retention
-from candidatures.models import Candidature, CandidatureState, Document
+from candidatures.models import Candidature, CandidatureState, Document, Message, MessageSide
 from candidatures.submission import build_snapshot
 from tests import factories as f
 from tests.candidatures.helpers import add_document
@@ -207,3 +210,110 @@ def test_scheduled_task_runs_the_wet_purge(editions, django_capture_on_commit_ca
         .exclude(candidature__state=S.LAUREATE)
         .exists()
     )
+
+
+# --- Message attachments ------------------------------------------------------------------------
+
+
+def with_attachment(candidature, name="devis.pdf", data=b"%PDF-1.4 devis"):
+    """A message of the thread with a stored attachment (written as ``post_message`` does)."""
+    storage = Message._meta.get_field("attachment").storage
+    stored = storage.save(f"candidatures/{candidature.pk}/messages/piece", ContentFile(data))
+    return Message.objects.create(
+        candidature=candidature,
+        author=f.UserFactory(),
+        side=MessageSide.REGIONAL,
+        text="Voici le devis.",
+        attachment=stored,
+        attachment_name=name,
+        attachment_size=len(data),
+        attachment_type="application/pdf",
+        attachment_sha256="a" * 64,
+    )
+
+
+def test_message_attachments_follow_the_documents_retention(
+    editions, django_capture_on_commit_callbacks
+):
+    storage = Message._meta.get_field("attachment").storage
+    purged = with_attachment(editions["old"][S.NOT_SELECTED])
+    kept = [
+        with_attachment(editions["old"][S.LAUREATE]),
+        with_attachment(editions["recent"][S.NOT_SELECTED]),
+    ]
+    file_name = purged.attachment.name
+
+    output = run()
+    assert "Simulation, rien n'est supprimé : 5 pièces de 4 candidatures" in output
+    assert "1 pièce jointe de messages, 14\u00a0octets" in output
+    assert storage.exists(file_name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        output = run("--wet-run")
+    assert "Supprimé : 5 pièces de 4 candidatures" in output
+    assert "1 pièce jointe de messages" in output
+    assert not storage.exists(file_name)
+    # The message stays, with what was sent; only the file and its field are gone.
+    message = Message.objects.get(pk=purged.pk)
+    assert message.attachment.name == "" and message.attachment_purged_at is not None
+    assert (message.text, message.attachment_name, message.attachment_size) == (
+        "Voici le devis.",
+        "devis.pdf",
+        14,
+    )
+    assert message.attachment_sha256 == "a" * 64
+    # Recorded in the audit trail.
+    assert message.audit_events.order_by("pgh_id").last().pgh_label == "update"
+    for other in kept:
+        other.refresh_from_db()
+        assert other.attachment_purged_at is None and storage.exists(other.attachment.name)
+
+    output = run("--wet-run")
+    assert "0 pièce jointe de messages" in output
+
+
+def test_a_purged_attachment_is_named_in_the_thread_without_a_link(client, editions):
+    candidature = editions["old"][S.NOT_SELECTED]
+    Candidature.objects.filter(pk=candidature.pk).update(submitted_at=years_ago(YEARS + 1))
+    message = with_attachment(candidature)
+    retention.purge_documents(wet_run=True)
+    applicant = f.PtceMembershipFactory(ptce=candidature.ptce).user
+    client.force_login(applicant)
+    page = client.get(reverse("candidature_messages", args=[candidature.pk])).content.decode()
+    assert "Pièce jointe « devis.pdf »" in page and "la durée de conservation est écoulée" in page
+    assert reverse("message_attachment", args=[candidature.pk, message.pk]) not in page
+    url = reverse("message_attachment", args=[candidature.pk, message.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_the_message_trigger_allows_only_the_attachment_purge(editions):
+    message = with_attachment(editions["old"][S.NOT_SELECTED])
+    rows = Message.objects.filter(pk=message.pk)
+    now = timezone.now()
+    refused = [
+        lambda: rows.update(text="changé"),
+        lambda: rows.update(attachment=""),  # without the purge stamp
+        lambda: rows.update(attachment_purged_at=now),  # the file kept
+        lambda: rows.update(attachment="", attachment_purged_at=now, text="changé"),
+        lambda: rows.update(attachment="", attachment_purged_at=now, attachment_name="x.pdf"),
+        lambda: rows.update(attachment="autre", attachment_purged_at=now),
+        lambda: rows.delete(),
+    ]
+    for attempt in refused:
+        with pytest.raises(DatabaseError, match="Cannot"), transaction.atomic():
+            attempt()
+    rows.update(attachment="", attachment_purged_at=now)  # the purge itself
+    # Once purged, nothing more: not even the stamp again.
+    for attempt in (
+        lambda: rows.update(attachment_purged_at=now + timedelta(days=1)),
+        lambda: rows.update(text="changé"),
+        lambda: rows.delete(),
+    ):
+        with pytest.raises(DatabaseError, match="Cannot"), transaction.atomic():
+            attempt()
+    # A message that never had an attachment cannot take the stamp either.
+    plain = Message.objects.create(
+        candidature=message.candidature, author=message.author, side=MessageSide.REGIONAL, text="Un"
+    )
+    with pytest.raises(DatabaseError, match="Cannot"), transaction.atomic():
+        Message.objects.filter(pk=plain.pk).update(attachment="", attachment_purged_at=now)

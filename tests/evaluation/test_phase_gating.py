@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import RegionalCell
 from ami.models import Call, Phase
 from candidatures.models import Candidature, CandidatureState
-from evaluation import admission, assignment, conflicts, consolidation
+from evaluation import admission, assignment, conflicts, consolidation, reviews
 from evaluation.models import (
     Assignment,
     ConflictOfInterest,
@@ -21,6 +21,8 @@ from evaluation.models import (
     Opinion,
     RegionalOpinion,
     RegionHandover,
+    Review,
+    ReviewState,
 )
 from evaluation.permissions import REGIONAL_PHASES, regional_phase_refusal
 from tests import factories as f
@@ -265,8 +267,6 @@ def test_consolidation_pages_keep_the_coordinator_s_way_home_when_the_phase_is_o
 
 
 def test_reopening_a_review_follows_the_phase(client, world, coordinator):
-    from evaluation.models import Review, ReviewState
-
     candidature = admissible(world, "Évaluée")
     evaluator = world.user("cra_evaluator")
     Assignment.objects.create(candidature=candidature, evaluator=evaluator, assigned_by=coordinator)
@@ -285,3 +285,67 @@ def test_reopening_a_review_follows_the_phase(client, world, coordinator):
     assert REASON in response.content.decode()
     review.refresh_from_db()
     assert review.state == ReviewState.SUBMITTED
+
+
+# --- The evaluator's own scoring ------------------------------------------------------------
+
+REVIEW_REASON = "les évaluations ne se saisissent"
+
+
+@pytest.fixture
+def scoring(world, cell):
+    """An evaluator with one assigned admissible candidature and a draft review of it."""
+    coordinator = world.user("cra_coordinator")
+    evaluator = world.user("cra_evaluator")
+    candidature = admissible(world, "Notée")
+    Assignment.objects.create(candidature=candidature, evaluator=evaluator, assigned_by=coordinator)
+    review = Review.objects.create(candidature=candidature, evaluator=evaluator)
+    return evaluator, candidature, review
+
+
+@pytest.mark.parametrize("phase", CLOSED_PHASES)
+def test_the_evaluator_scores_only_in_the_regional_phases(world, scoring, phase):
+    evaluator, candidature, review = scoring
+    assert reviews.review_refusal(candidature, evaluator, review) is None
+    reviews.save_review(review, evaluator, {reviews.OPINION: Opinion.FAVORABLE})
+    move_call(world.call, phase)
+    candidature.refresh_from_db()
+    review = Review.objects.get(pk=review.pk)
+    assert REVIEW_REASON in reviews.review_refusal(candidature, evaluator, review)
+    for action in (
+        lambda: reviews.get_or_start_review(candidature, evaluator),
+        lambda: reviews.save_review(review, evaluator, {reviews.OPINION: Opinion.RESERVED}),
+        lambda: reviews.submit_review(review, evaluator),
+    ):
+        with pytest.raises(PermissionDenied, match=REVIEW_REASON):
+            action()
+    review.refresh_from_db()
+    assert (review.opinion, review.state) == (Opinion.FAVORABLE, ReviewState.DRAFT)
+
+
+def test_the_evaluator_screens_hide_the_scoring_when_the_phase_is_over(client, world, scoring):
+    evaluator, candidature, review = scoring
+    client.force_login(evaluator)
+    worklist = reverse("evaluator_worklist")
+    edit_url = reverse("review_edit", args=[candidature.pk])
+    submit_url = reverse("review_submit", args=[candidature.pk])
+    assert ">Reprendre<" in client.get(worklist).content.decode()
+    page = client.get(edit_url).content.decode()
+    assert f'formaction="{submit_url}"' in page and "Enregistrer" in page
+    assert "Évaluations à rendre avant le" in page
+
+    move_call(world.call, Phase.NATIONAL_REVIEW)
+    page = client.get(worklist).content.decode()
+    assert ">Reprendre<" not in page and ">Consulter<" in page
+    assert REVIEW_REASON in page
+    page = client.get(edit_url).content.decode()
+    assert f'formaction="{submit_url}"' not in page
+    assert REVIEW_REASON in page and "Évaluations à rendre avant le" not in page
+    # The server refuses whatever is posted.
+    for url in (edit_url, submit_url):
+        response = client.post(url, {reviews.OPINION: Opinion.RESERVED}, follow=True)
+        assert REVIEW_REASON in response.content.decode()
+    response = client.post(reverse("review_autosave", args=[candidature.pk]), {"opinion": "x"})
+    assert response.status_code == 403
+    review.refresh_from_db()
+    assert (review.opinion, review.state) == ("", ReviewState.DRAFT)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import RegionalRole
+from ami.formats import paris_datetime
 from ami.models import OutboxMessage
 from candidatures.models import CandidatureState
 from evaluation import reviews
@@ -522,12 +523,7 @@ def test_worklist_lists_assignments_with_review_state_and_deadline(client, setup
     assert response.status_code == 200
     html = response.content.decode()
     assert world.call.name in html and world.region_a.name in html
-    assert (
-        world.call.regional_review_deadline.astimezone(timezone.get_current_timezone()).strftime(
-            "%d/%m/%Y"
-        )
-        in html
-    )
+    assert paris_datetime(world.call.regional_review_deadline) in html
     assert "dans 59 jours" in html or "dans 60 jours" in html
     assert "Reste 2 évaluations à rendre." in html
     for label in ("rendue", "en cours", "à faire"):

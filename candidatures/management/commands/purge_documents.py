@@ -16,9 +16,9 @@ def _date(moment) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Supprime les pièces des candidatures non retenues (non retenues, irrecevables, "
-        "retirées, brouillons) DOCUMENT_RETENTION_YEARS ans après la publication des résultats "
-        "de leur appel. Simulation sans --wet-run."
+        "Supprime les pièces (et les pièces jointes des messages) des candidatures non retenues "
+        "(non retenues, irrecevables, retirées, brouillons) DOCUMENT_RETENTION_YEARS ans après "
+        "la publication des résultats de leur appel. Simulation sans --wet-run."
     )
 
     def add_arguments(self, parser):
@@ -45,6 +45,10 @@ class Command(BaseCommand):
         total = (
             f"{plural(report.documents, 'pièce')} de {plural(report.candidatures, 'candidature')}, "
             f"{format_filesize(report.size)}"
+        )
+        total += (
+            f" ; {plural(report.attachments, 'pièce jointe', 'pièces jointes')} de messages, "
+            f"{format_filesize(report.attachments_size)}"
         )
         if wet_run:
             self.stdout.write(self.style.SUCCESS(f"Supprimé : {total}."))
