@@ -31,3 +31,19 @@ def test_icon_buttons_keep_their_text():
             if "fr-btn--icon-" not in classes and button.start() not in in_header:
                 problems.append(f"{name}: « {classes} » without fr-btn--icon-left")
     assert not problems, "\n".join(problems)
+
+
+DJANGO_PLURALIZE = re.compile(r"\|\s*pluralize\b(?!_fr)")
+
+
+def test_no_django_pluralize_in_templates():
+    """Django's ``|pluralize`` writes « 0 lauréats »: French takes the singular for 0 and 1, so
+    every template (pages, emails, PDFs) goes through ``plural`` / ``pluralize_fr`` (issue 17)."""
+    problems = [
+        f"{path.relative_to(TEMPLATES)}:{number}"
+        for path in sorted(TEMPLATES.rglob("*"))
+        if path.suffix in {".html", ".txt", ".xml"}
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if DJANGO_PLURALIZE.search(line)
+    ]
+    assert not problems, "Django's |pluralize left in:\n" + "\n".join(problems)
