@@ -44,6 +44,8 @@ FORBIDDEN = {
     "(s)": re.compile(r"\w\((?:s|es|e)\)|\(e\)s\b"),
     # One word for email: « adresse électronique » (the address), « courriel » (the message).
     "e-mail": re.compile(r"\b[Ee]-mails?\b"),
+    # A label before a PTCE's name that often starts with « PTCE » itself: quote the name.
+    "PTCE PTCE": re.compile(r"\bPTCE\s+PTCE\b"),
 }
 # Attributes whose words are read (or heard) by people.
 READ_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-description"}
@@ -132,14 +134,23 @@ def test_the_walk_reads_english_and_bracketed_plurals():
         '<select><option value="">---------</option></select><a title="Add another">+</a>'
         "<p>Authenticators</p><p>Google Authenticator</p><p>Related type</p>"
         "<p>Ajouter un objet Critère</p>"
-        "<p>2 candidature(s)</p><p>Votre adresse e-mail</p>"
+        "<p>2 candidature(s)</p><p>Votre adresse e-mail</p><h1>Équipe du PTCE PTCE Drôme</h1>"
     )
     found = {problem.split("« ")[1].split(" »")[0] for problem in copy_problems("/", bad)}
-    assert found == {"---------", "Add", "Authenticators", "Related", "(s)", "e-mail"}
+    assert found == {
+        "---------",
+        "Add",
+        "Authenticators",
+        "Related",
+        "(s)",
+        "e-mail",
+        "PTCE PTCE",
+    }
     good = (
         "<p>Adresse électronique : claire.email@exemple.test</p>"
         "<script>var objects = 'Add';</script>"
         '<input type="hidden" value="Related"><p>3 candidatures transmises</p>'
+        "<h1>Équipe du PTCE « PTCE Drôme »</h1>"
     )
     assert copy_problems("/", good) == []
 
