@@ -47,3 +47,15 @@ def test_no_django_pluralize_in_templates():
         if DJANGO_PLURALIZE.search(line)
     ]
     assert not problems, "Django's |pluralize left in:\n" + "\n".join(problems)
+
+
+def test_breadcrumbs_and_paginations_are_drawn_one_way():
+    """Every breadcrumb goes through ``{% breadcrumb %}`` and every pagination through
+    ``includes/pagination.html``, both django-dsfr's markup: no template writes its own."""
+    problems = [
+        f"{path.relative_to(TEMPLATES)}: « {component} » written by hand"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for component in ("fr-breadcrumb", "fr-pagination")
+        if component in path.read_text()
+    ]
+    assert not problems, "\n".join(problems)
