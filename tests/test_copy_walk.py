@@ -45,6 +45,11 @@ FORBIDDEN = {
     # One word for email: « adresse électronique » (the address), « courriel » (the message).
     "e-mail": re.compile(r"\b[Ee]-mails?\b"),
 }
+# Read within one block of text (a heading, a paragraph, a cell): a label before a PTCE's name
+# that often starts with « PTCE » itself (« Équipe du PTCE PTCE Drôme »): quote the name.
+BLOCK_FORBIDDEN = {"PTCE PTCE": re.compile(r"\bPTCE\s+PTCE\b")}
+# Tags inside a block of text; any other tag ends one.
+INLINE = {"a", "abbr", "b", "code", "em", "i", "mark", "small", "span", "strong", "sub", "sup"}
 # Attributes whose words are read (or heard) by people.
 READ_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-description"}
 
@@ -56,9 +61,12 @@ class ReadText(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts = []
+        self.blocks = [[]]
         self.hidden = 0
 
     def handle_starttag(self, tag, attrs):
+        if tag not in INLINE:
+            self.blocks.append([])
         if tag in ("script", "style", "template"):
             self.hidden += 1
         attrs = dict(attrs)
@@ -68,27 +76,35 @@ class ReadText(HTMLParser):
             self.parts.append(attrs.get("value") or "")
 
     def handle_endtag(self, tag):
+        if tag not in INLINE:
+            self.blocks.append([])
         if tag in ("script", "style", "template") and self.hidden:
             self.hidden -= 1
 
     def handle_data(self, data):
         if not self.hidden:
             self.parts.append(data)
+            self.blocks[-1].append(data)
 
 
-def read_text(html: str) -> str:
+def read_text(html: str) -> tuple[str, list[str]]:
+    """The page's words, and the same words block by block."""
     parser = ReadText()
     parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
+    blocks = [" ".join("".join(block).split()) for block in parser.blocks]
+    return " ".join(" ".join(parser.parts).split()), [block for block in blocks if block]
 
 
 def copy_problems(url: str, html: str) -> list[str]:
-    text = read_text(html)
+    text, blocks = read_text(html)
     problems = []
-    for label, pattern in FORBIDDEN.items():
-        for match in pattern.finditer(text):
-            start = max(match.start() - 40, 0)
-            problems.append(f"{url}: « {label} » in « …{text[start : match.end() + 40]}… »")
+    for patterns, texts in ((FORBIDDEN, [text]), (BLOCK_FORBIDDEN, blocks)):
+        for label, pattern in patterns.items():
+            for text in texts:
+                for match in pattern.finditer(text):
+                    start = max(match.start() - 40, 0)
+                    context = text[start : match.end() + 40]
+                    problems.append(f"{url}: « {label} » in « …{context}… »")
     return problems
 
 
@@ -133,13 +149,23 @@ def test_the_walk_reads_english_and_bracketed_plurals():
         "<p>Authenticators</p><p>Google Authenticator</p><p>Related type</p>"
         "<p>Ajouter un objet Critère</p>"
         "<p>2 candidature(s)</p><p>Votre adresse e-mail</p>"
+        "<p>Le PTCE <strong>PTCE Drôme</strong></p>"
     )
     found = {problem.split("« ")[1].split(" »")[0] for problem in copy_problems("/", bad)}
-    assert found == {"---------", "Add", "Authenticators", "Related", "(s)", "e-mail"}
+    assert found == {
+        "---------",
+        "Add",
+        "Authenticators",
+        "Related",
+        "(s)",
+        "e-mail",
+        "PTCE PTCE",
+    }
     good = (
         "<p>Adresse électronique : claire.email@exemple.test</p>"
         "<script>var objects = 'Add';</script>"
         '<input type="hidden" value="Related"><p>3 candidatures transmises</p>'
+        "<h1>Équipe du PTCE « PTCE Drôme »</h1><h2>Mes PTCE</h2><p>PTCE Drôme</p>"
     )
     assert copy_problems("/", good) == []
 

@@ -31,3 +31,31 @@ def test_icon_buttons_keep_their_text():
             if "fr-btn--icon-" not in classes and button.start() not in in_header:
                 problems.append(f"{name}: « {classes} » without fr-btn--icon-left")
     assert not problems, "\n".join(problems)
+
+
+DJANGO_PLURALIZE = re.compile(r"\|\s*pluralize\b(?!_fr)")
+
+
+def test_no_django_pluralize_in_templates():
+    """Django's ``|pluralize`` writes « 0 lauréats »: French takes the singular for 0 and 1, so
+    every template (pages, emails, PDFs) goes through ``plural`` / ``pluralize_fr`` (issue 17)."""
+    problems = [
+        f"{path.relative_to(TEMPLATES)}:{number}"
+        for path in sorted(TEMPLATES.rglob("*"))
+        if path.suffix in {".html", ".txt", ".xml"}
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if DJANGO_PLURALIZE.search(line)
+    ]
+    assert not problems, "Django's |pluralize left in:\n" + "\n".join(problems)
+
+
+def test_breadcrumbs_and_paginations_are_drawn_one_way():
+    """Every breadcrumb goes through ``{% breadcrumb %}`` and every pagination through
+    ``includes/pagination.html``, both django-dsfr's markup: no template writes its own."""
+    problems = [
+        f"{path.relative_to(TEMPLATES)}: « {component} » written by hand"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for component in ("fr-breadcrumb", "fr-pagination")
+        if component in path.read_text()
+    ]
+    assert not problems, "\n".join(problems)

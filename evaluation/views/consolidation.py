@@ -112,7 +112,6 @@ def consolidation_list(request, cell_pk):
             "phase_refusal": phase_refusal,
             "is_coordinator": coordinator,
             "can_edit": coordinator and not phase_refusal and handover is None,
-            "pages": listing.page_links(page, params),
         },
     )
 

@@ -24,7 +24,6 @@ from .. import publication
 from ..forms import DecisionForm, LineForm, SessionForm
 from ..models import Decision, DecisionOutcome, DeliberationLine, SelectionScenario
 from ..permissions import can_administer_national, can_deliberate
-from . import listing
 from .errors import add_errors
 from .national import call_or_404
 
@@ -376,7 +375,6 @@ def _publication(request, call):
             "deliberation": deliberation,
             "emails": emails,
             "page": page,
-            "pages": listing.page_links(page, request.GET.copy()),
         },
     )
 
@@ -436,7 +434,6 @@ def decision_table(request, call_pk):
             "call": call,
             "deliberation": deliberation,
             "page": page,
-            "pages": listing.page_links(page, params.copy()),
             "params": {key: params.get(key, "") for key in ("decision", "region", "q", "vide")},
             "regions": list(regions),
             "totals": domain.decision_totals(call),
@@ -609,7 +606,6 @@ def batch_detail(request, call_pk, batch_pk):
             "call": call,
             "batch": batch,
             "page": page,
-            "pages": listing.page_links(page, request.GET.copy()),
             "kept": batch.messages.filter(state=OutboxState.HELD).count(),
         },
     )

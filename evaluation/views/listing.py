@@ -56,22 +56,3 @@ def headers(params, columns) -> list[dict]:
             header["next"] = "décroissant" if target.startswith("-") else "croissant"
         headers.append(header)
     return headers
-
-
-def page_links(page, params) -> list[dict]:
-    """Links of the DSFR pagination, with the filters and the sort kept."""
-    if page.paginator.num_pages <= 1:
-        return []
-    links = []
-    for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
-        if number == page.paginator.ELLIPSIS:
-            links.append({"number": None, "url": None, "current": False})
-        else:
-            links.append(
-                {
-                    "number": number,
-                    "url": query(params, page=str(number)),
-                    "current": number == page.number,
-                }
-            )
-    return links

@@ -78,7 +78,6 @@ def cell_home(request, cell_pk):
             "rows": worklists.decorate(list(page.object_list), cell),
             "headers": listing.headers(params, COLUMNS),
             "current_sort": params.get("tri", ""),
-            "pages": listing.page_links(page, params),
             "members": worklists.member_progress(cell),
             "regional_open": regional_open,
             "phase_refusal": regional_phase_refusal(cell.call),

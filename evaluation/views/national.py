@@ -153,7 +153,6 @@ def national_dashboard(request, call_pk):
             "headers": listing.headers(params, COLUMNS),
             "current_sort": params.get("tri", ""),
             "export_query": listing.query(params, page=None),
-            "pages": listing.page_links(page, params),
             "figures": figures,
             "charts": _charts(call, request.user, figures),
             "is_member": is_national_member(request.user, call),
@@ -320,7 +319,6 @@ def scenario_detail(request, pk):
             "parameters": scenarios.Parameters.from_json(scenario.parameters).summary(),
             "page": page,
             "lines": page.object_list,
-            "pages": listing.page_links(page, request.GET.copy()),
             "remaining": (call.envelope - scenario.total_granted)
             if scenario.total_granted is not None
             else None,

@@ -541,7 +541,7 @@ def preview_and_publish(page, axe_check, recipients) -> None:
 def send_held_batch(page, axe_check) -> None:
     """On a held bulk send (« envoi groupé »): send the kept emails."""
     expect(page.get_by_role("heading", level=1)).to_contain_text("Publication des résultats")
-    page.get_by_role("button", name=re.compile("^Envoyer les")).click()
+    page.get_by_role("button", name=re.compile(r"^Envoyer les? \d")).click()
     expect_message(page, "Envoi lancé")
     axe_check(page)
 

@@ -310,9 +310,9 @@ def test_completeness_lists_problems_with_links_to_the_right_step(page, live_ser
 
     expected = [
         ("Le SIRET de la structure porteuse est manquant.", reverse("ptce_edit", args=[ptce.pk]),
-         "Modifier le PTCE Pôle Incomplet"),
+         "Modifier le PTCE « Pôle Incomplet »"),
         ("Le PTCE doit réunir au moins 3 personnes morales membres (0 déclarée).",
-         reverse("ptce_members", args=[ptce.pk]), "Membres du PTCE Pôle Incomplet"),
+         reverse("ptce_members", args=[ptce.pk]), "Membres du PTCE « Pôle Incomplet »"),
         ("La rubrique « Résumé du projet » est vide.", step("presentation"), "Présentation"),
         ("La rubrique « Territoire et ses enjeux » est vide.", step("territoire"),
          "Territoire et partenaires"),

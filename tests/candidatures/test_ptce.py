@@ -370,7 +370,7 @@ def test_invalid_edit_leaves_the_ptce_untouched(client, ptce, referent):
     assert response.status_code == 200
     ptce.refresh_from_db()
     assert ptce.name == "Pôle coopération Rennes"
-    assert "Modifier le PTCE Pôle coopération Rennes" in response.content.decode()
+    assert "Modifier le PTCE « Pôle coopération Rennes »" in response.content.decode()
 
 
 def test_detail_shows_region_rurality_qpvs_members_team_and_candidatures(
