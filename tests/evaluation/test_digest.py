@@ -83,7 +83,7 @@ def test_run_twice_the_same_day_sends_once(case):
     )
     # The command and the task go through the same code (real now: nothing new to send).
     call_command("send_coordinator_digests", stdout=out)
-    assert out.getvalue().strip().endswith("récapitulatif(s) envoyé(s).")
+    assert out.getvalue().strip().endswith("0 récapitulatif envoyé.")
     send_task()
     assert digests().count() == 1
 
