@@ -74,6 +74,8 @@ def test_the_task_builds_one_folder_per_candidature(
         io.BytesIO(archive.read(f"{folder_a}/dossier-{world.candidature_a.receipt_number}.pdf"))
     )
     assert world.ptce_a.name in pdf.pages[0].extract_text()
+    # WeasyPrint's PDF as it is (no pypdf rewrite): the title comes from the template.
+    assert pdf.metadata.title == f"Dossier complet – {world.ptce_a.name}"
     assert second.pk
 
 
