@@ -3,8 +3,15 @@ d'attribution): WeasyPrint's tagged PDF/UA-1 variant, set in Marianne, the State
 the files django-dsfr ships (``dsfr/dist/fonts``), under the State's block (« RÉPUBLIQUE
 FRANÇAISE » and its motto, ``templates/includes/pdf_state_block.html``, styled here). Every PDF
 goes through ``render_pdf``. Pango is needed (docs/operations.md); WeasyPrint is imported only
-when a PDF is made."""
+when a PDF is made.
 
+Loading the Marianne faces (the ``@font-face`` rules parsed into a ``FontConfiguration``) costs
+more than laying out a short document: the configuration and the stylesheet are built once per
+thread and reused by every PDF it makes (the region's ZIP renders hundreds in a row). One per
+thread, because Pango's font map is not shared safely between threads."""
+
+import atexit
+import threading
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
@@ -50,16 +57,33 @@ body { font-family: Marianne, sans-serif; }
 """
 
 
+_shared = threading.local()
+# Dropped before the interpreter tears WeasyPrint's modules down (its ``__del__`` needs them).
+atexit.register(_shared.__dict__.clear)
+
+
+def _fonts_and_stylesheet():
+    """This thread's font configuration and the shared stylesheet (Marianne, the State's
+    block), built on first use."""
+    if not hasattr(_shared, "fonts"):
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        fonts = FontConfiguration()  # @font-face rules need it, given to the CSS and the render
+        _shared.fonts = fonts
+        _shared.stylesheet = CSS(string=font_faces_css() + STATE_BLOCK_CSS, font_config=fonts)
+    return _shared.fonts, _shared.stylesheet
+
+
 def render_pdf(html: str) -> bytes:
     """``html`` as a tagged PDF (PDF/UA-1) with the Marianne font and the State's block styled
     (the template includes ``includes/pdf_state_block.html``)."""
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint import HTML
 
-    fonts = FontConfiguration()  # @font-face rules need it, given to the CSS and the render
+    fonts, stylesheet = _fonts_and_stylesheet()
     document = HTML(string=html, base_url=".")
     return document.write_pdf(
-        stylesheets=[CSS(string=font_faces_css() + STATE_BLOCK_CSS, font_config=fonts)],
+        stylesheets=[stylesheet],
         font_config=fonts,
         pdf_variant=PDF_VARIANT,
         presentational_hints=True,

@@ -16,6 +16,11 @@ SHA-256), into a temporary storage folder (``--media-root``, removed at the end)
 document is really read and copied. Real documents weigh megabytes: the copy is streamed, so
 memory does not grow with them, but time does (disk or network bound). The only rows written
 to the database are the export's own (``RegionExport``); its file is deleted at the end.
+
+``--broker redis://…``: the parts (``region_export.PART_SIZE`` dossiers each) go to the Celery
+workers started beforehand on that broker, the same database and ``--media-root``, e.g.
+``CELERY_BROKER_URL=… DATABASE_URL=… PRIVATE_MEDIA_ROOT=… celery -A ami worker -c 2``;
+the wall time is then until the export is ready (polled), and the peak memory is the workers'.
 """
 
 import argparse
@@ -45,7 +50,10 @@ def main():
         "--limit", type=int, default=None, help="only the first N dossiers (then extrapolated)"
     )
     parser.add_argument("--media-root", default=None, help="storage folder (default: temporary)")
+    parser.add_argument("--broker", default=None, help="Celery broker of running workers")
     options = parser.parse_args()
+    if options.broker:
+        os.environ["CELERY_BROKER_URL"] = options.broker
     media_root = options.media_root or tempfile.mkdtemp(prefix="ami-bench-zip-")
     os.environ["DATABASE_URL"] = options.database_url
     os.environ["PRIVATE_MEDIA_ROOT"] = media_root
@@ -102,6 +110,9 @@ def main():
     export = RegionExport.objects.create(cell=cell, created_by=coordinator)
     start = time.perf_counter()
     export = region_export.build(export, limit=options.limit)
+    while export.status == "running":  # parts queued to the workers (--broker)
+        time.sleep(1)
+        export.refresh_from_db()
     wall = time.perf_counter() - start
     after = peak_mib()
     try:

@@ -47,13 +47,17 @@ PTCE_KEYS = (
 )  # fmt: skip
 
 
+def submitted_candidatures():
+    """Every dossier, unscoped: the base that ``get_visible_or_404`` scopes itself (scoping it
+    twice doubles the cost of the scoping subqueries, compiled and planned for each)."""
+    return Candidature.objects.filter(submitted_at__isnull=False).select_related(
+        "call", "ptce", "region"
+    )
+
+
 def dossier_queryset(user):
     """The dossiers ``user`` may read: the candidatures ``visible_to`` them, once submitted."""
-    return (
-        Candidature.objects.visible_to(user)
-        .filter(submitted_at__isnull=False)
-        .select_related("call", "ptce", "region")
-    )
+    return submitted_candidatures().visible_to(user)
 
 
 def is_inline(document) -> bool:
@@ -277,28 +281,33 @@ def write_dossier_pdf(candidature, output, *, append_documents=True) -> dict:
     ``{"pages": n, "appended": [labels], "skipped": [labels]}``. The caller checks the right
     to read the candidature (``dossier_queryset``)."""
     context = dossier_context(candidature)
+    answers = answers_pdf(context)
+    if not append_documents:
+        # Nothing to append: WeasyPrint's PDF as it is (its title comes from the template),
+        # without pypdf reading and rewriting it (the region's ZIP makes hundreds in a row).
+        output.write(answers)
+        return {"pages": len(PdfReader(io.BytesIO(answers)).pages), "appended": [], "skipped": []}
     writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(answers_pdf(context))))
+    writer.append(PdfReader(io.BytesIO(answers)))
     appended, skipped = [], []
-    if append_documents:
-        parent = writer.add_outline_item(
-            title="Pièces justificatives en annexe", page_number=len(writer.pages)
-        )
-        for document in context["documents"]:
-            if document.content_type != PDF_TYPE:
-                continue
-            label = f"{document.document_type.label} – {document.original_name}"
-            start = len(writer.pages)
-            try:
-                with document.file.storage.open(document.file.name, "rb") as source:
-                    writer.append(PdfReader(source), import_outline=False)
-            except (OSError, PdfReadError, ValueError):
-                logger.warning("Pièce %s non ajoutée au dossier complet", document.pk)
-                skipped.append(label)
-                continue
-            if len(writer.pages) > start:
-                writer.add_outline_item(title=label, page_number=start, parent=parent)
-                appended.append(label)
+    parent = writer.add_outline_item(
+        title="Pièces justificatives en annexe", page_number=len(writer.pages)
+    )
+    for document in context["documents"]:
+        if document.content_type != PDF_TYPE:
+            continue
+        label = f"{document.document_type.label} – {document.original_name}"
+        start = len(writer.pages)
+        try:
+            with document.file.storage.open(document.file.name, "rb") as source:
+                writer.append(PdfReader(source), import_outline=False)
+        except (OSError, PdfReadError, ValueError):
+            logger.warning("Pièce %s non ajoutée au dossier complet", document.pk)
+            skipped.append(label)
+            continue
+        if len(writer.pages) > start:
+            writer.add_outline_item(title=label, page_number=start, parent=parent)
+            appended.append(label)
     writer.add_metadata({"/Title": f"Dossier complet – {candidature.ptce.name}"})
     writer.write(output)
     return {"pages": len(writer.pages), "appended": appended, "skipped": skipped}

@@ -242,19 +242,22 @@ def cell_recipients(candidature, *, exclude=None) -> list[str]:
 
 def _notify(candidature, message):
     """An email to the other side with the link to the thread: never the text nor the
-    attachment (they stay behind the login)."""
-    if message.side == MessageSide.APPLICANT:
-        for email in cell_recipients(candidature, exclude=message.author):
-            notify_cell(candidature, email)
-    else:
+    attachment (they stay behind the login). A message of the CNA also tells the region's cell
+    (the thread is theirs too): the team and the cell each get the link."""
+    if message.side != MessageSide.APPLICANT:
         notify_team(candidature, "message_to_team", EVENT_TO_TEAM, {"side": message.side})
+    if message.side in (MessageSide.APPLICANT, MessageSide.NATIONAL):
+        for email in cell_recipients(candidature, exclude=message.author):
+            notify_cell(candidature, email, side=message.side)
 
 
-def notify_cell(candidature, email):
+def notify_cell(candidature, email, *, side=MessageSide.APPLICANT):
+    """The link to the thread for one member of the region's cell; ``side`` says who wrote
+    (the applicant's team or the CNA)."""
     queue_templated_email(
         to=email,
         template="message_to_cell",
-        context={"candidature": candidature},
+        context={"candidature": candidature, "side": side},
         event=EVENT_TO_CELL,
         related=candidature,
         call=candidature.call,

@@ -35,6 +35,20 @@ def build_region_export(export_id: int) -> str:
     return region_export.build(export).status
 
 
+@shared_task(name="evaluation.build_region_export_part")
+def build_region_export_part(export_id: int, index: int, pks: list, folders: list) -> None:
+    export = RegionExport.objects.select_related("cell__call", "cell__region", "created_by").get(
+        pk=export_id
+    )
+    region_export.build_part(export, index, pks, folders)
+
+
+@shared_task(name="evaluation.assemble_region_export")
+def assemble_region_export(export_id: int) -> str:
+    export = RegionExport.objects.select_related("cell", "created_by").get(pk=export_id)
+    return region_export.assemble(export).status
+
+
 @shared_task(name="evaluation.purge_region_exports")
 def purge_region_exports() -> int:
     return region_export.purge_expired()

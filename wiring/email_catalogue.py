@@ -399,7 +399,7 @@ def _sample_message_to_team():
 
 
 def _sample_message_to_cell():
-    return {"candidature": _candidature()}
+    return {"candidature": _candidature(), "side": "applicant"}
 
 
 TEAM = "L'équipe du PTCE (chaque membre)"
@@ -493,10 +493,10 @@ CATALOGUE: list[EmailEntry] = [
         "message.to_cell",
         "message_to_cell",
         CANDIDATURE,
-        "Nouveau message du porteur dans la messagerie de la candidature : un lien, jamais le "
-        "texte ni la pièce jointe.",
+        "Nouveau message du porteur ou de la cellule nationale dans la messagerie de la "
+        "candidature : un lien, jamais le texte ni la pièce jointe.",
         "Les coordinateurs et évaluateurs de la cellule régionale qui voient la candidature",
-        "À chaque message de l'équipe du PTCE",
+        "À chaque message de l'équipe du PTCE ou de la cellule nationale",
         _sample_message_to_cell,
     ),
     EmailEntry(

@@ -24,7 +24,7 @@ SPOOL_SIZE = 16 * 1024 * 1024  # in memory up to 16 Mo, then a temporary file
 
 
 def _dossier_or_404(user, pk):
-    return get_visible_or_404(dossier.dossier_queryset(user), user, pk=pk)
+    return get_visible_or_404(dossier.submitted_candidatures(), user, pk=pk)
 
 
 @login_required

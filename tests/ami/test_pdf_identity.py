@@ -4,11 +4,13 @@ django-dsfr), read back from the PDF itself with pypdf."""
 
 import io
 import re
+import threading
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
+from ami import pdf
 from candidatures import workflow
 from candidatures.models import CandidatureState
 from candidatures.receipt import receipt_pdf
@@ -65,3 +67,21 @@ def test_the_notification_and_the_pv_carry_the_state_block_in_marianne():
     decision = Decision.objects.get(candidature=winner)
     assert decision.granted_amount == Decimal("45000")
     assert_state_identity(notification_pdf(decision))
+
+
+def test_pdfs_made_in_a_row_share_the_fonts_loaded_once_per_thread():
+    """Loading Marianne costs more than a short layout: one font configuration and stylesheet
+    per thread, reused by each PDF, every PDF still set in Marianne."""
+    first = pdf._fonts_and_stylesheet()
+    assert pdf._fonts_and_stylesheet() == first
+    other = []
+    thread = threading.Thread(target=lambda: other.append(pdf._fonts_and_stylesheet()))
+    thread.start()
+    thread.join()
+    assert other[0][0] is not first[0] and other[0][1] is not first[1]
+    candidature, user = submittable()
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    candidature.refresh_from_db()
+    receipt_pdf(candidature)
+    assert_state_identity(receipt_pdf(candidature))
+    assert pdf._fonts_and_stylesheet() == first

@@ -144,6 +144,23 @@ def test_answers_changed_by_complements_show_before_and_after(client, world):
     assert "Avant : « Réponse title » ; après : « Titre corrigé après compléments »" in html
 
 
+def test_the_dossier_page_scopes_the_candidature_once(client, world):
+    """The scoping's subqueries (team, cells, conflicts) appear once in the lookup of the
+    candidature: applied twice, they cost their compilation and planning twice."""
+    client.force_login(world.user("cra_coordinator"))
+    url = reverse("dossier", args=[world.candidature_a.pk])
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == OK
+    lookups = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "candidatures_candidature"' in query["sql"]
+        and "conflictofinterest" in query["sql"]
+    ]
+    assert len(lookups) == 1
+    assert lookups[0].count('FROM "evaluation_conflictofinterest"') == 1
+
+
 def test_query_count_does_not_grow_with_documents(client, world):
     candidature = world.candidature_a
     client.force_login(world.user("cra_coordinator"))

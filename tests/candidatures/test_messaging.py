@@ -187,6 +187,33 @@ def test_the_cna_reads_and_writes_once_the_region_handed_over(client, world):
     assert Message.objects.get().side == "national"
 
 
+def test_a_cna_message_emails_the_team_and_the_regional_cell_a_link_only(client, world):
+    conflicted = add_conflicted_evaluator(world)
+    _set_state(world.candidature_a, CandidatureState.REGIONAL_REVIEW_DONE)
+    client.force_login(world.user("cna_member"))
+    assert client.post(_thread(world.candidature_a), {"text": SECRET}).status_code == 302
+    team = OutboxMessage.objects.filter(event=messaging.EVENT_TO_TEAM)
+    assert [e.recipient for e in team] == [world.user("applicant").email]
+    cell = OutboxMessage.objects.filter(event=messaging.EVENT_TO_CELL)
+    assert {e.recipient for e in cell} == {
+        world.user("cra_coordinator").email,
+        world.user("cra_evaluator").email,
+    }
+    assert conflicted.email not in {e.recipient for e in cell}
+    for email in [*team, *cell]:
+        assert _thread(world.candidature_a) in email.body_text
+        for body in (email.subject, email.body_text, email.body_html):
+            assert "budget prévisionnel" not in body
+    for email in cell:
+        assert "cellule nationale" in email.subject
+        assert "La cellule nationale d'animation a écrit" in email.body_text
+
+
+def test_a_regional_message_does_not_email_the_regional_cell(world):
+    messaging.post_message(world.candidature_a, world.user("cra_coordinator"), "Bonjour")
+    assert not OutboxMessage.objects.filter(event=messaging.EVENT_TO_CELL).exists()
+
+
 def test_staff_read_the_thread_without_writing(client, world):
     client.force_login(world.user("staff"))
     assert client.get(_thread(world.candidature_a)).status_code == 200

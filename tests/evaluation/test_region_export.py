@@ -74,6 +74,8 @@ def test_the_task_builds_one_folder_per_candidature(
         io.BytesIO(archive.read(f"{folder_a}/dossier-{world.candidature_a.receipt_number}.pdf"))
     )
     assert world.ptce_a.name in pdf.pages[0].extract_text()
+    # WeasyPrint's PDF as it is (no pypdf rewrite): the title comes from the template.
+    assert pdf.metadata.title == f"Dossier complet – {world.ptce_a.name}"
     assert second.pk
 
 
@@ -128,6 +130,83 @@ def test_a_second_request_while_one_runs_reuses_it_unless_stale(world):
         status=ExportStatus.RUNNING, created_at=timezone.now() - timedelta(hours=7)
     )
     assert region_export.request_export(cell, coordinator) != first
+
+
+def _submitted(world, name, number):
+    return f.CandidatureFactory(
+        ptce=f.PtceFactory(region=world.region_a, name=name),
+        call=world.call,
+        state="submitted",
+        submitted_at=timezone.now(),
+        receipt_number=number,
+    )
+
+
+def _entries(export):
+    with default_storage.open(export.file.name, "rb") as file:
+        archive = zipfile.ZipFile(io.BytesIO(file.read()))
+    return archive, archive.namelist()
+
+
+def _parts_left(export):
+    storage, folder = region_export._storage(), f"exports/regions/parts/{export.pk}"
+    return storage.listdir(folder)[1] if storage.exists(folder) else []
+
+
+def test_a_large_region_is_built_in_parts_then_assembled_in_order(world, monkeypatch):
+    """Above ``PART_SIZE`` dossiers, one task per part (several workers at once), the part
+    completing the count queues the assembly; the ZIP is the same as in one task, the parts are
+    deleted. Eager here: the parts run one after the other."""
+    add_document(world.candidature_a, f.DocumentTypeFactory(call=world.call), name="budget.pdf")
+    for number in range(2):
+        _submitted(world, f"PTCE {number}", f"PTCE-2026-90000{number}")
+    cell = _cell(world)
+    coordinator = world.user("cra_coordinator")
+    whole = region_export.build(RegionExport.objects.create(cell=cell, created_by=coordinator))
+    monkeypatch.setattr(region_export, "PART_SIZE", 2)
+    queued = []
+    real_delay = region_export.app.tasks[region_export.PART_TASK].delay
+    monkeypatch.setattr(
+        region_export.app.tasks[region_export.PART_TASK],
+        "delay",
+        lambda *args: queued.append(args) or real_delay(*args),
+    )
+    export = region_export.build(RegionExport.objects.create(cell=cell, created_by=coordinator))
+    export.refresh_from_db()
+    assert [(index, len(pks)) for _, index, pks, _ in queued] == [(0, 2), (1, 1)]
+    assert export.status == ExportStatus.READY
+    assert (export.total, export.done) == (3, 3)
+    archive, names = _entries(export)
+    assert names == _entries(whole)[1]
+    folder = f"{world.candidature_a.receipt_number} - {world.ptce_a.name}"
+    assert f"{folder}/dossier-{world.candidature_a.receipt_number}.pdf" in names
+    assert any(name.startswith(f"{folder}/") and "budget.pdf" in name for name in names)
+    assert archive.testzip() is None
+    assert _parts_left(export) == []
+
+
+def test_a_failed_part_fails_the_export_and_leaves_no_part(world, monkeypatch):
+    _submitted(world, "PTCE 0", "PTCE-2026-900000")
+    monkeypatch.setattr(region_export, "PART_SIZE", 1)
+    calls = []
+    real = region_export._write_candidature
+
+    def failing_second(archive, candidature, folder):
+        calls.append(candidature.pk)
+        if len(calls) == 2:
+            raise OSError("disque plein")
+        real(archive, candidature, folder)
+
+    monkeypatch.setattr(region_export, "_write_candidature", failing_second)
+    cell = _cell(world)
+    export = region_export.build(
+        RegionExport.objects.create(cell=cell, created_by=world.user("cra_coordinator"))
+    )
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert "disque plein" in export.error and not export.file
+    assert export.done < export.total
+    assert _parts_left(export) == []
 
 
 def test_a_conflicted_coordinator_does_not_get_the_hidden_dossier(world):
