@@ -108,15 +108,10 @@ def _yes_no(queryset, field, value):
     return queryset
 
 
-class NationalFilter(ConsolidationFilter):
-    """Filters of the national dashboard; the queryset comes from ``national.with_national``."""
+class TerritoryFlagsFilterSet(django_filters.FilterSet):
+    """The « territoire rural » and « QPV » filters, shared by the national dashboard and the
+    cell's home."""
 
-    region = django_filters.ModelChoiceFilter(
-        field_name="region",
-        label="Région",
-        empty_label="Toutes",
-        queryset=Region.objects.order_by("name"),
-    )
     rural = django_filters.ChoiceFilter(
         label="Territoire rural",
         empty_label="Tous",
@@ -129,6 +124,23 @@ class NationalFilter(ConsolidationFilter):
         choices=[(YES, "oui"), (NO, "non")],
         method="filter_qpv",
     )
+
+    def filter_rural(self, queryset, name, value):
+        return _yes_no(queryset, "is_rural", value)
+
+    def filter_qpv(self, queryset, name, value):
+        return _yes_no(queryset, "in_qpv", value)
+
+
+class NationalFilter(ConsolidationFilter, TerritoryFlagsFilterSet):
+    """Filters of the national dashboard; the queryset comes from ``national.with_national``."""
+
+    region = django_filters.ModelChoiceFilter(
+        field_name="region",
+        label="Région",
+        empty_label="Toutes",
+        queryset=Region.objects.order_by("name"),
+    )
     decision = django_filters.ChoiceFilter(
         label="Décision",
         empty_label="Toutes",
@@ -136,12 +148,6 @@ class NationalFilter(ConsolidationFilter):
         method="filter_decision",
     )
     tri = NullsLastOrderingFilter(fields=NATIONAL_SORTS, label="Trier par")
-
-    def filter_rural(self, queryset, name, value):
-        return _yes_no(queryset, "is_rural", value)
-
-    def filter_qpv(self, queryset, name, value):
-        return _yes_no(queryset, "in_qpv", value)
 
     def filter_decision(self, queryset, name, value):
         if value == NO_DECISION:
@@ -170,7 +176,7 @@ def search_key(*fields):
     return SearchName(Concat(*parts))
 
 
-class CellHomeFilter(django_filters.FilterSet):
+class CellHomeFilter(TerritoryFlagsFilterSet):
     """Search, filters and sort of a regional cell's worklist. ``cell`` gives the choices of
     evaluators (its members) and départements (its region's)."""
 
@@ -197,18 +203,6 @@ class CellHomeFilter(django_filters.FilterSet):
         empty_label="Tous",
         queryset=Department.objects.none(),
     )
-    rural = django_filters.ChoiceFilter(
-        label="Territoire rural",
-        empty_label="Tous",
-        choices=[(YES, "oui"), (NO, "non")],
-        method="filter_rural",
-    )
-    qpv = django_filters.ChoiceFilter(
-        label="Quartier prioritaire (QPV)",
-        empty_label="Tous",
-        choices=[(YES, "oui"), (NO, "non")],
-        method="filter_qpv",
-    )
     tri = NullsLastOrderingFilter(fields=CELL_HOME_SORTS, label="Trier par")
 
     def __init__(self, data=None, *args, cell, **kwargs):
@@ -231,12 +225,6 @@ class CellHomeFilter(django_filters.FilterSet):
 
     def filter_evaluator(self, queryset, name, value):
         return assigned_to(queryset, value)
-
-    def filter_rural(self, queryset, name, value):
-        return _yes_no(queryset, "is_rural", value)
-
-    def filter_qpv(self, queryset, name, value):
-        return _yes_no(queryset, "in_qpv", value)
 
 
 def _member_label(user) -> str:
