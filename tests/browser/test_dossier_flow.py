@@ -70,6 +70,9 @@ def test_coordinator_reads_the_dossier_and_opens_a_pdf_inline(page, live_server,
         link.click()
     tab = new_tab.value
     expect(tab).to_have_url(re.compile(r"/pieces/\d+/voir/$"))
+    # Chromium shows it in its PDF viewer despite the sandbox (a blocked page would be its
+    # HTML error page).
+    tab.wait_for_function("document.contentType === 'application/pdf'")
     response = page.request.get(tab.url)
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
