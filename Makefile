@@ -45,8 +45,14 @@ REUSE_DB := $(if $(filter true,$(CI)),--create-db,--reuse-db)
 PYTEST_WORKERS ?= auto
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope)
 
+# The API fuzzing (schemathesis) runs every operation as a subtest of one test item, which
+# --dist loadscope stops after the first operation: it runs on its own, one worker with plain
+# load distribution, reusing that worker's test database (made by the first command).
+FUZZ := tests/api/test_fuzz.py
+
 test: install
-	$(PY) -m pytest $(XDIST) $(REUSE_DB) $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(REUSE_DB) $(if $(PYTEST_ARGS),$(PYTEST_ARGS),--ignore=$(FUZZ))
+	$(if $(PYTEST_ARGS),,$(PY) -m pytest -n 1 --dist load --reuse-db $(FUZZ))
 
 test-fast: install
 	$(PY) -m pytest $(XDIST) $(REUSE_DB) -m "not browser and not integration and not slow" $(PYTEST_ARGS)
