@@ -19,6 +19,8 @@ reads the object's HTTP body as it arrives (no copy on the web node's disk or me
 file's size), on the filesystem it reads the file. Readers that must seek (pypdf appending the
 documents to the dossier PDF) keep ``storage.open``, which hands a seekable copy."""
 
+import logging
+
 from botocore.exceptions import ClientError
 from django.http import FileResponse
 from storages.backends.s3 import S3Storage
@@ -30,6 +32,22 @@ FILESYSTEM_BACKEND = "django.core.files.storage.FileSystemStorage"
 SIGNED_URL_SECONDS = 60
 # A file read from the bucket is held in memory up to this size, then in a temporary file.
 READ_SPOOL_BYTES = 1024 * 1024
+
+
+logger = logging.getLogger(__name__)
+
+
+def delete_quietly(storage, name: str) -> bool:
+    """Remove one stored file; False (and logged) when the storage refused or could not be
+    reached — OSError locally, botocore's errors on a bucket. A file already gone counts as
+    deleted. The callers keep their rows for a later try, or leave the file to the orphan
+    sweep (``ami.orphans``)."""
+    try:
+        storage.delete(name)
+    except Exception:  # any backend
+        logger.exception("Impossible de supprimer le fichier %s du stockage", name)
+        return False
+    return True
 
 
 def filesystem_storage(location: str) -> dict:

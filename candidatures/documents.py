@@ -24,7 +24,7 @@ from django.utils import timezone
 from ami.audit import audited
 from ami.formats import format_filesize
 from ami.models import FileFormat
-from ami.storage import open_stream
+from ami.storage import delete_quietly, open_stream
 from ami.upload_checks import check_upload
 
 from .complements import editable_scope
@@ -209,13 +209,6 @@ def _storage():
     return Document._meta.get_field("file").storage
 
 
-def _delete_file(storage, name):
-    try:
-        storage.delete(name)
-    except Exception:  # any backend: OSError locally, botocore's errors on a bucket
-        logger.exception("Impossible de supprimer le fichier %s du stockage", name)
-
-
 def _format_refusal(name, document_type, detected) -> str:
     accepted = document_type.allowed_formats_display
     if detected is not None:
@@ -333,10 +326,10 @@ def store_document(candidature, document_type, uploaded_file, actor) -> Document
             document.uploaded_at = timezone.now()
             document.save()
             if old_name and old_name != new_name:
-                transaction.on_commit(partial(_delete_file, storage, old_name), robust=True)
+                transaction.on_commit(partial(delete_quietly, storage, old_name), robust=True)
     except BaseException:
         if new_name:
-            _delete_file(storage, new_name)
+            delete_quietly(storage, new_name)
         raise
     return document
 
@@ -356,7 +349,7 @@ def delete_document(document, actor) -> None:
         name = document.file.name
         Document.objects.filter(pk=document.pk).delete()
         if name:
-            transaction.on_commit(partial(_delete_file, storage, name), robust=True)
+            transaction.on_commit(partial(delete_quietly, storage, name), robust=True)
 
 
 def open_for_download(document, actor):

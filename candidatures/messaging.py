@@ -37,7 +37,7 @@ from ami.audit import audited
 from ami.formats import format_integer
 from ami.models import FileFormat
 from ami.outbox import queue_templated_email
-from ami.storage import open_stream
+from ami.storage import delete_quietly, open_stream
 
 from .documents import check_file
 from .models import (
@@ -216,10 +216,7 @@ def post_message(candidature, actor, text, attachment=None) -> Message:
             _notify(locked, message)
     except BaseException:
         if stored_name:
-            try:
-                _storage().delete(stored_name)
-            except OSError:
-                logger.exception("Impossible de supprimer la pièce jointe %s", stored_name)
+            delete_quietly(_storage(), stored_name)
         raise
     return message
 

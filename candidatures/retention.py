@@ -30,6 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ami.models import Call, CallPhaseChange, Phase
+from ami.storage import delete_quietly
 
 from .models import CandidatureState, Document, Message
 
@@ -117,17 +118,6 @@ class PurgeReport:
         return sum(line.candidatures for line in self.calls)
 
 
-def _delete_file(storage, name) -> bool:
-    """Remove one file from the storage; False (and logged) when the storage refused or could
-    not be reached. A file already gone counts as deleted."""
-    try:
-        storage.delete(name)
-    except Exception:  # any backend: OSError locally, botocore's errors on a bucket
-        logger.exception("Impossible de supprimer le fichier %s du stockage", name)
-        return False
-    return True
-
-
 def _summary(documents, calls) -> list[CallPurge]:
     rows = (
         documents.order_by()
@@ -169,7 +159,7 @@ def _purge_attachments(attachments, report, now, batch_size) -> None:
             if not batch:
                 break
             last_pk = batch[-1][0]
-            deleted = [row for row in batch if _delete_file(storage, row[1])]
+            deleted = [row for row in batch if delete_quietly(storage, row[1])]
             report.failed += len(batch) - len(deleted)
             Message.objects.filter(pk__in=[pk for pk, _name, _size in deleted]).update(
                 attachment="", attachment_purged_at=now
@@ -211,7 +201,7 @@ def purge_documents(
             if not batch:
                 break
             last_pk = batch[-1][0]
-            deleted = [row for row in batch if not row[1] or _delete_file(storage, row[1])]
+            deleted = [row for row in batch if not row[1] or delete_quietly(storage, row[1])]
             report.failed += len(batch) - len(deleted)
             Document.objects.filter(pk__in=[pk for pk, _name, _size in deleted]).delete()
         report.documents += len(deleted)

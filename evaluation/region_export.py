@@ -33,7 +33,7 @@ from django.utils import timezone
 from accounts.permissions import is_regional_coordinator
 from ami import audit
 from ami.celery import app
-from ami.storage import open_stream
+from ami.storage import delete_quietly, open_stream
 from candidatures import dossier
 from candidatures.documents import sanitize_filename
 
@@ -312,12 +312,8 @@ def purge_expired(now=None, *, wet_run=True) -> int:
     if not wet_run:
         return len(expired)
     for export in expired:
-        if export.file:
-            try:
-                export.file.storage.delete(export.file.name)
-            except OSError:
-                logger.exception("Impossible de supprimer l'export %s", export.pk)
-                continue
+        if export.file and not delete_quietly(export.file.storage, export.file.name):
+            continue
         with audit.acting(None):
             RegionExport.objects.filter(pk=export.pk).update(status=ExportStatus.EXPIRED, file="")
     return len(expired)
