@@ -259,3 +259,22 @@ def test_another_regions_coordinator_reaches_no_export(client, world):
         reverse("region_export_download", args=[other_cell.pk, export.pk]),
     ):
         assert client.get(url).status_code == NOT_FOUND
+
+
+def test_on_the_bucket_the_zip_is_stored_streamed_and_purged(
+    client, world, s3_bucket, django_capture_on_commit_callbacks
+):
+    """With PRIVATE_STORAGE=s3 (issue 18, item 2): the task writes the ZIP as an object of the
+    bucket, the coordinator's download streams it from there (its length given, no local
+    copy), and the purge deletes the object."""
+    export = _export(client, world, django_capture_on_commit_callbacks)
+    assert export.status == ExportStatus.READY
+    assert s3_bucket.keys() == [export.file.name]
+    stored = s3_bucket.body(export.file.name)
+    response = client.get(reverse("region_export_download", args=[export.cell_id, export.pk]))
+    assert response.status_code == OK and response.streaming
+    assert response["Content-Length"] == str(len(stored))
+    assert b"".join(response.streaming_content) == stored
+    assert zipfile.ZipFile(io.BytesIO(stored)).namelist()
+    assert region_export.purge_expired(timezone.now() + timedelta(hours=49)) == 1
+    assert s3_bucket.keys() == []
