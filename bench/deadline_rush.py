@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import platform
+import resource
 import secrets
 import signal
 import socket
@@ -151,6 +152,20 @@ def cpu_seconds(pid: int, *, children: bool) -> float:
     return total
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine since boot, every core, from /proc/stat."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
+def children_cpu() -> float:
+    """User + system CPU of this process's children that have ended (Locust, once it exits)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def wait_until_serving(port: int, process, timeout=90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,11 +200,14 @@ def run_locust(args, phase, user_class, users, run_time, port, env, servers) -> 
     }
     started = time.monotonic()
     cpu_before = [cpu_seconds(p.pid, children=c) for p, c in servers]
+    locust_before, machine_before = children_cpu(), machine_cpu()
     with (WORK / f"locust-{phase}.log").open("w") as log:
         subprocess.run(  # noqa: S603 - our own command line
             command, cwd=ROOT, env=locust_env, stdout=log, stderr=subprocess.STDOUT
         )
     elapsed = time.monotonic() - started
+    locust_cpu = children_cpu() - locust_before
+    machine_busy = machine_cpu()[0] - machine_before[0]
     cpu = [
         cpu_seconds(p.pid, children=c) - b for (p, c), b in zip(servers, cpu_before, strict=True)
     ]
@@ -200,6 +218,8 @@ def run_locust(args, phase, user_class, users, run_time, port, env, servers) -> 
         "wall": elapsed,
         "web_cpu": cpu[0],
         "worker_cpu": cpu[1],
+        "locust_cpu": locust_cpu,
+        "machine_cpu": machine_busy,
         "load": os.getloadavg()[0],
     }
 
@@ -252,17 +272,26 @@ def cost_lines(phase: dict) -> list[str]:
     total = next((r for r in phase["stats"] if r["name"] == "total"), None)
     requests = total["requests"] if total else 0
     per_request = phase["web_cpu"] * 1000 / requests if requests else 0
+    others = phase["machine_cpu"] - phase["web_cpu"] - phase["worker_cpu"] - phase["locust_cpu"]
+    cores = os.cpu_count() or 1
     return [
         f"- CPU du serveur web (workers gunicorn) : {phase['web_cpu']:.1f} s pour {requests} "
         f"requêtes, soit {per_request:.0f} ms par requête en moyenne ; worker Celery : "
         f"{phase['worker_cpu']:.1f} s ; charge moyenne de la machine en fin de phase : "
         f"{phase['load']:.1f}",
+        f"- CPU de toute la machine pendant la phase : {phase['machine_cpu']:.1f} s en "
+        f"{phase['wall']:.0f} s, soit {phase['machine_cpu'] / phase['wall'] / cores:.0%} de ses "
+        f"{cores} cœurs ; dont Locust (le générateur de charge) {phase['locust_cpu']:.1f} s, "
+        f"PostgreSQL, Redis et le reste {others:.1f} s",
     ]
 
 
 def check_lines(check) -> list[str]:
     lines = [f"- {name} : {value}" for name, value in check.counts.items()]
-    lines.append("- vérification : " + ("OK" if check.ok else f"{len(check.problems)} ÉCART(S)"))
+    from ami.formats import plural  # ROOT is on sys.path once main() has started
+
+    verdict = "OK" if check.ok else plural(len(check.problems), "ÉCART", "ÉCARTS")
+    lines.append(f"- vérification : {verdict}")
     lines += [f"  - {problem}" for problem in check.problems[:20]]
     return lines
 
