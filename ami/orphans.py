@@ -23,6 +23,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
+from .formats import plural
+
 logger = logging.getLogger(__name__)
 
 GRACE = timedelta(hours=24)
@@ -135,5 +137,9 @@ def sweep(
             report.failed += 1
         else:
             report.deleted += 1
-    logger.info("Fichiers orphelins : %s supprimé(s), %s en échec", report.deleted, report.failed)
+    logger.info(
+        "Fichiers orphelins : %s, %s en échec",
+        plural(report.deleted, "supprimé", "supprimés"),
+        report.failed,
+    )
     return report

@@ -29,6 +29,7 @@ from django.db.models import Count, F, Min, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from ami.formats import plural
 from ami.models import Call, CallPhaseChange, Phase
 from ami.storage import delete_quietly
 
@@ -207,18 +208,21 @@ def purge_documents(
         report.documents += len(deleted)
         report.size += sum(size for _pk, _name, size in deleted)
     logger.info(
-        "Durée de conservation : %s pièce(s) de %s candidature(s) supprimée(s), %s octets ; "
-        "%s pièce(s) jointe(s) de messages supprimée(s), %s octets",
-        report.documents,
-        report.candidatures,
+        "Durée de conservation : %s de %s, %s octets ; %s de messages, %s octets",
+        plural(report.documents, "pièce supprimée", "pièces supprimées"),
+        plural(report.candidatures, "candidature"),
         report.size,
-        report.attachments,
+        plural(report.attachments, "pièce jointe supprimée", "pièces jointes supprimées"),
         report.attachments_size,
     )
     if report.failed:
         logger.error(
-            "Durée de conservation : %s fichier(s) n'ont pas pu être supprimés du stockage ; "
-            "leurs pièces sont gardées pour la prochaine exécution",
-            report.failed,
+            "Durée de conservation : %s du stockage ; leurs pièces sont gardées pour la "
+            "prochaine exécution",
+            plural(
+                report.failed,
+                "fichier n'a pas pu être supprimé",
+                "fichiers n'ont pas pu être supprimés",
+            ),
         )
     return report
