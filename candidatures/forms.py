@@ -18,18 +18,6 @@ MAX_TERRITORY_COMMUNES = 1000
 MAX_CANDIDATES_SHOWN = 10
 
 
-class DsfrFormMixin:
-    """DSFR classes on the widgets; the markup around them is ``templates/candidatures/_field.html``
-    (Django adds ``aria-describedby`` and ``aria-invalid`` itself)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            css = "fr-select" if isinstance(widget, forms.Select) else "fr-input"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-
 # --- Fields ----------------------------------------------------------------------------------
 
 
@@ -168,7 +156,7 @@ def _listing(communes) -> str:
 # --- PTCE ------------------------------------------------------------------------------------
 
 
-class PtceForm(DsfrFormMixin, forms.ModelForm):
+class PtceForm(forms.ModelForm):
     siret = SiretField(
         label="SIRET de la structure porteuse",
         required=False,
@@ -258,7 +246,7 @@ class PtceForm(DsfrFormMixin, forms.ModelForm):
         pass
 
 
-class PtceMemberForm(DsfrFormMixin, forms.ModelForm):
+class PtceMemberForm(forms.ModelForm):
     siret = SiretField(required=False, help_text="Facultatif : 14 chiffres, espaces acceptés.")
 
     class Meta:
@@ -274,7 +262,7 @@ class PtceMemberForm(DsfrFormMixin, forms.ModelForm):
         pass  # validated and saved by candidatures.ptce.add_member
 
 
-class InvitationForm(DsfrFormMixin, forms.Form):
+class InvitationForm(forms.Form):
     email = forms.EmailField(
         label="Adresse électronique de la personne à inviter",
         help_text="Elle reçoit un lien pour rejoindre l'équipe une fois connectée avec cette "

@@ -198,7 +198,10 @@ class FrenchDateField(forms.DateField):
 
 
 class CheckboxesWithMarker(forms.CheckboxSelectMultiple):
-    """Checkboxes, with an empty hidden value so that unticking them all is sent (and saved)."""
+    """Checkboxes, with an empty hidden value so that unticking them all is sent (and saved):
+    the field template (``templates/django/forms/field.html``) writes it for ``send_empty``."""
+
+    send_empty = True
 
     def value_from_datadict(self, data, files, name):
         values = super().value_from_datadict(data, files, name)
@@ -213,7 +216,21 @@ class ChoicesField(forms.MultipleChoiceField):
 
 def form_field(question) -> forms.Field:
     """The form field of a question: validation and French errors of its kind. Never required
-    here: drafts may be incomplete, completeness is checked apart (``missing_answers``)."""
+    here: drafts may be incomplete, completeness is checked apart (``missing_answers``); its
+    label says « (facultatif) » when the question is not required."""
+    return _for_drafts(_kind_field(question), optional=not question.required)
+
+
+def _for_drafts(field: forms.Field, *, optional: bool) -> forms.Field:
+    """``optional``: what the label says, whatever the form's ``required`` (always False for a
+    draft). No ``maxlength``: a longer answer is not cut by the browser, the server says by how
+    much it is too long (« 51 saisis »)."""
+    field.optional = optional
+    field.widget.attrs.pop("maxlength", None)
+    return field
+
+
+def _kind_field(question) -> forms.Field:
     common = {"label": question.label, "help_text": question.help_text, "required": False}
     kind = question.kind
     if kind in (QuestionKind.SHORT_TEXT, QuestionKind.LONG_TEXT):
@@ -265,14 +282,15 @@ def form_field(question) -> forms.Field:
 def _core_field(name: str) -> forms.Field:
     core = CORE_FIELDS[name]
     if name == "requested_amount":
-        return AmountField(label=core.label, help_text=core.help_text, required=False)
-    result = forms.CharField(
-        label=core.label, help_text=core.help_text, required=False, max_length=200
-    )
-    result.error_messages["max_length"] = (
-        "La réponse dépasse la limite de %(limit_value)d caractères (%(show_value)d saisis)."
-    )
-    return result
+        result = AmountField(label=core.label, help_text=core.help_text, required=False)
+    else:
+        result = forms.CharField(
+            label=core.label, help_text=core.help_text, required=False, max_length=200
+        )
+        result.error_messages["max_length"] = (
+            "La réponse dépasse la limite de %(limit_value)d caractères (%(show_value)d saisis)."
+        )
+    return _for_drafts(result, optional=False)
 
 
 def to_json(question, value):

@@ -51,7 +51,21 @@ class CofinancingLineForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            field.required = False
+            field.required = False  # a draft's line may be incomplete
+            field.optional = False  # but the label says nothing: every column is expected
 
     def clean_status(self):
         return self.cleaned_data.get("status") or FundingStatus.REQUESTED
+
+
+def show_read_only(form, names=None) -> None:
+    """Show the answers of ``form`` (only those in ``names`` when given) without letting them
+    change: text stays readable and selectable in ``readonly`` inputs; selects and checkboxes,
+    which have no read-only state, are disabled. The one field template draws them."""
+    for name, field in form.fields.items():
+        if names is not None and name not in names:
+            continue
+        if isinstance(field.widget, forms.widgets.ChoiceWidget | forms.CheckboxInput):
+            field.disabled = True
+        else:
+            field.widget.attrs["readonly"] = True

@@ -1,6 +1,7 @@
 """Filters and sorting of the instruction lists (django-filter)."""
 
 import django_filters
+from django import forms
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Concat
 
@@ -47,12 +48,27 @@ CONSOLIDATION_SORTS = (
 )
 
 
-class ConsolidationFilter(django_filters.FilterSet):
+class CriteriaForm(forms.Form):
+    """The form of a list's filters: every criterion may be left empty, so no label says
+    « (facultatif) » (read by ``ami_forms.is_optional``)."""
+
+    mark_optional = False
+
+
+class CriteriaFilterSet(django_filters.FilterSet):
+    class Meta:
+        form = CriteriaForm
+
+
+SEARCH = forms.TextInput(attrs={"type": "search"})
+
+
+class ConsolidationFilter(CriteriaFilterSet):
     """Filters of the consolidation list; the queryset must come from
     ``consolidation.with_consolidation`` (statistics and opinion fields annotated)."""
 
     q = django_filters.CharFilter(
-        field_name="ptce__name", lookup_expr="icontains", label="Nom du PTCE"
+        field_name="ptce__name", lookup_expr="icontains", label="Nom du PTCE", widget=SEARCH
     )
     state = django_filters.ChoiceFilter(
         field_name="state",
@@ -108,7 +124,7 @@ def _yes_no(queryset, field, value):
     return queryset
 
 
-class TerritoryFlagsFilterSet(django_filters.FilterSet):
+class TerritoryFlagsFilterSet(CriteriaFilterSet):
     """The « territoire rural » and « QPV » filters, shared by the national dashboard and the
     cell's home."""
 
@@ -181,7 +197,10 @@ class CellHomeFilter(TerritoryFlagsFilterSet):
     evaluators (its members) and départements (its region's)."""
 
     q = django_filters.CharFilter(
-        label="Rechercher (PTCE, projet ou numéro de dépôt)", method="filter_search"
+        label="Rechercher (PTCE, projet ou numéro de dépôt)",
+        help_text="Accents et majuscules indifférents",
+        method="filter_search",
+        widget=SEARCH,
     )
     etat = django_filters.ChoiceFilter(
         field_name="state",

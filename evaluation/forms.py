@@ -11,7 +11,6 @@ from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
 
 from accounts.models import User
-from candidatures.forms import DsfrFormMixin
 from candidatures.step_forms import AmountField
 
 from . import scenarios
@@ -57,11 +56,23 @@ class OpinionForm(forms.Form):
         help_text="Réservée aux cellules et à la CNA, jamais transmise au porteur.",
     )
 
+    def __init__(self, *args, proposed_score_fr="", **kwargs):
+        """``proposed_score_fr``: the mean of the reviews handed in, as the hint shows it."""
+        super().__init__(*args, **kwargs)
+        score = self.fields["score"]
+        score.widget.attrs["inputmode"] = "decimal"
+        score.help_text = (
+            f"Par défaut la moyenne des évaluations, {proposed_score_fr} ; toute autre note "
+            "doit être justifiée."
+            if proposed_score_fr
+            else "Aucune évaluation rendue : la note doit être justifiée."
+        )
+
 
 # --- National review: a candidature's analysis, the selection assistant -------------------------
 
 
-class AnalysisForm(DsfrFormMixin, forms.Form):
+class AnalysisForm(forms.Form):
     score = forms.DecimalField(
         label="Note globale (sur 100)",
         max_digits=5,
@@ -112,7 +123,7 @@ class LongSelectMultiple(forms.SelectMultiple):
         return mark_safe(f'<select name="{escape(name)}"{attributes}>{options}</select>')  # noqa: S308 - escaped above
 
 
-class AssistantForm(DsfrFormMixin, forms.Form):
+class AssistantForm(forms.Form):
     name = forms.CharField(
         label="Nom du scénario",
         max_length=120,
@@ -203,7 +214,7 @@ class AssistantForm(DsfrFormMixin, forms.Form):
 # --- Deliberation: the session, its lines, the decisions ------------------------------------------
 
 
-class SessionForm(DsfrFormMixin, forms.Form):
+class SessionForm(forms.Form):
     held_on = forms.DateField(
         label="Date de la séance",
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -232,7 +243,6 @@ class SessionForm(DsfrFormMixin, forms.Form):
         self.fields["members_present"].queryset = User.objects.filter(
             national_memberships__cell__call=call
         ).order_by("last_name", "first_name")
-        self.fields["members_present"].widget.attrs.pop("class", None)
         if with_scenario:
             self.fields["scenario"].queryset = SelectionScenario.objects.filter(
                 call=call, feasible=True
@@ -241,7 +251,7 @@ class SessionForm(DsfrFormMixin, forms.Form):
             del self.fields["scenario"]
 
 
-class LineForm(DsfrFormMixin, forms.Form):
+class LineForm(forms.Form):
     selected = forms.TypedChoiceField(
         label="Décision",
         choices=[("1", "Retenue"), ("0", "Non retenue")],
@@ -263,12 +273,8 @@ class LineForm(DsfrFormMixin, forms.Form):
         help_text="Facultative : reprise dans la motivation préremplie de la décision.",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["selected"].widget.attrs.pop("class", None)
 
-
-class DecisionForm(DsfrFormMixin, forms.Form):
+class DecisionForm(forms.Form):
     granted_amount = AmountField(label="Montant accordé (€)", required=False)
     motivation = forms.CharField(
         label="Motivation communicable au porteur",

@@ -59,3 +59,49 @@ def test_breadcrumbs_and_paginations_are_drawn_one_way():
         if component in path.read_text()
     ]
     assert not problems, "\n".join(problems)
+
+
+# --- One field template (issue 17, item 1) -----------------------------------------------------
+
+FIELD_TEMPLATE = TEMPLATES / "django" / "forms" / "field.html"
+APP_TEMPLATES = [TEMPLATES, *TEMPLATES.parent.glob("*/templates")]
+FIELD_GROUP = re.compile(r'class="[^"]*\bfr-(input|select|checkbox|radio|upload)-group\b')
+BOUND_FIELD = re.compile(
+    r"\.(auto_id|html_name|id_for_label|as_widget)\b|field\.errors"
+    r"|\{\{\s*(bound_)?field\s*(\||\}\}|\.(?!as_field_group\b))"
+    r"|\{\{\s*\w*form\.\w+\s*(\||\}\})"  # a form's field drawn bare: {{ form.name }}
+)
+REMOVED_FIELD_TEMPLATES = re.compile(
+    r"includes/dsfr_field\.html|candidatures/ptce/_field\.html|candidatures/_question_field\.html"
+    r"|evaluation/national/_members_field\.html|evaluation/consolidation/_select\.html"
+    r"|allauth/elements/_widget_attrs\.html"
+)
+
+
+def test_every_form_field_is_drawn_by_the_one_field_template():
+    """A Django form field is drawn by ``{{ field.as_field_group }}`` only, through
+    ``templates/django/forms/field.html``: no other template writes a DSFR field group around a
+    BoundField, nor includes one of the field templates it replaced."""
+    problems = []
+    for root in APP_TEMPLATES:
+        for path in sorted(root.rglob("*.html")):
+            if path == FIELD_TEMPLATE:
+                continue
+            text = path.read_text()
+            if FIELD_GROUP.search(text) and BOUND_FIELD.search(text):
+                problems.append(f"{path}: a field group written around a form field")
+            if removed := REMOVED_FIELD_TEMPLATES.search(text):
+                problems.append(f"{path}: includes {removed.group(0)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_rule_catches_a_hand_written_field_group():
+    hand_written = (
+        '<div class="fr-input-group">\n  <label for="{{ form.name.auto_id }}">Nom</label>\n'
+        "  {{ form.name }}\n</div>"
+    )
+    assert FIELD_GROUP.search(hand_written) and BOUND_FIELD.search(hand_written)
+    assert REMOVED_FIELD_TEMPLATES.search('{% include "includes/dsfr_field.html" %}')
+    assert BOUND_FIELD.search('<div class="fr-checkbox-group">{{ field }}</div>')
+    assert BOUND_FIELD.search('<div class="fr-input-group">{{ field.value }}</div>')
+    assert not BOUND_FIELD.search("{{ form.name.as_field_group }} {{ field.as_field_group }}")

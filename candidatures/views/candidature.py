@@ -18,7 +18,7 @@ from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
 from ..models import Candidature, CandidatureState
 from ..receipt import submitted_answers
-from ..step_forms import CofinancingLineForm
+from ..step_forms import CofinancingLineForm, show_read_only
 from ..submission import budget_summary, completeness_problems
 from .common import member_ptce_or_404, own_candidature_or_404, visible_candidature_or_404
 
@@ -125,9 +125,11 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
         context["request_labels"] = [labels.get(name, name) for name in request.fields]
     if step.has_form:
         context["form"] = form or questionnaire.step_form(step, candidature)
-        if fields_in_scope is not None:
-            for name, field in context["form"].fields.items():
-                field.disabled = name not in fields_in_scope
+        if editable_refusal is not None:
+            show_read_only(context["form"])
+        elif fields_in_scope is not None:
+            out_of_scope = [name for name in context["form"].fields if name not in fields_in_scope]
+            show_read_only(context["form"], out_of_scope)
     if step.kind == questionnaire.BUDGET_STEP:
         lines = list(candidature.cofinancing_lines.all())
         context["lines"] = [
@@ -139,8 +141,7 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
         )
         if not context["lines_editable"]:
             for _line, line_form in context["lines"]:
-                for field in line_form.fields.values():
-                    field.disabled = True
+                show_read_only(line_form)
         context["budget"] = budget_summary(candidature, lines)
     if step.slug == questionnaire.DOCUMENTS_STEP:
         documents = {d.document_type_id: d for d in candidature.documents.all()}

@@ -134,13 +134,14 @@ def regional_opinion(request, pk):
     )
     context = consolidation.side_by_side(candidature)
     existing = context["opinion"]
+    proposed_score_fr = consolidation.score_fr(context["proposed_score"])
     if request.method == "POST":
         if phase_refusal and coordinator:
             messages.error(request, phase_refusal)
             return redirect("regional_opinion", pk=candidature.pk)
         if not can_edit:
             raise PermissionDenied("L'avis collégial ne peut pas être modifié.")
-        form = OpinionForm(request.POST)
+        form = OpinionForm(request.POST, proposed_score_fr=proposed_score_fr)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -162,16 +163,19 @@ def regional_opinion(request, pk):
                 return redirect("regional_opinion", pk=candidature.pk)
     elif existing is not None:
         form = OpinionForm(
+            proposed_score_fr=proposed_score_fr,
             initial={
                 "score": existing.consolidated_score,
                 "justification": existing.score_justification,
                 "opinion": existing.opinion,
                 "motivation": existing.motivation,
                 "internal_note": existing.internal_note,
-            }
+            },
         )
     else:
-        form = OpinionForm(initial={"score": context["proposed_score"]})
+        form = OpinionForm(
+            initial={"score": context["proposed_score"]}, proposed_score_fr=proposed_score_fr
+        )
     return render(
         request,
         "evaluation/consolidation/opinion.html",
@@ -184,10 +188,8 @@ def regional_opinion(request, pk):
             "phase_refusal": phase_refusal,
             "is_coordinator": coordinator,
             "form": form,
-            "text_fields": [form["motivation"], form["internal_note"]],
             "non_field_errors": form.errors.get(NON_FIELD_ERRORS, []),
             "opinion_label": consolidation.opinion_label(existing.opinion) if existing else "",
-            "proposed_score_fr": consolidation.score_fr(context["proposed_score"]),
             "can_read_notes": messaging.can_read_notes(request.user, candidature),
         },
     )

@@ -29,7 +29,7 @@ from .flows import (
     upload_document,
     wait_for_autosave,
 )
-from .helpers import log_out
+from .helpers import log_out, tick
 
 pytestmark = pytest.mark.browser
 
@@ -106,8 +106,8 @@ def test_staff_build_applicant_fills_cra_scores(page, live_server, axe_check):
     expect(status).to_contain_text("Saisissez un nombre entier", timeout=10_000)
     axe_check(page)  # the autosave's error shown
     page.get_by_label("Surface du lieu (m²)").fill("120")
-    page.locator("label[for='id_activites-1']").click()
-    page.locator("label[for='id_activites-3']").click()
+    tick(page.get_by_label("Coworking", exact=True))
+    tick(page.get_by_label("Café associatif", exact=True))
     page.get_by_label("Le projet en bref").fill("Un café associatif et un atelier partagé.")
     wait_for_autosave(page)
     candidature = Candidature.objects.get(ptce=ptce, call=call)

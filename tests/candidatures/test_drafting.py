@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -197,6 +198,38 @@ def test_submitted_candidature_is_read_only(client, draft):
     html = client.get(reverse("candidature_step", args=[candidature.pk, "projet"])).content.decode()
     assert "ne peut plus être modifiée" in html
     assert "data-autosave" not in html
+
+
+ANSWER_CONTROL = re.compile(r"<(?:input|textarea|select)\b[^>]*>")
+
+
+def _answer_controls(client, url) -> list[str]:
+    html = client.get(url).content.decode()
+    return [
+        tag
+        for tag in ANSWER_CONTROL.findall(html)
+        if 'type="hidden"' not in tag and 'type="submit"' not in tag and "data-" not in tag
+    ]
+
+
+@pytest.mark.parametrize("step", ["presentation", "projet", "budget"])
+def test_answers_of_a_submitted_candidature_are_read_only_fields(client, draft, step):
+    """Drawn by the one field template: text in readonly inputs, choices disabled; a draft's
+    answers are neither."""
+    candidature, user = draft
+    CofinancingLine.objects.create(candidature=candidature, funder="Région")
+    client.force_login(user)
+    url = reverse("candidature_step", args=[candidature.pk, step])
+    editable = _answer_controls(client, url)
+    assert editable and not [t for t in editable if " readonly" in t or " disabled" in t]
+    Candidature.objects.filter(pk=candidature.pk).update(
+        state=CandidatureState.SUBMITTED, submitted_at=timezone.now()
+    )
+    shown = _answer_controls(client, url)
+    assert len(shown) == len(editable)
+    for tag in shown:
+        choice = tag.startswith("<select") or 'type="checkbox"' in tag
+        assert (" disabled" if choice else " readonly") in tag, tag
 
 
 def _dashboard_queries(client, user):
