@@ -1,9 +1,20 @@
 """Role predicates: the one place that answers « what role does this user hold on this call or
 region ». Object-level rules of other apps build on these in their own ``permissions.py``."""
 
+from dataclasses import dataclass
+
+from allauth.mfa.models import Authenticator
+from django.db.models import Exists, OuterRef, Subquery
+
 from ami.models import Call
 
-from .models import NationalCellMembership, NationalRole, RegionalCellMembership, RegionalRole
+from .models import (
+    NationalCellMembership,
+    NationalRole,
+    RegionalCellMembership,
+    RegionalRole,
+    User,
+)
 
 
 def _authenticated(user) -> bool:
@@ -79,6 +90,62 @@ def is_cell_member(user) -> bool:
         RegionalCellMembership.objects.filter(user=user).exists()
         or NationalCellMembership.objects.filter(user=user).exists()
     )
+
+
+@dataclass(frozen=True)
+class CellRoles:
+    """What every page asks about a signed-in user's cells, read in one query
+    (``cell_roles``): the second-factor policy (``accounts.mfa``) and the header navigation
+    (``accounts.navigation``)."""
+
+    has_totp: bool = False
+    regional: bool = False  # member of any regional cell
+    coordinated_cell: int | None = None  # the latest call's cell they coordinate
+    national_call: int | None = None  # the latest call whose national cell they are in
+
+    @property
+    def cell_member(self) -> bool:
+        return self.regional or self.national_call is not None
+
+
+NO_CELL_ROLES = CellRoles()
+
+
+def cell_roles(user) -> CellRoles:
+    """The user's ``CellRoles``, in one query (always read afresh)."""
+    if not (user and user.is_authenticated):
+        return NO_CELL_ROLES
+    regional = RegionalCellMembership.objects.filter(user=OuterRef("pk"))
+    row = (
+        User.objects.filter(pk=user.pk)
+        .values_list(
+            Exists(Authenticator.objects.filter(user=OuterRef("pk"), type=Authenticator.Type.TOTP)),
+            Exists(regional),
+            Subquery(
+                regional.filter(role=RegionalRole.COORDINATOR)
+                .order_by("-cell__call__year", "cell__region__name", "cell_id")
+                .values("cell_id")[:1]
+            ),
+            Subquery(
+                NationalCellMembership.objects.filter(user=OuterRef("pk"))
+                .order_by("-cell__call__year", "-cell__call_id")
+                .values("cell__call_id")[:1]
+            ),
+        )
+        .first()
+    )
+    return CellRoles(*row) if row else NO_CELL_ROLES
+
+
+def request_cell_roles(user) -> CellRoles:
+    """``cell_roles``, read once per request: kept on the user object, which Django loads anew
+    for each request (``request.user``), so a change of cells shows from the next request on."""
+    roles = getattr(user, "_ami_cell_roles", None)
+    if roles is None:
+        roles = cell_roles(user)
+        if user.is_authenticated:
+            user._ami_cell_roles = roles
+    return roles
 
 
 def can_act_as(*, hijacker, hijacked) -> bool:

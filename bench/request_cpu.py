@@ -55,6 +55,7 @@ def parse_args(argv=None):
     parser.add_argument("--warm-up", type=int, default=2, help="journeys not counted")
     parser.add_argument("--profile", default="", help="request kind to profile (cProfile)")
     parser.add_argument("--top", type=int, default=30, help="cProfile rows")
+    parser.add_argument("--sql", default="", help="request kind whose last queries are printed")
     parser.add_argument("--no-migrate", action="store_true")
     return parser.parse_args(argv)
 
@@ -84,14 +85,18 @@ def main(argv=None) -> int:
         password=PASSWORD,
     )
     samples = defaultdict(list)  # kind → [(cpu ms, wall ms, queries)]
-    profiler = cProfile.Profile() if args.profile else None
+    # CPU time, not wall time: waiting for PostgreSQL is not the web worker's CPU.
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    last_sql = []
 
     class Counter:
         def __init__(self):
             self.count = 0
+            self.sql = []
 
         def __call__(self, execute, sql, params, many, context):
             self.count += 1
+            self.sql.append(sql)
             return execute(sql, params, many, context)
 
     class TimedBrowser(Browser):
@@ -119,6 +124,8 @@ def main(argv=None) -> int:
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 if profiling:
                     profiler.disable()
+            if self.counted and name == args.sql:
+                last_sql[:] = counter.sql
             if self.counted:
                 samples[name].append((cpu * 1000, wall * 1000, counter.count))
             response = Response(
@@ -161,6 +168,11 @@ def main(argv=None) -> int:
         total_count += len(rows)
         print(f"| {name} | {len(rows)} | {cpu:.1f} | {wall:.1f} | {queries:g} |")
     print(f"| **all (mean)** | {total_count} | {total_cpu / total_count:.1f} | | |")
+    if last_sql:
+        print()
+        print(f"Queries of the last « {args.sql} »:")
+        for sql in last_sql:
+            print(" ", sql[:300])
     if profiler is not None:
         print()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
