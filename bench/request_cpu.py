@@ -177,6 +177,8 @@ def main(argv=None) -> int:
         print()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+        own = f"^{ROOT}/(?!\\.venv)"  # the project's own functions
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(own, args.top)
     return 0
 
 
