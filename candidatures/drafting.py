@@ -13,7 +13,7 @@ from ami.audit import audited
 from . import questionnaire
 from .complements import editable_scope, request_refusal
 from .models import Candidature, CofinancingLine
-from .permissions import can_edit_candidature, is_ptce_member
+from .permissions import KNOWN_MEMBERS_ATTRIBUTE, can_edit_candidature, is_ptce_member
 from .step_forms import CofinancingLineForm
 
 
@@ -101,7 +101,8 @@ def _save_lines(candidature, data) -> dict:
             continue
         form = CofinancingLineForm(data=data, instance=line, prefix=prefix)
         if form.is_valid():
-            form.save()
+            if form.has_changed():  # an autosave sends every line; most are as stored
+                form.save()
         else:
             for name, messages in form.errors.items():
                 errors[f"{prefix}-{name}"] = list(messages)
@@ -116,6 +117,11 @@ def _lock_editable(candidature, actor) -> Candidature:
         .select_related("call", "ptce")
         .get(pk=candidature.pk)
     )
+    # The team membership the request's lookup checked already (own_candidature_or_404).
+    if locked.ptce_id == candidature.ptce_id and Candidature.ptce.is_cached(candidature):
+        known = getattr(candidature.ptce, KNOWN_MEMBERS_ATTRIBUTE, None)
+        if known:
+            setattr(locked.ptce, KNOWN_MEMBERS_ATTRIBUTE, known)
     refusal = editing_refusal(locked, actor)
     if refusal:
         raise PermissionDenied(refusal)

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from ami.scoping import get_visible_or_404
 
 from ..models import Candidature, Ptce, PtceMembership
+from ..permissions import remember_member
 
 
 def member_ptce_or_404(user, pk) -> Ptce:
@@ -24,6 +25,8 @@ def visible_candidature_or_404(user, pk) -> Candidature:
 
 def own_candidature_or_404(user, pk) -> Candidature:
     """A candidature of one of the user's PTCEs (the applicant acting on it)."""
-    return get_object_or_404(
+    candidature = get_object_or_404(
         Candidature.objects.of_applicant(user).select_related("call", "ptce", "region"), pk=pk
     )
+    remember_member(candidature.ptce, user)  # of_applicant just checked it
+    return candidature
