@@ -102,9 +102,14 @@ def main(argv=None) -> int:
     class TimedBrowser(Browser):
         base_url = "http://testserver"
 
-        def __init__(self, counted):
+        def __init__(self, counted, number):
             self.client = Client(enforce_csrf_checks=True)
             self.counted = counted
+            # Each user its own address behind the proxy, as in the Locust run (allauth limits
+            # logins per address).
+            self.headers = {
+                "X-Forwarded-For": f"10.{number // 62500}.{number // 250 % 250}.{number % 250 + 1}"
+            }
 
         def send(self, method, path, *, name, data=None, headers=None, expect=None):
             headers = dict(headers or {})
@@ -145,7 +150,7 @@ def main(argv=None) -> int:
             "autosave_path": reverse("candidature_autosave", args=[pk, "presentation"]),
             "submit_path": reverse("candidature_submit", args=[pk]),
         }
-        browser = TimedBrowser(counted=index >= args.warm_up)
+        browser = TimedBrowser(counted=index >= args.warm_up, number=index)
         Applicant(
             browser,
             lambda record: None,
