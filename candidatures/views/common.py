@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 
 from ami.scoping import get_visible_or_404
 
+from ..drafting import LOCK_OF
 from ..models import Candidature, Ptce, PtceMembership
 from ..permissions import remember_member
 
@@ -23,10 +24,14 @@ def visible_candidature_or_404(user, pk) -> Candidature:
     )
 
 
-def own_candidature_or_404(user, pk) -> Candidature:
-    """A candidature of one of the user's PTCEs (the applicant acting on it)."""
-    candidature = get_object_or_404(
-        Candidature.objects.of_applicant(user).select_related("call", "ptce", "region"), pk=pk
-    )
+def own_candidature_or_404(user, pk, *, lock=False) -> Candidature:
+    """A candidature of one of the user's PTCEs (the applicant acting on it). ``lock``: inside
+    the caller's transaction, its rows locked for a write (``drafting.LOCK_OF``), so that
+    ``drafting.save_step(…, row_locked=True)`` need not read it again."""
+    queryset = Candidature.objects.of_applicant(user).select_related("call", "ptce", "region")
+    if lock:
+        queryset = queryset.select_for_update(of=LOCK_OF)
+    candidature = get_object_or_404(queryset, pk=pk)
+    candidature._locked_for_update = lock
     remember_member(candidature.ptce, user)  # of_applicant just checked it
     return candidature
