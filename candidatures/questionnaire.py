@@ -91,7 +91,9 @@ class Step:
 # section or question of a call that is not in draft, and no phase leads back to draft), so the
 # hundreds of step pages and autosaves a second of a deadline rush need not read it again. Keyed
 # by the call's id and creation time; an entry is dropped when a section or question of the call
-# is saved or deleted through the ORM (``forget_steps``), e.g. in tests that bypass the phases.
+# is saved or deleted through the ORM (``forget_steps``). Whoever changes an open call's
+# questionnaire outside the application (SQL, shell, after moving the phase back by hand) must
+# restart the web processes.
 _FROZEN_STEPS: dict[tuple, list["Step"]] = {}
 _FROZEN_STEPS_MAX = 64
 
@@ -106,6 +108,10 @@ def forget_steps(call_id) -> None:
     """Drop the process's copy of a call's steps (its questionnaire changed)."""
     for key in [key for key in _FROZEN_STEPS if key[0] == call_id]:
         _FROZEN_STEPS.pop(key, None)
+
+
+def forget_all_steps() -> None:
+    _FROZEN_STEPS.clear()
 
 
 def questionnaire_changed(sender, instance, **kwargs) -> None:
