@@ -122,11 +122,6 @@ def configuring(call):
         yield
     finally:
         Call.objects.filter(pk=call.pk).update(phase=phase)
-        # What no application path does (an open call's questionnaire is frozen): forget the
-        # process's copy of its steps (questionnaire.steps).
-        from candidatures.questionnaire import forget_steps
-
-        forget_steps(call.pk)
 
 
 class CallFactory(factory.django.DjangoModelFactory):
