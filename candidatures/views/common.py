@@ -37,7 +37,9 @@ def _own_candidature(lock: bool):
 
 
 # The applicant's lookup runs on every step page, autosave and step save of the deadline rush:
-# its SQL is compiled once per process (ami.compiled), from the queryset just above.
+# its SQL is compiled once per process (ami.compiled), from the queryset just above, for a
+# stand-in active user: ``of_applicant`` must depend on nothing of the user but its id (and its
+# being active, checked in ``own_candidature_or_404``); ``tests/ami/test_compiled.py``.
 _OWN_CANDIDATURE = {False: _own_candidature(False), True: _own_candidature(True)}
 
 
