@@ -146,3 +146,16 @@ def test_a_draft_calls_steps_are_not_kept(django_assert_num_queries):
         questionnaire.steps(reread)
     Question.objects.filter(call=call).delete()  # allowed in draft, and seen at once
     assert all(not s.questions for s in questionnaire.steps(type(call).objects.get(pk=call.pk)))
+
+
+def test_the_submission_reads_the_cofinancing_lines_twice_not_three_times(client):
+    from tests.candidatures.helpers import submittable
+
+    candidature, user = submittable()
+    client.force_login(user)
+    response, sql = _queries(client, "post", reverse("candidature_submit", args=[candidature.pk]))
+    assert response.status_code == 302 and "recepisse" in response.url
+    lines = [
+        q for q in sql if q.startswith("SELECT") and 'FROM "candidatures_cofinancingline"' in q
+    ]
+    assert len(lines) == 2  # the completeness check, then the snapshot with its budget total
