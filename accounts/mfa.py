@@ -24,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .permissions import is_cell_member
+from .permissions import CellRoles, cell_roles, is_cell_member
 
 # The only screens a user who must have the second factor reaches before setting it up (URL
 # names; every ``mfa_*`` page of allauth too).
@@ -87,14 +87,16 @@ def mfa_required(user) -> bool:
     return bool(settings.AMI_MFA_REQUIRED) and holds_review_role(user)
 
 
-def needs_mfa_setup(user, session=None) -> bool:
+def needs_mfa_setup(user, session=None, roles: CellRoles | None = None) -> bool:
     """Must have an authenticator app and has none yet (and this session's login did not come
-    with a multi-factor authentication asserted by ProConnect)."""
-    if not (settings.AMI_MFA_REQUIRED and user and user.is_authenticated):
+    with a multi-factor authentication asserted by ProConnect). One query (``cell_roles``), none
+    when the caller passes the user's ``roles`` it read already."""
+    if not (settings.AMI_MFA_REQUIRED and user and user.is_authenticated and user.is_active):
         return False
     if session is not None and session.get(ASSERTED_BY_PROVIDER_SESSION_KEY):
         return False
-    return not has_totp(user) and holds_review_role(user)
+    roles = roles or cell_roles(user)
+    return not roles.has_totp and (user.is_staff or roles.cell_member)
 
 
 def is_protected_path(path: str) -> bool:
@@ -108,9 +110,9 @@ def is_protected_path(path: str) -> bool:
     return not (name in ALLOWED_URL_NAMES or (match.url_name or "").startswith("mfa_"))
 
 
-def blocks_request(user, path: str, session=None) -> bool:
+def blocks_request(user, path: str, session=None, roles: CellRoles | None = None) -> bool:
     """The one question the middleware asks: send this request to the TOTP setup instead?"""
-    return is_protected_path(path) and needs_mfa_setup(user, session)
+    return is_protected_path(path) and needs_mfa_setup(user, session, roles)
 
 
 def remember_destination(session, path: str) -> None:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import mfa
+from .permissions import request_cell_roles
 
 LAST_ACTIVITY_SESSION_KEY = "ami_last_activity"
 # The last-activity time is written at most this often (seconds): one session write a minute.
@@ -25,7 +26,10 @@ class MfaRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if mfa.blocks_request(request.user, request.path_info, request.session):
+        user = request.user
+        # Read once for the request (one query), then reused by the header navigation.
+        roles = request_cell_roles(user) if user.is_authenticated else None
+        if mfa.blocks_request(user, request.path_info, request.session, roles):
             messages.warning(request, mfa.WHY_REQUIRED)
             if request.method == "GET" and not request.headers.get("HX-Request"):
                 mfa.remember_destination(request.session, request.get_full_path())

@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from ami.models import Call, Phase
 
-from .models import NationalCellMembership, RegionalCell, RegionalCellMembership, RegionalRole
+from .models import NationalCellMembership, RegionalCell, RegionalCellMembership
+from .permissions import request_cell_roles
 
 
 def navigation_for(user) -> list[dict]:
@@ -16,29 +17,17 @@ def navigation_for(user) -> list[dict]:
         return items
     items.append({"label": "Mon espace", "url": reverse("dashboard")})
     items.append({"label": "Mes candidatures", "url": reverse("applicant_dashboard")})
-    if user.regional_memberships.exists():
+    roles = request_cell_roles(user)  # read by the second-factor middleware already
+    if roles.regional:
         items.append({"label": "Mes évaluations", "url": reverse("evaluator_worklist")})
-    coordinated = (
-        RegionalCellMembership.objects.filter(user=user, role=RegionalRole.COORDINATOR)
-        .order_by("-cell__call__year", "cell__region__name", "cell_id")
-        .values_list("cell_id", flat=True)
-        .first()
-    )
-    if coordinated:
-        items.append(
-            {"label": "Cellule régionale", "url": reverse("cell_home", args=[coordinated])}
-        )
-    national_call = (
-        NationalCellMembership.objects.filter(user=user)
-        .order_by("-cell__call__year", "-cell__call_id")
-        .values_list("cell__call_id", flat=True)
-        .first()
-    )
-    if national_call:
+    if roles.coordinated_cell:
+        cell_home = reverse("cell_home", args=[roles.coordinated_cell])
+        items.append({"label": "Cellule régionale", "url": cell_home})
+    if roles.national_call:
         items.append(
             {
                 "label": "Instruction nationale",
-                "url": reverse("national_dashboard", args=[national_call]),
+                "url": reverse("national_dashboard", args=[roles.national_call]),
             }
         )
     if user.is_staff:

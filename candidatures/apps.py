@@ -21,3 +21,15 @@ class CandidaturesConfig(AppConfig):
         from .documents import referenced_files
 
         orphans.register("candidatures/", referenced_files)
+
+        # The process's copy of a call's steps (questionnaire.steps) is dropped when one of its
+        # sections or questions changes.
+        from django.db.models.signals import post_delete, post_save
+
+        from ami.models import Question, Section
+
+        from .questionnaire import questionnaire_changed
+
+        for model in (Section, Question):
+            for signal in (post_save, post_delete):
+                signal.connect(questionnaire_changed, sender=model, weak=False)

@@ -25,6 +25,8 @@ def field_choices(call):
 
 
 def open_request(candidature) -> ComplementRequest | None:
+    if candidature.state == CandidatureState.DRAFT:
+        return None  # requests are made on submitted candidatures, and none goes back to draft
     return candidature.complement_requests.filter(answered_at__isnull=True).first()
 
 

@@ -13,7 +13,7 @@ from ami.audit import audited
 from . import questionnaire
 from .complements import editable_scope, request_refusal
 from .models import Candidature, CofinancingLine
-from .permissions import can_edit_candidature, is_ptce_member
+from .permissions import KNOWN_MEMBERS_ATTRIBUTE, can_edit_candidature, is_ptce_member
 from .step_forms import CofinancingLineForm
 
 
@@ -60,21 +60,40 @@ def editing_refusal(candidature, user) -> str | None:
     return "Vous ne faites pas partie de l'équipe de ce PTCE."
 
 
+# The rows a write to a candidature locks: the candidature, its call (whose phase and deadline
+# are checked) and its PTCE.
+LOCK_OF = ("self", "call", "ptce")
+
+
 def line_prefix(line: CofinancingLine) -> str:
     return f"line-{line.pk}"
 
 
 @audited
-def save_step(candidature: Candidature, slug: str, data, actor) -> SaveResult:
+def save_step(
+    candidature: Candidature, slug: str, data, actor, *, row_locked: bool = False
+) -> SaveResult:
     """Save the fields of one step from submitted data (a QueryDict or dict).
 
     The right to edit is checked on the row locked for the write, so that a submission (which
     locks the same row) and an autosave never overlap: whichever comes second sees the other's
-    result, and nothing changes a candidature once it is submitted."""
+    result, and nothing changes a candidature once it is submitted. ``row_locked``: the caller read
+    ``candidature`` in its open transaction already locked as ``LOCK_OF`` says (the applicant's
+    views, ``own_candidature_or_404(…, lock=True)``), so it is not read a second time."""
     step = questionnaire.get_step(candidature.call, slug)
     errors = {}
-    with transaction.atomic():
-        locked = _lock_editable(candidature, actor)
+    if row_locked and not (
+        transaction.get_connection().in_atomic_block
+        and getattr(candidature, "_locked_for_update", False)
+    ):
+        raise RuntimeError("save_step(row_locked=True) needs the row locked in a transaction")
+    # In the caller's transaction (no savepoint: an error rolls the caller's back), or its own.
+    with transaction.atomic(savepoint=not row_locked):
+        if row_locked:
+            _refuse_unless_editable(candidature, actor)
+            locked = candidature
+        else:
+            locked = _lock_editable(candidature, actor)
         fields_in_scope, _documents = editable_scope(locked)
         update_fields = ["current_step", "updated_at"]
         if step.has_form:
@@ -101,7 +120,8 @@ def _save_lines(candidature, data) -> dict:
             continue
         form = CofinancingLineForm(data=data, instance=line, prefix=prefix)
         if form.is_valid():
-            form.save()
+            if form.has_changed():  # an autosave sends every line; most are as stored
+                form.save()
         else:
             for name, messages in form.errors.items():
                 errors[f"{prefix}-{name}"] = list(messages)
@@ -112,14 +132,23 @@ def _lock_editable(candidature, actor) -> Candidature:
     """Lock the candidature's row (inside the caller's transaction) and check, on that locked
     row, that the actor may still edit it; returns the locked instance."""
     locked = (
-        Candidature.objects.select_for_update()
+        Candidature.objects.select_for_update(of=LOCK_OF)
         .select_related("call", "ptce")
         .get(pk=candidature.pk)
     )
+    # The team membership the request's lookup checked already (own_candidature_or_404).
+    if locked.ptce_id == candidature.ptce_id and Candidature.ptce.is_cached(candidature):
+        known = getattr(candidature.ptce, KNOWN_MEMBERS_ATTRIBUTE, None)
+        if known:
+            setattr(locked.ptce, KNOWN_MEMBERS_ATTRIBUTE, known)
+    _refuse_unless_editable(locked, actor)
+    return locked
+
+
+def _refuse_unless_editable(locked, actor) -> None:
     refusal = editing_refusal(locked, actor)
     if refusal:
         raise PermissionDenied(refusal)
-    return locked
 
 
 def _lock_lines_editable(candidature, actor) -> Candidature:

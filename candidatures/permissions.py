@@ -11,12 +11,23 @@ def can_view_candidature(user, candidature) -> bool:
     return Candidature.objects.visible_to(user).filter(pk=candidature.pk).exists()
 
 
+# Set on a PTCE object by a lookup that already proved the user is in its team in the same
+# query (``views.common.own_candidature_or_404``): the user ids known to be members, so that the
+# request asks the database only once.
+KNOWN_MEMBERS_ATTRIBUTE = "_known_team_members"
+
+
+def remember_member(ptce, user) -> None:
+    known = getattr(ptce, KNOWN_MEMBERS_ATTRIBUTE, frozenset())
+    setattr(ptce, KNOWN_MEMBERS_ATTRIBUTE, known | {user.pk})
+
+
 def is_ptce_member(user, ptce) -> bool:
-    return bool(
-        user.is_authenticated
-        and user.is_active
-        and PtceMembership.objects.filter(ptce=ptce, user=user).exists()
-    )
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.pk in getattr(ptce, KNOWN_MEMBERS_ATTRIBUTE, ()):
+        return True
+    return PtceMembership.objects.filter(ptce=ptce, user=user).exists()
 
 
 def is_ptce_referent(user, ptce) -> bool:

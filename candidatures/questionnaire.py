@@ -32,7 +32,7 @@ from django.db.models import Prefetch
 from django.utils.formats import date_format
 
 from ami.formats import euros
-from ami.models import Question, QuestionKind, Section, SectionKind
+from ami.models import Phase, Question, QuestionKind, Section, SectionKind
 
 from .step_forms import TEXTAREA_ROWS, AmountField
 
@@ -86,11 +86,50 @@ class Step:
 # --- The steps --------------------------------------------------------------------------------
 
 
+# The steps of calls past their draft, kept by each process: their questionnaire can no longer
+# change (``ami.models.FrozenOnceOpen``: the database refuses any insert, update or delete of a
+# section or question of a call that is not in draft, and no phase leads back to draft), so the
+# hundreds of step pages and autosaves a second of a deadline rush need not read it again. Keyed
+# by the call's id and creation time; an entry is dropped when a section or question of the call
+# is saved or deleted through the ORM (``forget_steps``). Whoever changes an open call's
+# questionnaire outside the application (SQL, shell, after moving the phase back by hand) must
+# restart the web processes.
+_FROZEN_STEPS: dict[tuple, list["Step"]] = {}
+_FROZEN_STEPS_MAX = 64
+
+
+def _frozen_key(call) -> tuple | None:
+    if call.pk is None or call.phase == Phase.DRAFT:
+        return None
+    return (call.pk, call.created_at)
+
+
+def forget_steps(call_id) -> None:
+    """Drop the process's copy of a call's steps (its questionnaire changed)."""
+    for key in [key for key in _FROZEN_STEPS if key[0] == call_id]:
+        _FROZEN_STEPS.pop(key, None)
+
+
+def forget_all_steps() -> None:
+    _FROZEN_STEPS.clear()
+
+
+def questionnaire_changed(sender, instance, **kwargs) -> None:
+    """Receiver of a section's or question's ``post_save`` and ``post_delete``."""
+    forget_steps(instance.call_id)
+
+
 def steps(call) -> list[Step]:
-    """The applicant's steps for this call, in order (two queries, cached on the call)."""
+    """The applicant's steps for this call, in order (two queries, cached on the call, and in
+    the process once the call is past its draft)."""
     cached = getattr(call, "_questionnaire_steps", None)
     if cached is not None:
         return cached
+    key = _frozen_key(call)
+    frozen = _FROZEN_STEPS.get(key) if key else None
+    if frozen is not None:
+        call._questionnaire_steps = list(frozen)
+        return call._questionnaire_steps
     if "sections" in getattr(call, "_prefetched_objects_cache", {}):
         sections = list(call.sections.all())  # a list of candidatures: ``PREFETCH``
     else:
@@ -120,6 +159,10 @@ def steps(call) -> list[Step]:
         Step(SUMMARY_STEP, "Récapitulatif et dépôt", "summary"),
     ]
     call._questionnaire_steps = result
+    if key:
+        if len(_FROZEN_STEPS) >= _FROZEN_STEPS_MAX:
+            _FROZEN_STEPS.clear()
+        _FROZEN_STEPS[key] = list(result)
     return result
 
 
@@ -576,6 +619,7 @@ def build(call, sections) -> None:
             for order, spec in enumerate(section_questions, 1)
         )
     call._questionnaire_steps = None
+    forget_steps(call.pk)
 
 
 # The questionnaire of the AMI PTCE since 2025 (the one the first editions had as columns).

@@ -141,13 +141,14 @@ def check_submission(candidature, actor, comment, at):
 def build_snapshot(candidature: Candidature) -> dict:
     """What was submitted, frozen: answers, PTCE, members, budget, documents with SHA-256."""
     ptce = candidature.ptce
-    summary = budget_summary(candidature)
+    lines = list(candidature.cofinancing_lines.all())
+    summary = budget_summary(candidature, lines)
     return {
         "answers": questionnaire.snapshot_answers(candidature),
         "requested_amount": str(candidature.requested_amount),
         "cofinancing": [
             {"funder": line.funder, "status": line.status, "amount": str(line.amount)}
-            for line in candidature.cofinancing_lines.all()
+            for line in lines
         ],
         "budget_total": str(summary["total"]),
         "ptce": {

@@ -42,12 +42,18 @@ def _private_storage(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """The in-memory cache lives as long as the test process: start each test empty."""
+    """The in-memory cache lives as long as the test process: start each test empty (and the
+    process's copy of open calls' questionnaires, ``questionnaire.steps``: tests change them
+    behind the phases' back, ``factories.configuring``, and each test's changes are rolled back)."""
     from django.core.cache import cache
 
+    from candidatures.questionnaire import forget_all_steps
+
     cache.clear()
+    forget_all_steps()
     yield
     cache.clear()
+    forget_all_steps()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from tests.evaluation.test_scoring import NA, make_grid, make_review
 MAX_QUERIES = 25
 # The selection assistant's POST (solver, scenario saved) and the scenario's page.
 POST_QUERIES = 16
-SCENARIO_QUERIES = 14
+SCENARIO_QUERIES = 11
 
 
 @dataclass
@@ -91,50 +91,50 @@ def _count(client, method, url, data, status, *, cold=True):
 
 # page → (who, its address in an edition, query string, expected query count)
 PAGES = {
-    "applicant dashboard": ("applicant", lambda e: reverse("applicant_dashboard"), {}, 12),
+    "applicant dashboard": ("applicant", lambda e: reverse("applicant_dashboard"), {}, 7),
     "step presentation": (
         "applicant",
         lambda e: reverse("candidature_step", args=[e.candidature.pk, "presentation"]),
         {},
-        13,  # two of them read the call's questionnaire (sections, questions)
+        8,  # two of them read the call's questionnaire (sections, questions), the first time
     ),
     "step recapitulatif": (
         "applicant",
         lambda e: reverse("candidature_step", args=[e.candidature.pk, "recapitulatif"]),
         {},
-        21,  # two of them read the call's questionnaire (sections, questions)
+        14,  # the questionnaire read by the step before is kept by the process (call not in draft)
     ),
-    "cell home": ("coordinator", lambda e: reverse("cell_home", args=[e.cell.pk]), {}, 16),
+    "cell home": ("coordinator", lambda e: reverse("cell_home", args=[e.cell.pk]), {}, 13),
     "thread": (
         "applicant",
         lambda e: reverse("candidature_messages", args=[e.candidature.pk]),
         {},
-        14,  # one of them records what the reader has read (an upsert)
+        9,  # one of them records what the reader has read (an upsert)
     ),
     "internal notes": (
         "coordinator",
         lambda e: reverse("candidature_notes", args=[e.candidature.pk]),
         {},
-        14,
+        11,
     ),
-    "evaluator worklist": ("evaluator", lambda e: reverse("evaluator_worklist"), {}, 9),
+    "evaluator worklist": ("evaluator", lambda e: reverse("evaluator_worklist"), {}, 6),
     "consolidation list": (
         "coordinator",
         lambda e: reverse("consolidation_list", args=[e.cell.pk]),
         {},
-        14,  # in national review the phase alone closes the cell: no hand-over lookup
+        11,  # in national review the phase alone closes the cell: no hand-over lookup
     ),
     "national dashboard": (
         "member",
         lambda e: reverse("national_dashboard", args=[e.call.pk]),
         {},
-        17,
+        14,
     ),
     "national dashboard, filtered and sorted": (
         "member",
         lambda e: reverse("national_dashboard", args=[e.call.pk]),
         {"region": "11", "rural": "non", "tri": "-ecart"},
-        18,
+        15,
     ),
     "national export": (
         "member",
@@ -146,7 +146,7 @@ PAGES = {
         "member",
         lambda e: reverse("selection_assistant", args=[e.call.pk]),
         {},
-        12,
+        9,
     ),
 }
 
@@ -171,7 +171,7 @@ def test_page_query_counts_are_fixed(db):
 # the charts' figures (two queries) and the order of the rows come from the cache
 # (``evaluation.national_cache``); only the page's own rows are read (and, filtered, the
 # region chosen in the filter).
-DASHBOARD_AGAIN = {"national dashboard": 13, "national dashboard, filtered and sorted": 14}
+DASHBOARD_AGAIN = {"national dashboard": 9, "national dashboard, filtered and sorted": 10}
 
 
 def test_national_dashboard_asked_again_reads_its_figures_from_the_cache(db):

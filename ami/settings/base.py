@@ -445,9 +445,19 @@ OUTBOX_SENDING_TIMEOUT_SECONDS = int(env("OUTBOX_SENDING_TIMEOUT_SECONDS", "900"
 # Nothing lives in a web process's memory between requests (DESIGN §7, « Passer à l'échelle » in
 # docs/operations.md): sessions in the database, the cache (login rate limits, used second-factor
 # codes, API throttling, company lookups) in Redis when CACHE_URL is set — always in production
-# (ami/settings/production.py) —, locks in PostgreSQL (advisory and row locks).
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# (ami/settings/production.py) —, locks in PostgreSQL (advisory and row locks). The only thing a
+# process keeps is a copy of what can no longer change (the questionnaire of an open call,
+# candidatures.questionnaire.steps).
+# Sessions: written to the database and read through the shared cache when there is one
+# (« cached_db »: no query per request; a logout or « log out everywhere » deletes both copies).
+# Without CACHE_URL each process would have its own cache, and a session deleted by one would
+# live on in another's: the database alone then.
 CACHE_URL = env("CACHE_URL")
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHE_URL
+    else "django.contrib.sessions.backends.db"
+)
 if CACHE_URL:
     CACHES = {
         "default": {

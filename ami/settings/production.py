@@ -35,6 +35,8 @@ CACHES = {
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", ""),
     }
 }
+# The sessions are read through that shared cache (ami/settings/base.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS", ",".join(f"https://{host}" for host in ALLOWED_HOSTS)
 )

@@ -18,3 +18,5 @@ AMI_ANTIVIRUS_ENABLED = False
 # Each test process keeps its own in-memory cache whatever CACHE_URL says (tests run in parallel;
 # the two-node integration test gives its gunicorn processes a Redis cache of their own).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# As in production (one process here, so its own cache is the shared one).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

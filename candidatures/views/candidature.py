@@ -4,6 +4,7 @@ timeline and withdrawal. Views are thin: rules live in drafting, submission and 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -162,21 +163,31 @@ def _step_context(candidature, step, user, *, form=None, errors=None):
     return context
 
 
+def _step_or_404(candidature, slug):
+    current = questionnaire.get_step(candidature.call, slug)
+    if current is None:
+        raise Http404
+    return current
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def candidature_step(request, pk, step):
-    candidature = own_candidature_or_404(request.user, pk)
-    current = questionnaire.get_step(candidature.call, step)
-    if current is None:
-        raise Http404
     if request.method == "GET":
+        candidature = own_candidature_or_404(request.user, pk)
+        current = _step_or_404(candidature, step)
         if candidature.state == CandidatureState.DRAFT and candidature.current_step != step:
             Candidature.objects.filter(pk=candidature.pk).update(current_step=step)
         return render(
             request, "candidatures/step.html", _step_context(candidature, current, request.user)
         )
     try:
-        result = drafting.save_step(candidature, step, request.POST, request.user)
+        with transaction.atomic():  # read once, locked for the save
+            candidature = own_candidature_or_404(request.user, pk, lock=True)
+            current = _step_or_404(candidature, step)
+            result = drafting.save_step(
+                candidature, step, request.POST, request.user, row_locked=True
+            )
         if "add_line" in request.POST:
             drafting.add_line(candidature, request.user)
             return redirect(_step_url(candidature, step) + "#cofinancements")
@@ -219,12 +230,13 @@ def candidature_autosave(request, pk, step):
             401,
             "error",
         )
-    candidature = own_candidature_or_404(request.user, pk)
-    current = questionnaire.get_step(candidature.call, step)
-    if current is None:
-        raise Http404
     try:
-        result = drafting.save_step(candidature, step, request.POST, request.user)
+        with transaction.atomic():  # read once, locked for the save
+            candidature = own_candidature_or_404(request.user, pk, lock=True)
+            current = _step_or_404(candidature, step)
+            result = drafting.save_step(
+                candidature, step, request.POST, request.user, row_locked=True
+            )
     except PermissionDenied as refusal:
         return status(str(refusal), 403, "error")
     html = render_to_string(
