@@ -12,7 +12,7 @@ from ami.audit import audited
 
 from . import questionnaire
 from .complements import editable_scope, request_refusal
-from .models import Candidature, CofinancingLine
+from .models import Candidature, CofinancingLine, share_lock_call
 from .permissions import KNOWN_MEMBERS_ATTRIBUTE, can_edit_candidature, is_ptce_member
 from .step_forms import CofinancingLineForm
 
@@ -60,9 +60,9 @@ def editing_refusal(candidature, user) -> str | None:
     return "Vous ne faites pas partie de l'équipe de ce PTCE."
 
 
-# The rows a write to a candidature locks: the candidature, its call (whose phase and deadline
-# are checked) and its PTCE.
-LOCK_OF = ("self", "call", "ptce")
+# The rows a write to a candidature locks for update: the candidature and its PTCE; its call
+# (whose phase and deadline are checked) is held in share mode first (``share_lock_call``).
+LOCK_OF = ("self", "ptce")
 
 
 def line_prefix(line: CofinancingLine) -> str:
@@ -131,6 +131,7 @@ def _save_lines(candidature, data) -> dict:
 def _lock_editable(candidature, actor) -> Candidature:
     """Lock the candidature's row (inside the caller's transaction) and check, on that locked
     row, that the actor may still edit it; returns the locked instance."""
+    share_lock_call(candidature.pk)
     locked = (
         Candidature.objects.select_for_update(of=LOCK_OF)
         .select_related("call", "ptce")

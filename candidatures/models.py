@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -692,3 +692,24 @@ class ThreadReadMarker(models.Model):
 
     def __str__(self):
         return f"{self.user_id} a lu {self.candidature_id} jusqu'à {self.last_read_id}"
+
+
+def share_lock_call(candidature_pk) -> None:
+    """Take the candidature's call row in share mode for the rest of the transaction, before
+    the candidature is read and locked for a write (its own row and its PTCE's ``FOR UPDATE``).
+
+    A write checks the call's phase and deadline; sharing the lock lets every applicant's save
+    and submission of the call run side by side (``FOR UPDATE`` on the call made them wait for
+    each other, one at a time, at the deadline rush), while a phase move (``set_phase`` locks the
+    row for update) or an edit of the call waits for the writes under way, and they for it. Taken
+    first, so that the candidature's read sees the call as it stands once the lock is held."""
+    call_table = connection.ops.quote_name(
+        Candidature._meta.get_field("call").related_model._meta.db_table
+    )
+    candidature_table = connection.ops.quote_name(Candidature._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {call_table} WHERE id = "  # noqa: S608 - table names from _meta
+            f"(SELECT call_id FROM {candidature_table} WHERE id = %s) FOR SHARE",
+            [candidature_pk],
+        )

@@ -14,7 +14,7 @@ from ami.audit import audited
 
 from . import admissibility, complements, decisions, submission
 from .errors import TransitionRefused
-from .models import Candidature, CandidatureEvent
+from .models import Candidature, CandidatureEvent, share_lock_call
 from .models import CandidatureState as S
 from .permissions import is_ptce_member
 
@@ -146,8 +146,9 @@ def transition(candidature: Candidature, to_state: str, actor, *, comment: str =
     """
     at = at or timezone.now()
     with transaction.atomic():
+        share_lock_call(candidature.pk)
         locked = (
-            Candidature.objects.select_for_update()
+            Candidature.objects.select_for_update(of=("self", "ptce"))
             .select_related("call", "ptce")
             .get(pk=candidature.pk)
         )

@@ -9,7 +9,7 @@ from ami.compiled import CompiledLookup
 from ami.scoping import get_visible_or_404
 
 from ..drafting import LOCK_OF
-from ..models import Candidature, Ptce, PtceMembership
+from ..models import Candidature, Ptce, PtceMembership, share_lock_call
 from ..permissions import remember_member
 
 
@@ -53,6 +53,8 @@ def own_candidature_or_404(user, pk, *, lock=False) -> Candidature:
         pk = int(pk)
     except (TypeError, ValueError):
         raise Http404 from None
+    if lock:
+        share_lock_call(pk)  # before the read: the call as it stands once held (drafting.LOCK_OF)
     candidature = _OWN_CANDIDATURE[lock].get(user.pk, pk)
     if candidature is None:
         raise Http404

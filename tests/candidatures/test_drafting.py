@@ -368,3 +368,65 @@ def test_twenty_autosaves_racing_a_submission_never_change_the_submitted_candida
     fresh = Candidature.objects.get(pk=candidature.pk)
     assert fresh.state == CandidatureState.SUBMITTED
     assert fresh.title == fresh.snapshot["answers"]["title"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saves_of_one_call_run_side_by_side_and_a_phase_move_waits_for_them():
+    """At the deadline rush every applicant saves into the same call: a save holds its call
+    in share mode only, so another applicant's save and submission go through at once, while a
+    phase move (and any update of the call) waits for the save under way."""
+    import threading
+
+    from django.db import OperationalError, close_old_connections, transaction
+
+    from ami.calls import set_phase
+    from candidatures import drafting, workflow
+
+    from .helpers import complete_candidature, submittable
+
+    first, first_user = submittable()
+    call = first.call
+    membership = f.PtceMembershipFactory()
+    second = complete_candidature(
+        f.CandidatureFactory(ptce=membership.ptce, call=call, requested_amount=None)
+    )
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_a_save():
+        close_old_connections()
+        try:
+            with transaction.atomic():
+                drafting.save_step(first, "presentation", {"title": "Pendant la ruée"}, first_user)
+                holding.set()
+                release.wait(30)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=hold_a_save)
+    thread.start()
+    try:
+        assert holding.wait(30)
+
+        def with_lock_timeout(action):
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                return action()
+
+        # Another applicant of the call: saved and submitted while the first save is open.
+        with_lock_timeout(
+            lambda: drafting.save_step(second, "presentation", {"title": "À côté"}, membership.user)
+        )
+        with_lock_timeout(
+            lambda: workflow.transition(second, CandidatureState.SUBMITTED, membership.user)
+        )
+        # The phase move waits for the save under way.
+        with pytest.raises(OperationalError, match="lock timeout"):
+            with_lock_timeout(lambda: set_phase(call, Phase.REGIONAL_REVIEW, actor=None))
+    finally:
+        release.set()
+        thread.join()
+    second.refresh_from_db()
+    assert (second.title, second.state) == ("À côté", CandidatureState.SUBMITTED)
+    assert Candidature.objects.get(pk=first.pk).title == "Pendant la ruée"
+    set_phase(call, Phase.REGIONAL_REVIEW, actor=None)  # once the save is committed

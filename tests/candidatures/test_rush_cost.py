@@ -20,9 +20,10 @@ pytestmark = pytest.mark.django_db
 # cell roles (second factor and navigation: one query), the candidature, the step it is on (with
 # the audit trail's context, ami.audit), and the audit context cleared after that write.
 STEP_PAGE_QUERIES = 5
-# Autosave: the user, their cell roles, the candidature read locked, its update, the audit context
-# cleared (savepoints left out: the view's transaction is one only inside the test's).
-AUTOSAVE_QUERIES = 5
+# Autosave: the user, their cell roles, the call held in share mode, the candidature read locked,
+# its update, the audit context cleared (savepoints left out: the view's transaction is one only
+# inside the test's).
+AUTOSAVE_QUERIES = 6
 
 
 @pytest.fixture
@@ -58,7 +59,11 @@ def test_step_page_and_autosave_query_counts(client, draft):
     assert len(sql) == AUTOSAVE_QUERIES, "\n".join(q[:200] for q in sql)  # 11 before
     locks = [q for q in sql if "FOR UPDATE" in q]
     assert len(locks) == 1 and "candidatures_ptcemembership" in locks[0]  # scoped, then locked
-    assert 'FOR UPDATE OF "candidatures_candidature", "ami_call", "candidatures_ptce"' in locks[0]
+    assert 'FOR UPDATE OF "candidatures_candidature", "candidatures_ptce"' in locks[0]
+    # The call in share mode, before: the other applicants' saves are not kept waiting.
+    shares = [q for q in sql if "FOR SHARE" in q]
+    assert len(shares) == 1 and 'FROM "ami_call"' in shares[0]
+    assert sql.index(shares[0]) < sql.index(locks[0])
     assert Candidature.objects.get(pk=candidature.pk).title == "Vite"
 
 
@@ -68,7 +73,7 @@ def test_step_save_reads_the_candidature_once_locked(client, draft):
     url = reverse("candidature_step", args=[candidature.pk, "presentation"])
     response, sql = _queries(client, "post", url, {"title": "Titre", "go": "territoire"})
     assert response.status_code == 302
-    reads = [q for q in sql if 'FROM "candidatures_candidature"' in q]
+    reads = [q for q in sql if q.startswith('SELECT "candidatures_candidature"')]
     assert len(reads) == 1 and "FOR UPDATE" in reads[0]
 
 
