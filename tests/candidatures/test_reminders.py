@@ -19,6 +19,7 @@ from candidatures.models import CandidatureState
 from candidatures.reminders import send_draft_reminders, time_left
 from candidatures.tasks import send_draft_reminders as send_draft_reminders_task
 from tests import factories as f
+from tests.emails import assert_unsubscribe_link
 
 pytestmark = pytest.mark.django_db
 
@@ -74,13 +75,10 @@ def test_the_email_has_the_deadline_the_link_to_resume_and_the_unsubscribe_link(
     assert message.call == call and message.related == candidature
     assert call.name in message.subject and "5 jours" in message.subject
     closes = paris_datetime(call.closes_at)
-    unsubscribe_url = settings.SITE_URL + reverse(
-        "unsubscribe", args=[unsubscribe_token(applicant, REMINDER)]
-    )
     for body in (message.body_text, message.body_html):
         assert closes in body
         assert settings.SITE_URL + reverse("candidature_detail", args=[candidature.pk]) in body
-        assert unsubscribe_url in body
+        assert_unsubscribe_link(body, applicant, REMINDER)
         assert settings.SITE_URL + reverse("email_preferences") in body
     assert "&amp;" not in message.body_text and "&#x27;" not in message.body_text
 
