@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.preferences import REMINDER, unsubscribe_token
+from accounts.preferences import REMINDER
 from ami.formats import paris_datetime
 from ami.models import OutboxMessage, Phase, ReminderKind, ReminderSent
 from candidatures.models import CandidatureState
@@ -26,6 +26,7 @@ from evaluation.models import (
 from evaluation.reminders import send_review_reminders
 from evaluation.tasks import send_review_reminders as send_review_reminders_task
 from tests import factories as f
+from tests.emails import assert_unsubscribe_link
 
 pytestmark = pytest.mark.django_db
 
@@ -106,15 +107,12 @@ def test_one_email_lists_the_pending_reviews_with_the_links(case):
     assert message.call == call and message.related == call
     assert "2 évaluations" in message.subject
     deadline = paris_datetime(call.regional_review_deadline)
-    unsubscribe_url = settings.SITE_URL + reverse(
-        "unsubscribe", args=[unsubscribe_token(evaluator, REMINDER)]
-    )
     for body in (message.body_text, message.body_html):
         assert "PTCE Évaluation en cours" in body and "PTCE Pas commencé" in body
         assert "PTCE Déjà évalué" not in body
         assert deadline in body and "5 jours" in body
         assert settings.SITE_URL + reverse("evaluator_worklist") in body
-        assert unsubscribe_url in body
+        assert_unsubscribe_link(body, evaluator, REMINDER)
         assert settings.SITE_URL + reverse("email_preferences") in body
 
 
