@@ -1,6 +1,7 @@
 """The deployment files, checked by reading them (Docker has no engine on these machines), and the
 production settings' refusal to start without their environment."""
 
+import json
 import os
 import re
 import shutil
@@ -285,14 +286,97 @@ print("loaded")
 """
 
 
-def load_production(**variables) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", LOAD_PRODUCTION],
+# Each start of the production settings below is a process of its own, with its own
+# environment, that starts Django from nothing (``django.setup()``, ``manage.py check``). To spare
+# each one the ~5 s of importing the libraries, one helper process imports those that read no
+# setting nor environment at import, then forks a child per start: the child takes the case's
+# environment and runs the code as ``python -c`` / ``python manage.py`` would (its own exit
+# status, stdout and stderr). Django itself and the project are imported by the child only.
+FORK_SERVER = r"""
+import importlib, json, os, runpy, sys, tempfile, traceback
+
+for name in %r:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+protocol = os.fdopen(os.dup(1), "w")
+for line in sys.stdin:
+    case = json.loads(line)
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        os.environ.clear()
+        os.environ.update(case["env"])
+        status = 0
+        try:
+            if case["code"] is not None:
+                sys.argv = ["-c"]
+                exec(compile(case["code"], "<string>", "exec"), {"__name__": "__main__"})
+            else:
+                sys.argv = case["argv"]
+                runpy.run_path(case["argv"][0], run_name="__main__")
+        except SystemExit as exit:
+            if exit.code is None or isinstance(exit.code, int):
+                status = exit.code or 0
+            else:
+                print(exit.code, file=sys.stderr)
+                status = 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    out.seek(0)
+    err.seek(0)
+    result = {
+        "returncode": os.waitstatus_to_exitcode(wait_status),
+        "stdout": out.read().decode(),
+        "stderr": err.read().decode(),
+    }
+    protocol.write(json.dumps(result) + "\n")
+    protocol.flush()
+"""
+# Libraries imported by the settings, the apps and their views that read neither the settings
+# nor the environment at import (a module that does fails here and is left to the child).
+PRELOADED = (
+    "pypdf", "pygments", "numpy", "openpyxl", "pydantic", "psycopg", "urllib3", "fido2",
+    "jinja2", "botocore", "cryptography", "fontTools", "xlsxwriter", "PIL", "kombu",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fork_server():
+    """Runs ``python -c CODE`` or ``python manage.py …`` (``argv``) in a fresh child process with
+    the given environment; returns a CompletedProcess."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", FORK_SERVER % (PRELOADED,)],
         cwd=ROOT,
-        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **variables),
-        capture_output=True,
+        env=clean_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=120,
+    )
+
+    def run(env, code=None, argv=None):
+        server.stdin.write(json.dumps({"env": env, "code": code, "argv": argv}) + "\n")
+        server.stdin.flush()
+        result = json.loads(server.stdout.readline())
+        return subprocess.CompletedProcess(argv or ["-c", code], **result)
+
+    yield run
+    server.stdin.close()
+    server.wait(timeout=60)
+
+
+def load_production(fork_server, **variables) -> subprocess.CompletedProcess:
+    return fork_server(
+        clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **variables),
+        code=LOAD_PRODUCTION,
     )
 
 
@@ -310,16 +394,16 @@ LEGAL = {
 }
 
 
-def test_production_settings_list_every_missing_variable():
-    result = load_production()
+def test_production_settings_list_every_missing_variable(fork_server):
+    result = load_production(fork_server)
     assert result.returncode == 3, result.stderr
     assert "Production settings need these environment variables" in result.stdout
     assert result.stdout.strip().endswith(", ".join(REQUIRED_BY_PRODUCTION))
 
 
 @pytest.mark.parametrize("missing", REQUIRED_BY_PRODUCTION)
-def test_production_settings_name_the_one_missing_variable(missing):
-    result = load_production(**{k: v for k, v in GOOD.items() if k != missing})
+def test_production_settings_name_the_one_missing_variable(fork_server, missing):
+    result = load_production(fork_server, **{k: v for k, v in GOOD.items() if k != missing})
     assert result.returncode == 3, result.stderr
     assert result.stdout.strip().endswith(f"variables: {missing}")
 
@@ -331,14 +415,14 @@ def test_production_settings_name_the_one_missing_variable(missing):
         ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "PostgreSQL"),
     ],
 )
-def test_production_settings_reject_weak_values(override, message):
-    result = load_production(**{**GOOD, **override})
+def test_production_settings_reject_weak_values(fork_server, override, message):
+    result = load_production(fork_server, **{**GOOD, **override})
     assert result.returncode == 3, result.stderr
     assert message in result.stdout
 
 
-def test_production_settings_load_with_their_variables():
-    result = load_production(**GOOD)
+def test_production_settings_load_with_their_variables(fork_server):
+    result = load_production(fork_server, **GOOD)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "loaded"
 
@@ -361,35 +445,27 @@ print(type(formatter).__name__, sentry_sdk.get_client().is_active())
     ],
     ids=["without-dsn", "with-dsn"],
 )
-def test_production_logs_json_and_starts_sentry_only_with_a_dsn(extra, expected):
-    result = subprocess.run(
-        [sys.executable, "-c", LOAD_PRODUCTION_OBSERVABILITY],
-        cwd=ROOT,
-        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_production_logs_json_and_starts_sentry_only_with_a_dsn(fork_server, extra, expected):
+    result = fork_server(
+        clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **extra),
+        code=LOAD_PRODUCTION_OBSERVABILITY,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == expected
 
 
-def check_deploy(**variables) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-        cwd=ROOT,
-        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **variables),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def check_deploy(fork_server, **variables) -> subprocess.CompletedProcess:
+    return fork_server(
+        clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **variables),
+        argv=["manage.py", "check", "--deploy", "--fail-level", "ERROR"],
     )
 
 
 MFA_KEY = "Zm9yLXRoZS1kZXBsb3ktY2hlY2stdGVzdC1vbmx5LTA="  # a valid Fernet key, tests only
 
 
-def test_deploy_check_passes_with_the_production_defaults():
-    result = check_deploy(MFA_ENCRYPTION_KEY=MFA_KEY, **LEGAL)
+def test_deploy_check_passes_with_the_production_defaults(fork_server):
+    result = check_deploy(fork_server, MFA_ENCRYPTION_KEY=MFA_KEY, **LEGAL)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -410,8 +486,8 @@ def test_deploy_check_passes_with_the_production_defaults():
         "no-legal-host",
     ],
 )
-def test_deploy_check_refuses_unsafe_production_settings(variables, error):
-    result = check_deploy(**variables)
+def test_deploy_check_refuses_unsafe_production_settings(fork_server, variables, error):
+    result = check_deploy(fork_server, **variables)
     assert result.returncode != 0
     assert error in result.stderr
 
