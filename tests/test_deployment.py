@@ -1,7 +1,6 @@
 """The deployment files, checked by reading them (Docker has no engine on these machines), and the
 production settings' refusal to start without their environment."""
 
-import json
 import os
 import re
 import shutil
@@ -12,6 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from tests import forked
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
@@ -287,90 +288,12 @@ print("loaded")
 
 
 # Each start of the production settings below is a process of its own, with its own
-# environment, that starts Django from nothing (``django.setup()``, ``manage.py check``). To spare
-# each one the ~5 s of importing the libraries, one helper process imports those that read no
-# setting nor environment at import, then forks a child per start: the child takes the case's
-# environment and runs the code as ``python -c`` / ``python manage.py`` would (its own exit
-# status, stdout and stderr). Django itself and the project are imported by the child only.
-FORK_SERVER = r"""
-import importlib, json, os, runpy, sys, tempfile, traceback
-
-for name in %r:
-    try:
-        importlib.import_module(name)
-    except Exception:
-        pass
-protocol = os.fdopen(os.dup(1), "w")
-for line in sys.stdin:
-    case = json.loads(line)
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
-        os.environ.clear()
-        os.environ.update(case["env"])
-        status = 0
-        try:
-            if case["code"] is not None:
-                sys.argv = ["-c"]
-                exec(compile(case["code"], "<string>", "exec"), {"__name__": "__main__"})
-            else:
-                sys.argv = case["argv"]
-                runpy.run_path(case["argv"][0], run_name="__main__")
-        except SystemExit as exit:
-            if exit.code is None or isinstance(exit.code, int):
-                status = exit.code or 0
-            else:
-                print(exit.code, file=sys.stderr)
-                status = 1
-        except BaseException:
-            traceback.print_exc()
-            status = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    _, wait_status = os.waitpid(pid, 0)
-    out.seek(0)
-    err.seek(0)
-    result = {
-        "returncode": os.waitstatus_to_exitcode(wait_status),
-        "stdout": out.read().decode(),
-        "stderr": err.read().decode(),
-    }
-    protocol.write(json.dumps(result) + "\n")
-    protocol.flush()
-"""
-# Libraries imported by the settings, the apps and their views that read neither the settings
-# nor the environment at import (a module that does fails here and is left to the child).
-PRELOADED = (
-    "pypdf", "pygments", "numpy", "openpyxl", "pydantic", "psycopg", "urllib3", "fido2",
-    "jinja2", "botocore", "cryptography", "fontTools", "xlsxwriter", "PIL", "kombu",
-)  # fmt: skip
-
-
+# environment, that starts Django from nothing (``django.setup()``, ``manage.py check``): run
+# by children of one helper process that imported the settings-free libraries once.
 @pytest.fixture(scope="module")
 def fork_server():
-    """Runs ``python -c CODE`` or ``python manage.py …`` (``argv``) in a fresh child process with
-    the given environment; returns a CompletedProcess."""
-    server = subprocess.Popen(
-        [sys.executable, "-c", FORK_SERVER % (PRELOADED,)],
-        cwd=ROOT,
-        env=clean_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-    def run(env, code=None, argv=None):
-        server.stdin.write(json.dumps({"env": env, "code": code, "argv": argv}) + "\n")
-        server.stdin.flush()
-        result = json.loads(server.stdout.readline())
-        return subprocess.CompletedProcess(argv or ["-c", code], **result)
-
-    yield run
-    server.stdin.close()
-    server.wait(timeout=60)
+    with forked.fork_server(ROOT, clean_env()) as run:
+        yield run
 
 
 def load_production(fork_server, **variables) -> subprocess.CompletedProcess:
