@@ -112,7 +112,9 @@ class ReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_object(self):
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
-        if self.lookup_field == "pk" and not (value.isdigit() and int(value) <= MAX_ID):
+        # ASCII digits only: « ² » passes isdigit() but not int() (a 500 found by the fuzzing).
+        digits = value.isascii() and value.isdigit()
+        if self.lookup_field == "pk" and not (digits and int(value) <= MAX_ID):
             raise Http404
         return super().get_object()
 

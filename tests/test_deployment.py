@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests import forked
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
 ALL_SERVICES = (*APP_SERVICES, "proxy", "db", "redis", "clamav", "mailpit")
@@ -285,14 +287,19 @@ print("loaded")
 """
 
 
-def load_production(**variables) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", LOAD_PRODUCTION],
-        cwd=ROOT,
-        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **variables),
-        capture_output=True,
-        text=True,
-        timeout=120,
+# Each start of the production settings below is a process of its own, with its own
+# environment, that starts Django from nothing (``django.setup()``, ``manage.py check``): run
+# by children of one helper process that imported the settings-free libraries once.
+@pytest.fixture(scope="module")
+def fork_server():
+    with forked.fork_server(ROOT, clean_env()) as run:
+        yield run
+
+
+def load_production(fork_server, **variables) -> subprocess.CompletedProcess:
+    return fork_server(
+        clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **variables),
+        code=LOAD_PRODUCTION,
     )
 
 
@@ -310,16 +317,16 @@ LEGAL = {
 }
 
 
-def test_production_settings_list_every_missing_variable():
-    result = load_production()
+def test_production_settings_list_every_missing_variable(fork_server):
+    result = load_production(fork_server)
     assert result.returncode == 3, result.stderr
     assert "Production settings need these environment variables" in result.stdout
     assert result.stdout.strip().endswith(", ".join(REQUIRED_BY_PRODUCTION))
 
 
 @pytest.mark.parametrize("missing", REQUIRED_BY_PRODUCTION)
-def test_production_settings_name_the_one_missing_variable(missing):
-    result = load_production(**{k: v for k, v in GOOD.items() if k != missing})
+def test_production_settings_name_the_one_missing_variable(fork_server, missing):
+    result = load_production(fork_server, **{k: v for k, v in GOOD.items() if k != missing})
     assert result.returncode == 3, result.stderr
     assert result.stdout.strip().endswith(f"variables: {missing}")
 
@@ -331,14 +338,14 @@ def test_production_settings_name_the_one_missing_variable(missing):
         ({"DATABASE_URL": "sqlite:///db.sqlite3"}, "PostgreSQL"),
     ],
 )
-def test_production_settings_reject_weak_values(override, message):
-    result = load_production(**{**GOOD, **override})
+def test_production_settings_reject_weak_values(fork_server, override, message):
+    result = load_production(fork_server, **{**GOOD, **override})
     assert result.returncode == 3, result.stderr
     assert message in result.stdout
 
 
-def test_production_settings_load_with_their_variables():
-    result = load_production(**GOOD)
+def test_production_settings_load_with_their_variables(fork_server):
+    result = load_production(fork_server, **GOOD)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "loaded"
 
@@ -361,35 +368,27 @@ print(type(formatter).__name__, sentry_sdk.get_client().is_active())
     ],
     ids=["without-dsn", "with-dsn"],
 )
-def test_production_logs_json_and_starts_sentry_only_with_a_dsn(extra, expected):
-    result = subprocess.run(
-        [sys.executable, "-c", LOAD_PRODUCTION_OBSERVABILITY],
-        cwd=ROOT,
-        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_production_logs_json_and_starts_sentry_only_with_a_dsn(fork_server, extra, expected):
+    result = fork_server(
+        clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **extra),
+        code=LOAD_PRODUCTION_OBSERVABILITY,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == expected
 
 
-def check_deploy(**variables) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-        cwd=ROOT,
-        env=clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **variables),
-        capture_output=True,
-        text=True,
-        timeout=120,
+def check_deploy(fork_server, **variables) -> subprocess.CompletedProcess:
+    return fork_server(
+        clean_env(DJANGO_SETTINGS_MODULE="ami.settings.production", **GOOD, **variables),
+        argv=["manage.py", "check", "--deploy", "--fail-level", "ERROR"],
     )
 
 
 MFA_KEY = "Zm9yLXRoZS1kZXBsb3ktY2hlY2stdGVzdC1vbmx5LTA="  # a valid Fernet key, tests only
 
 
-def test_deploy_check_passes_with_the_production_defaults():
-    result = check_deploy(MFA_ENCRYPTION_KEY=MFA_KEY, **LEGAL)
+def test_deploy_check_passes_with_the_production_defaults(fork_server):
+    result = check_deploy(fork_server, MFA_ENCRYPTION_KEY=MFA_KEY, **LEGAL)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -410,8 +409,8 @@ def test_deploy_check_passes_with_the_production_defaults():
         "no-legal-host",
     ],
 )
-def test_deploy_check_refuses_unsafe_production_settings(variables, error):
-    result = check_deploy(**variables)
+def test_deploy_check_refuses_unsafe_production_settings(fork_server, variables, error):
+    result = check_deploy(fork_server, **variables)
     assert result.returncode != 0
     assert error in result.stderr
 

@@ -32,6 +32,7 @@ from candidatures.documents import delete_document, store_document
 from candidatures.models import CandidatureState, Document, Message, MessageSide
 from evaluation import exports
 from tests import factories as f
+from tests import forked
 from tests.candidatures.helpers import add_document, submittable
 
 pytestmark = pytest.mark.django_db
@@ -65,36 +66,41 @@ def download_url(document):
 # --- Settings ---------------------------------------------------------------------------------
 
 
-def settings_of(env) -> subprocess.CompletedProcess:
+def settings_of(fork_server, env) -> subprocess.CompletedProcess:
+    """The default storage of the development settings started with ``env`` (a process of its
+    own, forked from tests/forked.py's helper)."""
     code = (
         "import json; from django.conf import settings; "
         "print(json.dumps(settings.STORAGES['default']))"
     )
-    return subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=django_settings.BASE_DIR,
+    return fork_server(
         # A database URL that is never connected to: no embedded PostgreSQL started.
-        env={
+        {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "ami.settings.dev",
             "DATABASE_URL": "postgres://ami@127.0.0.1:1/ami",
             **env,
         },
-        capture_output=True,
-        text=True,
-        timeout=60,
+        code=f"import django; django.setup(); {code}",
     )
 
 
+@pytest.fixture(scope="module")
+def fork_server():
+    with forked.fork_server(django_settings.BASE_DIR, os.environ) as run:
+        yield run
+
+
 @pytest.mark.slow
-def test_the_environment_chooses_the_bucket():
+def test_the_environment_chooses_the_bucket(fork_server):
     result = settings_of(
+        fork_server,
         {
             "PRIVATE_STORAGE": "s3",
             "AWS_STORAGE_BUCKET_NAME": "ami-prive",
             "AWS_S3_ENDPOINT_URL": "http://minio:9000",
             "AWS_S3_REGION_NAME": "fr-par",
-        }
+        },
     )
     assert result.returncode == 0, result.stderr
     storage = json.loads(result.stdout)
@@ -109,10 +115,10 @@ def test_the_environment_chooses_the_bucket():
     assert options["querystring_auth"] is True
     assert options["querystring_expire"] <= 300
 
-    default = json.loads(settings_of({"PRIVATE_STORAGE": ""}).stdout)
+    default = json.loads(settings_of(fork_server, {"PRIVATE_STORAGE": ""}).stdout)
     assert default["BACKEND"] == "django.core.files.storage.FileSystemStorage"
 
-    missing = settings_of({"PRIVATE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": ""})
+    missing = settings_of(fork_server, {"PRIVATE_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": ""})
     assert missing.returncode != 0
     assert "PRIVATE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME" in missing.stderr
 

@@ -1,7 +1,11 @@
 """Every role against every screen and every scoping queryset (extend the tables as screens
 are added)."""
 
+import copy
+
 import pytest
+from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
 from candidatures import letters
@@ -14,7 +18,6 @@ from tests.roles import (
     OK,
     ROLES,
     assert_outcome,
-    client_as,
 )
 
 ALL_OK = dict.fromkeys(ROLES, OK)
@@ -310,13 +313,41 @@ SCREENS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def _sessions(_module_world, django_db_blocker):
+    """One signed-in session per role for the module's 550 requests (instead of a login per
+    case), made with ``force_login`` in the module's transaction, after its world: each case's
+    own writes to a session are rolled back with the rest of its transaction."""
+    sessions = {}
+    with django_db_blocker.unblock():
+        for role in ROLES:
+            user = _module_world.user(role)
+            if user is not None:
+                client = Client()
+                client.force_login(copy.deepcopy(user))  # the world's objects stay as built
+                sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return sessions
+
+
+@pytest.fixture
+def signed_in(client, world, _sessions):
+    """``signed_in(role)``: the test client with that role's session (none for anonymous)."""
+
+    def sign_in(role):
+        if role in _sessions:
+            client.cookies[settings.SESSION_COOKIE_NAME] = _sessions[role]
+        return client
+
+    return sign_in
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("screen", SCREENS, ids=[s[0] for s in SCREENS])
-def test_screen_access(client, world, role, screen):
+def test_screen_access(signed_in, world, role, screen):
     _name, url_of, expected = screen
     url = url_of(world)
-    response = client_as(client, world, role).get(url)
+    response = signed_in(role).get(url)
     assert_outcome(response, expected[role], url, role)
 
 
@@ -340,10 +371,10 @@ POSTED_SCREENS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("screen", POSTED_SCREENS, ids=[s[0] for s in POSTED_SCREENS])
-def test_posted_screen_access(client, world, role, screen):
+def test_posted_screen_access(signed_in, world, role, screen):
     _name, url_of, data_of, expected = screen
     url = url_of(world)
-    response = client_as(client, world, role).post(url, data_of(world))
+    response = signed_in(role).post(url, data_of(world))
     assert_outcome(response, expected[role], url, role)
 
 

@@ -114,6 +114,13 @@ def test_every_use_is_logged(client, world):
     assert ApiToken.objects.get().last_used_at is not None
 
 
+@pytest.mark.parametrize("identifier", ["²", "٣", "9" * 30, "-1"])
+def test_an_identifier_that_is_not_a_number_gets_a_404(client, world, identifier):
+    """Digits that are not ASCII pass ``str.isdigit()`` but not ``int()``."""
+    response = get(client, f"{CANDIDATURES}{identifier}/", world.user("staff"))
+    assert response.status_code == 404
+
+
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
 def test_the_api_is_read_only(client, world, method):
     headers = bearer(world.user("staff"))

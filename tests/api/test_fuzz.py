@@ -2,6 +2,8 @@
 tokens of several roles and without any: never a server error, every response valid against
 the published schema (status, content type, body, headers), unauthenticated calls refused."""
 
+import os
+
 import pytest
 import schemathesis
 from drf_spectacular.generators import SchemaGenerator
@@ -10,25 +12,48 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.tokens import create_token
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 ROLES = ("applicant", "cra_evaluator", "cra_coordinator", "cna_admin", "staff")
 
 
-@pytest.fixture
-def tokens(transactional_db, settings):
-    """Tokens of one actor of every role, in a world built for this test and committed (the
-    live server's thread reads it; the module-wide ``world`` stays in an open transaction)."""
+@pytest.fixture(scope="module")
+def fuzz_server(request, django_db_setup, django_db_blocker):
+    """A live server of its own for this module, and the tokens of one actor of every role in
+    a world built once and committed (the server's thread reads it), for every operation; the
+    database is flushed once after the last one, as a transactional test does.
+
+    Not pytest-django's ``live_server`` fixture: a test that asks for it is made transactional,
+    which flushed the database and rebuilt the world for each of the operations."""
+    from django.core.management import call_command
+    from django.test import override_settings
+    from pytest_django.live_server_helper import LiveServer
+
     from tests.roles import build_world
 
-    world = build_world()
-    settings.API_RATE_LIMIT = "100000/min"
-    settings.API_ANONYMOUS_RATE_LIMIT = "100000/min"
-    headers = {"anonymous": {}}
-    for role in ROLES:
-        secret = create_token(world.user(role), "fuzz", 30).secret
-        headers[role] = {"Authorization": f"Bearer {secret}"}
-    return headers
+    address = (
+        request.config.getvalue("liveserver")
+        or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    rates = override_settings(API_RATE_LIMIT="100000/min", API_ANONYMOUS_RATE_LIMIT="100000/min")
+    with django_db_blocker.unblock(), rates:
+        # As tests/conftest.py's ``live_server``: a MEDIA_URL the server's thread can parse.
+        server = LiveServer(address, start=False)
+        with override_settings(MEDIA_URL="http://fichiers-non-servis.invalid/"):
+            server.start()
+        server._live_server_modified_settings.enable()
+        try:
+            world = build_world()
+            headers = {"anonymous": {}}
+            for role in ROLES:
+                secret = create_token(world.user(role), "fuzz", 30).secret
+                headers[role] = {"Authorization": f"Bearer {secret}"}
+            yield server.url, headers
+        finally:
+            server._live_server_modified_settings.disable()
+            server.stop()
+            call_command("flush", verbosity=0, interactive=False)
 
 
 # The schema /api/schema/ serves, generated at collection to make one test per operation
@@ -52,7 +77,8 @@ def test_the_served_schema_is_the_fuzzed_one(client, db):
         HealthCheck.filter_too_much,
     ],
 )
-def test_every_operation_for_every_role(case, tokens, live_server):
+def test_every_operation_for_every_role(case, fuzz_server):
+    base_url, tokens = fuzz_server
     FUZZED.add(case.operation.label)
     components = (case.meta.components or {}) if case.meta else {}
     header = components.get("header")
@@ -63,7 +89,7 @@ def test_every_operation_for_every_role(case, tokens, live_server):
         # Every check but « valid data is accepted »: an unknown call or region in a filter is
         # a string the schema allows (calls are data) and is refused with 400 on purpose.
         case.call_and_validate(
-            base_url=live_server.url,
+            base_url=base_url,
             headers=headers,
             excluded_checks=[positive_data_acceptance],
         )
