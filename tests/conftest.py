@@ -100,8 +100,10 @@ def _delete_rows_flush(original):
     table when it ends; TRUNCATE gives each of the ~100 tables a new file, 1 to 3 seconds per
     test, where deleting the few rows a test made takes milliseconds. Django's foreign keys are
     ``DEFERRABLE INITIALLY DEFERRED`` and the flush runs in one transaction, so the order does
-    not matter. With ``reset_sequences`` or ``allow_cascade`` (unused by pytest-django), the
-    original TRUNCATE."""
+    not matter. The models' pgtrigger triggers (append-only histories, a call's questionnaire
+    frozen once open), which TRUNCATE does not fire, are told to ignore this transaction, as
+    ``pgtrigger.ignore`` does. With ``reset_sequences`` or ``allow_cascade`` (unused by
+    pytest-django), the original TRUNCATE."""
 
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if reset_sequences or allow_cascade:
@@ -109,8 +111,13 @@ def _delete_rows_flush(original):
                 self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
         return [
-            f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
-            for table in tables
+            "SELECT set_config('pgtrigger.ignore', (SELECT '{' || "
+            "coalesce(string_agg(tgname, ','), '') || '}' FROM pg_trigger "
+            "WHERE tgname LIKE 'pgtrigger\\_%'), true);",
+            *(
+                f"{style.SQL_KEYWORD('DELETE FROM')} {style.SQL_FIELD(self.quote_name(table))};"
+                for table in tables
+            ),
         ]
 
     sql_flush.original = original
