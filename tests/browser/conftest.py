@@ -103,10 +103,17 @@ def format_violations(violations: list[dict]) -> str:
 
 
 def run_axe(page) -> list[dict]:
-    """The axe-core violations of the current page whose impact is serious or critical."""
-    from axe_playwright_python.sync_playwright import Axe
+    """The axe-core violations of the current page whose impact is serious or critical.
 
-    violations = Axe().run(page).response["violations"]
+    axe-core (axe-playwright-python's copy, 570 kB) is injected once per document, not before
+    each check: a page checked again after an htmx swap or a click keeps it. The run itself is
+    axe-playwright-python's ``Axe().run(page)``: the whole document, violations only."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    if not page.evaluate("() => typeof window.axe === 'object' && !!window.axe.run"):
+        page.evaluate(AXE_SCRIPT)
+    options = {"resultTypes": ["violations"]}
+    violations = page.evaluate("options => axe.run(options)", options)["violations"]
     return [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
 
 

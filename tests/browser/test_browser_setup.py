@@ -7,6 +7,8 @@ from django.core.signals import request_started
 from django.urls import reverse
 from playwright.sync_api import Error
 
+from .conftest import run_axe
+
 pytestmark = pytest.mark.browser
 
 
@@ -37,3 +39,16 @@ def test_static_files_are_fetched_once_then_come_from_the_browser_cache(page, li
     assert stylesheet in downloads
     assert downloads.count(stylesheet) == 1, downloads
     assert len(downloads) == len(set(downloads)), downloads
+
+
+def test_axe_core_is_injected_once_per_document_and_sees_each_state(page, live_server):
+    page.goto("/")
+    assert run_axe(page) == []
+    page.evaluate("() => { window.axe.injectedBefore = true; }")
+    # A new state of the same document, with a critical violation (an image without text).
+    page.evaluate("() => document.querySelector('main').append(document.createElement('img'))")
+    violations = run_axe(page)
+    assert page.evaluate("() => window.axe.injectedBefore") is True  # not injected again
+    assert [v["id"] for v in violations] == ["image-alt"]
+    page.goto("/")  # a new document: axe-core is injected again
+    assert run_axe(page) == []
