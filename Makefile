@@ -50,6 +50,12 @@ XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --m
 # load distribution, reusing that worker's test database (made by the first command).
 FUZZ := tests/api/test_fuzz.py
 
+# Bytecode kept between processes even where the environment says PYTHONDONTWRITEBYTECODE=1
+# (this machine and CI do): every xdist worker, the fuzzing run and each Python subprocess of
+# the tests (gunicorn, Celery, manage.py, the forked processes) otherwise compiles the project
+# and rewrites the tests' assertions again (about 9 s of CPU per pytest process).
+test test-fast: export PYTHONDONTWRITEBYTECODE =
+
 test: install
 	$(PY) -m pytest $(XDIST) $(REUSE_DB) $(if $(PYTEST_ARGS),$(PYTEST_ARGS),--ignore=$(FUZZ))
 	$(if $(PYTEST_ARGS),,$(PY) -m pytest -n 1 --dist load --reuse-db $(FUZZ))
