@@ -43,7 +43,10 @@ REUSE_DB := $(if $(filter true,$(CI)),--create-db,--reuse-db)
 # each worker has its own test database (test_<name>_gw0, _gw1…) and, with --dist loadscope,
 # whole modules (and classes), so a module's shared read-only world is built once.
 PYTEST_WORKERS ?= auto
-XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope)
+# --no-loadscope-reorder: xdist would hand out the modules with the most tests first, and so the
+# longest (the whole-edition browser test, one test) last, alone on one worker while the other
+# waits; tests/conftest.py orders the long modules first instead.
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope --no-loadscope-reorder)
 
 # The API fuzzing (schemathesis) runs every operation as a subtest of one test item, which
 # --dist loadscope stops after the first operation: it runs on its own, one worker with plain
