@@ -71,11 +71,12 @@ WHY_REQUIRED = (
 )
 
 
-def holds_review_role(user) -> bool:
-    """Staff, or a member of any regional or national cell (whatever the call)."""
+def holds_review_role(user, roles: CellRoles | None = None) -> bool:
+    """Staff, or a member of any regional or national cell (whatever the call); ``roles``: the
+    user's ``cell_roles`` when the caller read them already."""
     if not (user and user.is_authenticated and user.is_active):
         return False
-    return user.is_staff or is_cell_member(user)
+    return user.is_staff or (roles.cell_member if roles is not None else is_cell_member(user))
 
 
 def has_totp(user) -> bool:
@@ -96,7 +97,7 @@ def needs_mfa_setup(user, session=None, roles: CellRoles | None = None) -> bool:
     if session is not None and session.get(ASSERTED_BY_PROVIDER_SESSION_KEY):
         return False
     roles = roles or cell_roles(user)
-    return not roles.has_totp and (user.is_staff or roles.cell_member)
+    return not roles.has_totp and holds_review_role(user, roles)
 
 
 def is_protected_path(path: str) -> bool:

@@ -12,7 +12,7 @@ from ami.audit import audited
 
 from . import questionnaire
 from .complements import editable_scope, request_refusal
-from .models import Candidature, CofinancingLine, share_lock_call
+from .models import Candidature, CofinancingLine, lock_for_write
 from .permissions import KNOWN_MEMBERS_ATTRIBUTE, can_edit_candidature, is_ptce_member
 from .step_forms import CofinancingLineForm
 
@@ -60,11 +60,6 @@ def editing_refusal(candidature, user) -> str | None:
     return "Vous ne faites pas partie de l'équipe de ce PTCE."
 
 
-# The rows a write to a candidature locks for update: the candidature and its PTCE; its call
-# (whose phase and deadline are checked) is held in share mode first (``share_lock_call``).
-LOCK_OF = ("self", "ptce")
-
-
 def line_prefix(line: CofinancingLine) -> str:
     return f"line-{line.pk}"
 
@@ -77,9 +72,10 @@ def save_step(
 
     The right to edit is checked on the row locked for the write, so that a submission (which
     locks the same row) and an autosave never overlap: whichever comes second sees the other's
-    result, and nothing changes a candidature once it is submitted. ``row_locked``: the caller read
-    ``candidature`` in its open transaction already locked as ``LOCK_OF`` says (the applicant's
-    views, ``own_candidature_or_404(…, lock=True)``), so it is not read a second time."""
+    result, and nothing changes a candidature once it is submitted. ``row_locked``: the caller
+    read ``candidature`` in its open transaction already locked as ``models.lock_for_write``
+    does (the applicant's views, ``own_candidature_or_404(…, lock=True)``), so it is not read a
+    second time."""
     step = questionnaire.get_step(candidature.call, slug)
     errors = {}
     if row_locked and not (
@@ -131,12 +127,7 @@ def _save_lines(candidature, data) -> dict:
 def _lock_editable(candidature, actor) -> Candidature:
     """Lock the candidature's row (inside the caller's transaction) and check, on that locked
     row, that the actor may still edit it; returns the locked instance."""
-    share_lock_call(candidature.pk)
-    locked = (
-        Candidature.objects.select_for_update(of=LOCK_OF)
-        .select_related("call", "ptce")
-        .get(pk=candidature.pk)
-    )
+    locked = lock_for_write(candidature.pk)
     # The team membership the request's lookup checked already (own_candidature_or_404).
     if locked.ptce_id == candidature.ptce_id and Candidature.ptce.is_cached(candidature):
         known = getattr(candidature.ptce, KNOWN_MEMBERS_ATTRIBUTE, None)

@@ -694,6 +694,11 @@ class ThreadReadMarker(models.Model):
         return f"{self.user_id} a lu {self.candidature_id} jusqu'à {self.last_read_id}"
 
 
+# The rows a write to a candidature locks for update: the candidature and its PTCE; its call
+# (whose phase and deadline are checked) is held in share mode first (``share_lock_call``).
+LOCK_OF = ("self", "ptce")
+
+
 def share_lock_call(candidature_pk) -> None:
     """Take the candidature's call row in share mode for the rest of the transaction, before
     the candidature is read and locked for a write (its own row and its PTCE's ``FOR UPDATE``).
@@ -713,3 +718,16 @@ def share_lock_call(candidature_pk) -> None:
             f"(SELECT call_id FROM {candidature_table} WHERE id = %s) FOR SHARE",
             [candidature_pk],
         )
+
+
+def lock_for_write(candidature_pk) -> "Candidature":
+    """The candidature read for a write, in the caller's transaction: its call held in share
+    mode, then the candidature and its PTCE locked for update (``LOCK_OF``), call and PTCE read
+    with it. The one way drafting and the transition function lock a candidature (the
+    applicant's views do the same through their compiled lookup, ``own_candidature_or_404``)."""
+    share_lock_call(candidature_pk)
+    return (
+        Candidature.objects.select_for_update(of=LOCK_OF)
+        .select_related("call", "ptce")
+        .get(pk=candidature_pk)
+    )

@@ -14,7 +14,7 @@ from ami.audit import audited
 
 from . import admissibility, complements, decisions, submission
 from .errors import TransitionRefused
-from .models import Candidature, CandidatureEvent, share_lock_call
+from .models import Candidature, CandidatureEvent, lock_for_write
 from .models import CandidatureState as S
 from .permissions import is_ptce_member
 
@@ -146,12 +146,7 @@ def transition(candidature: Candidature, to_state: str, actor, *, comment: str =
     """
     at = at or timezone.now()
     with transaction.atomic():
-        share_lock_call(candidature.pk)
-        locked = (
-            Candidature.objects.select_for_update(of=("self", "ptce"))
-            .select_related("call", "ptce")
-            .get(pk=candidature.pk)
-        )
+        locked = lock_for_write(candidature.pk)
         rule = find_transition(locked.state, to_state)
         if rule is None:
             raise TransitionRefused(

@@ -8,8 +8,7 @@ from accounts.models import User
 from ami.compiled import CompiledLookup
 from ami.scoping import get_visible_or_404
 
-from ..drafting import LOCK_OF
-from ..models import Candidature, Ptce, PtceMembership, share_lock_call
+from ..models import LOCK_OF, Candidature, Ptce, PtceMembership, share_lock_call
 from ..permissions import remember_member
 
 
@@ -45,8 +44,8 @@ _OWN_CANDIDATURE = {False: _own_candidature(False), True: _own_candidature(True)
 
 def own_candidature_or_404(user, pk, *, lock=False) -> Candidature:
     """A candidature of one of the user's PTCEs (the applicant acting on it). ``lock``: inside
-    the caller's transaction, its rows locked for a write (``drafting.LOCK_OF``), so that
-    ``drafting.save_step(…, row_locked=True)`` need not read it again."""
+    the caller's transaction, its rows locked for a write as ``models.lock_for_write`` does, so
+    that ``drafting.save_step(…, row_locked=True)`` need not read it again."""
     if not (user.is_authenticated and user.is_active):
         raise Http404  # of_applicant: nothing
     try:
@@ -54,7 +53,7 @@ def own_candidature_or_404(user, pk, *, lock=False) -> Candidature:
     except (TypeError, ValueError):
         raise Http404 from None
     if lock:
-        share_lock_call(pk)  # before the read: the call as it stands once held (drafting.LOCK_OF)
+        share_lock_call(pk)  # before the read, as models.lock_for_write
     candidature = _OWN_CANDIDATURE[lock].get(user.pk, pk)
     if candidature is None:
         raise Http404
