@@ -2,18 +2,23 @@
 candidature, the selection assistant, the deliberation session, its lines and the decisions. The
 views (``evaluation/views/``) only bind them and hand ``cleaned_data`` to the domain functions."""
 
+from datetime import datetime, time
 from decimal import Decimal
 from html import escape
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.utils import flatatt
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from accounts.models import User
+from accounts.models import RegionalRole, User
+from ami.formats import PARIS
+from ami.models import DocumentType, Region
+from candidatures.complements import field_choices
 from candidatures.step_forms import AmountField
 
-from . import scenarios
+from . import reviews, scenarios
 from .models import Opinion, ScoreBasis, SelectionScenario
 
 # --- Regional consolidation: the collegial opinion ---------------------------------------------
@@ -293,3 +298,382 @@ class DecisionForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not laureate:
             del self.fields["granted_amount"]
+
+
+# --- The regional cell's screens: admissibility, complements, members, assignments --------------
+
+
+def sr_label(visible: str, hidden: str, *args):
+    """A label whose end is read by screen readers only (a control in a table row, where the
+    row says whose it is): ``hidden`` is a ``format_html`` pattern filled with ``args``."""
+    return format_html('{}<span class="fr-sr-only">' + hidden + "</span>", visible, *args)
+
+
+class AdmissibilityForm(forms.Form):
+    """The coordinator's decision on a submitted candidature: the manual points of the checklist
+    (``admission.admissibility_checklist``), the decision, the motivation. Which points must be
+    ticked and when a motivation is needed stay ``admission.decide_admissibility``'s rules."""
+
+    points = forms.MultipleChoiceField(
+        label="Points à vérifier par le coordinateur",
+        help_text="Cochez chaque point vérifié. Tous doivent l'être pour déclarer la candidature "
+        "recevable.",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    decision = forms.ChoiceField(
+        label="Décision",
+        choices=[("admissible", "Recevable"), ("inadmissible", "Irrecevable")],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choisissez : recevable ou irrecevable.",
+            "invalid_choice": "Choisissez : recevable ou irrecevable.",
+        },
+    )
+    motivation = forms.CharField(
+        label="Motivation",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Obligatoire pour une candidature irrecevable. Elle est transmise au porteur.",
+    )
+    motivation.optional = False  # required for one decision: the hint says when
+
+    # The domain's names for its errors, mapped to the fields that show them.
+    error_fields = {"answers": "points"}
+
+    def __init__(self, *args, items=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["points"].choices = [
+            (item.key, item.label) for item in items if not item.automatic
+        ]
+
+
+class DueDateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%d")
+
+
+class ComplementsForm(forms.Form):
+    """A request for complements: the message, what may change (answers, documents), the due
+    date and time in Paris time. What is required stays the rule of ``admission.ask_complements``
+    (a message, something to complete, a date in the future)."""
+
+    message = forms.CharField(  # required by ask_complements, with the other rules
+        label="Message au porteur",
+        help_text="Ce qui est attendu, précisément.",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    message.optional = False
+    fields = forms.MultipleChoiceField(
+        label="Rubriques à compléter",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    document_types = forms.ModelMultipleChoiceField(
+        label="Pièces à déposer de nouveau",
+        queryset=DocumentType.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "Ces pièces ne sont pas celles de l'appel."},
+    )
+    due_date = forms.DateField(
+        label="Date limite (heure de Paris)",
+        help_text="Format attendu : JJ/MM/AAAA",
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=DueDateInput(),
+        error_messages={
+            "required": "Indiquez une date limite valide.",
+            "invalid": "Indiquez une date limite valide.",
+        },
+    )
+    due_time = forms.TimeField(
+        label="Heure limite (heure de Paris)",
+        help_text="Format attendu : HH:MM ; midi si rien n'est indiqué.",
+        input_formats=["%H:%M"],
+        required=False,
+        initial="12:00",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        error_messages={"invalid": "Indiquez une heure valide, par exemple 18:30."},
+    )
+    due_time.optional = False  # noon by default, as the hint says
+
+    error_fields = {"due_at": "due_date"}
+
+    def __init__(self, *args, call, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fields"].choices = field_choices(call)
+        document_types = self.fields["document_types"]
+        document_types.queryset = call.document_types.all()
+        document_types.label_from_instance = lambda document_type: (
+            document_type.label + ("" if document_type.mandatory else " (facultative)")
+        )
+
+    def clean(self):
+        data = super().clean()
+        day = data.get("due_date")
+        if day is not None and "due_time" not in self.errors:
+            data["due_at"] = datetime.combine(day, data.get("due_time") or time(12, 0), PARIS)
+        return data
+
+
+class AddMemberForm(forms.Form):
+    """Add a member to the cell, or invite them: the address is checked (format, account) by
+    ``cells.add_or_invite``."""
+
+    email = forms.CharField(
+        label="Adresse électronique",
+        help_text="Celle de son compte sur la plateforme, ou celle à laquelle l'inviter.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={"required": "Indiquez l'adresse électronique de la personne."},
+    )
+    role = forms.ChoiceField(
+        label="Rôle",
+        choices=RegionalRole.choices,
+        initial=RegionalRole.EVALUATOR,
+        error_messages={"invalid_choice": "Choisissez le rôle : coordinateur ou évaluateur."},
+    )
+
+
+class MemberRoleForm(forms.Form):
+    """The role of one member, in its row of the members' table."""
+
+    role = forms.ChoiceField(
+        choices=RegionalRole.choices,
+        error_messages={"invalid_choice": "Choisissez le rôle : coordinateur ou évaluateur."},
+    )
+
+    def __init__(self, *args, membership, **kwargs):
+        kwargs.setdefault("auto_id", f"membre-{membership.pk}-%s")
+        kwargs.setdefault("initial", {"role": membership.role})
+        super().__init__(*args, **kwargs)
+        self.membership = membership
+        self.fields["role"].label = sr_label("Rôle", " de {}", membership.user.email)
+
+
+class AssignForm(forms.Form):
+    """One more evaluator for a candidature, in its row of the assignments' table: the members
+    offered (no conflict, not already assigned); ``assignment.assign`` keeps the rules."""
+
+    evaluator = forms.TypedChoiceField(
+        coerce=int,
+        error_messages={
+            "required": "Choisissez le membre à qui attribuer la candidature.",
+            "invalid_choice": "Choisissez un membre de la cellule.",
+        },
+    )
+
+    def __init__(self, *args, candidature, options=(), **kwargs):
+        kwargs.setdefault("auto_id", f"attribution-{candidature.pk}-%s")
+        super().__init__(*args, **kwargs)
+        self.candidature = candidature
+        field = self.fields["evaluator"]
+        field.label = sr_label("Membre", " à qui attribuer {}", candidature.ptce.name)
+        field.choices = [(m.user_id, f"{m.user} ({m.get_role_display()})") for m in options]
+
+
+# --- Evaluators: a conflict of interest --------------------------------------------------------
+
+
+class ConflictForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif du conflit d'intérêts",
+        help_text="Obligatoire. Il est visible des coordinateurs de votre cellule.",
+        widget=forms.Textarea(attrs={"rows": 4, "id": "motif"}),
+        error_messages={
+            "required": "Indiquez le motif du conflit d'intérêts (par exemple : « je suis "
+            "salarié d'un membre du PTCE »)."
+        },
+    )
+
+    error_fields = {NON_FIELD_ERRORS: "reason"}
+
+
+# --- Consolidation: the hand-over to the CNA, reopening a review -----------------------------
+
+
+class HandoverForm(forms.Form):
+    comment = forms.CharField(
+        label="Commentaire pour la CNA",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class ReopenForm(forms.Form):
+    """A coordinator reopens a submitted review, with a message to its evaluator."""
+
+    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, review, **kwargs):
+        kwargs.setdefault("auto_id", f"reouverture-{review.pk}-%s")
+        super().__init__(*args, **kwargs)
+        self.review = review
+        self.fields["message"].label = f"Message à {review.evaluator}"
+
+
+# --- The CNA administrator: moving a candidature to another region ------------------------------
+
+
+class RegionMoveForm(forms.Form):
+    region = forms.ModelChoiceField(
+        label="Nouvelle région",
+        queryset=Region.objects.none(),
+        empty_label="Choisir une région",
+        error_messages={
+            "required": "Choisissez la région de destination.",
+            "invalid_choice": "Choisissez la région de destination.",
+        },
+    )
+    reason = forms.CharField(
+        label="Motif",
+        help_text="Obligatoire. Il est conservé dans l'historique des changements de région.",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Indiquez le motif du changement de région."},
+    )
+
+    def __init__(self, *args, candidature, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = Region.objects.exclude(pk=candidature.region_id).order_by(
+            "name"
+        )
+
+
+# --- Evaluators: the review on the grid --------------------------------------------------------
+
+
+class ReviewForm(forms.Form):
+    """The evaluator's grid: per criterion a score (or « non applicable » where the criterion
+    allows it) and a comment, then the overall opinion and comment, under the names
+    ``evaluation.reviews`` reads (``score-<pk>``, ``na-<pk>``, ``comment-<pk>``, ``opinion``,
+    ``comment``; ``grid`` says the whole grid was sent). A draft: nothing is required to save,
+    what is missing is said at submission (``reviews.missing_for_submission``). The form parses
+    what was typed and words its errors in French; ``reviews.save_review`` stays the rule, its
+    errors are added to the fields they name."""
+
+    mark_optional = False  # every answer counts at submission, none is required to save
+
+    grid = forms.CharField(widget=forms.HiddenInput, initial="1", required=False)
+    opinion = forms.ChoiceField(
+        label="Avis global",
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": "Choisissez un avis : favorable, réservé ou défavorable."
+        },
+    )
+    comment = forms.CharField(
+        label="Commentaire général",
+        help_text="Points forts, points de vigilance, recommandations pour la cellule.",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+    def __init__(self, *args, criteria, review=None, **kwargs):
+        kwargs.setdefault("auto_id", "%s")  # the names are the ids: « #score-12 »
+        if review is not None:
+            kwargs.setdefault("initial", self.stored(criteria, review))
+        super().__init__(*args, **kwargs)
+        self.fields["opinion"].choices = [
+            (value, label[:1].upper() + label[1:]) for value, label in Opinion.choices
+        ]
+        self.fields["comment"].max_length = reviews.MAX_COMMENT
+        self.fields["comment"].error_messages["max_length"] = reviews.too_long()
+        self.criteria = list(criteria)
+        for criterion in self.criteria:
+            self.fields.update(self.criterion_fields(criterion))
+        self.order_fields(  # the criteria first, then the opinion and the general comment
+            [name for criterion in self.criteria for name in self.names(criterion).values()]
+        )
+
+    @staticmethod
+    def names(criterion) -> dict:
+        return {
+            "score": reviews.score_field(criterion),
+            "na": reviews.not_applicable_field(criterion),
+            "comment": reviews.comment_field(criterion),
+        }
+
+    @staticmethod
+    def stored(criteria, review) -> dict:
+        initial = {"opinion": review.opinion, "comment": review.comment}
+        scores = {s.criterion_id: s for s in review.scores.all()}
+        for criterion in criteria:
+            stored = scores.get(criterion.pk)
+            if stored is None:
+                continue
+            names = ReviewForm.names(criterion)
+            initial[names["score"]] = "" if stored.score is None else str(stored.score)
+            initial[names["na"]] = stored.not_applicable
+            initial[names["comment"]] = stored.comment
+        return initial
+
+    def criterion_fields(self, criterion) -> dict:
+        names = self.names(criterion)
+        scale = reviews.scale_message(criterion)
+        fields = {
+            names["score"]: forms.ChoiceField(
+                label=format_html(
+                    'Note<span class="fr-sr-only"> du critère « {} »</span> (de {} à {})',
+                    criterion.label,
+                    criterion.scale_min,
+                    criterion.scale_max,
+                ),
+                required=False,
+                choices=[
+                    ("", "— Choisir une note —"),
+                    *(
+                        (str(value), str(value))
+                        for value in range(criterion.scale_min, criterion.scale_max + 1)
+                    ),
+                ],
+                error_messages={"invalid_choice": scale},
+            )
+        }
+        if criterion.allows_not_applicable:
+            fields[names["na"]] = forms.BooleanField(
+                label=sr_label("Non applicable", " : critère « {} »", criterion.label),
+                help_text="Le critère est alors écarté du calcul de la note (il ne compte pas "
+                "pour 0) ; une note choisie est ignorée.",
+                required=False,
+            )
+        fields[names["comment"]] = forms.CharField(
+            label=sr_label("Commentaire sur ce critère", " « {} »", criterion.label),
+            required=False,
+            strip=False,
+            max_length=reviews.MAX_COMMENT,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            error_messages={"max_length": reviews.too_long()},
+        )
+        return fields
+
+    def rows(self) -> list[dict]:
+        """Per criterion, its bound fields (``na`` None where « non applicable » is not
+        offered), for the template's fieldset of the criterion."""
+        rows = []
+        for criterion in self.criteria:
+            names = self.names(criterion)
+            rows.append(
+                {
+                    "criterion": criterion,
+                    "score": self[names["score"]],
+                    "na": self[names["na"]] if names["na"] in self.fields else None,
+                    "comment": self[names["comment"]],
+                }
+            )
+        return rows
+
+    def add_save_errors(self, errors: dict) -> None:
+        """The errors of ``reviews.save_review`` (field name → messages) the form has not
+        found itself; « non applicable » refused where it is not offered goes to the score."""
+        for name, messages in errors.items():
+            if name not in self.fields and name.startswith("na-"):
+                name = "score-" + name.removeprefix("na-")
+            known = self.errors.get(name, []) if name in self.fields else []
+            for message in messages:
+                if message not in known:
+                    self.add_error(name if name in self.fields else None, message)

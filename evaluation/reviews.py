@@ -113,7 +113,7 @@ def _criteria(review):
     return list(review.candidature.call.criteria.all())
 
 
-def _scale_message(criterion) -> str:
+def scale_message(criterion) -> str:
     return (
         f"La note doit être un nombre entier entre {criterion.scale_min} et {criterion.scale_max}."
     )
@@ -127,9 +127,9 @@ def _parse_score(criterion, raw):
     try:
         score = int(raw)
     except ValueError:
-        return None, _scale_message(criterion)
+        return None, scale_message(criterion)
     if not criterion.scale_min <= score <= criterion.scale_max:
-        return None, _scale_message(criterion)
+        return None, scale_message(criterion)
     return score, None
 
 
@@ -179,7 +179,7 @@ def save_review(review, actor, data) -> SaveResult:
             if comment_name in data:
                 comment = str(data.get(comment_name))
                 if len(comment) > MAX_COMMENT:
-                    errors[comment_name] = [_too_long()]
+                    errors[comment_name] = [too_long()]
                 elif comment != current.comment:
                     current.comment = comment
                     changed = True
@@ -199,7 +199,7 @@ def save_review(review, actor, data) -> SaveResult:
         if GENERAL_COMMENT in data:
             comment = str(data.get(GENERAL_COMMENT))
             if len(comment) > MAX_COMMENT:
-                errors[GENERAL_COMMENT] = [_too_long()]
+                errors[GENERAL_COMMENT] = [too_long()]
             else:
                 locked.comment = comment
                 update_fields.append("comment")
@@ -212,7 +212,7 @@ def save_review(review, actor, data) -> SaveResult:
     return SaveResult(saved_at=timezone.now(), total=locked.total, errors=errors, labels=labels)
 
 
-def _too_long() -> str:
+def too_long() -> str:
     return f"Le commentaire ne doit pas dépasser {MAX_COMMENT:_} caractères.".replace("_", "\u202f")
 
 

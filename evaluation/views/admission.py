@@ -2,7 +2,6 @@
 for complements (with the before/after of what the applicant changed). The rules live in
 ``evaluation.admission``."""
 
-from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -11,15 +10,16 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from ami.formats import PARIS, euros
+from ami.formats import euros
 from candidatures import questionnaire
 from candidatures.complements import field_choices, open_request
 from candidatures.models import CandidatureState, FundingStatus
 
 from .. import admission
+from ..forms import AdmissibilityForm, ComplementsForm
 from ..models import AdmissibilityCheck
 from ..permissions import cell_of, region_handed_over, regional_phase_refusal
-from .errors import errors_of
+from .errors import add_errors
 from .lookups import coordinated_candidature_or_404
 
 
@@ -27,35 +27,27 @@ from .lookups import coordinated_candidature_or_404
 @require_http_methods(["GET", "POST"])
 def admissibility(request, pk):
     candidature = coordinated_candidature_or_404(request.user, pk)
-    errors, posted = {}, {"decision": "", "points": set(), "motivation": ""}
-    if request.method == "POST":
-        decision = request.POST.get("decision")
-        ticked = set(request.POST.getlist("points"))
-        posted = {
-            "decision": decision,
-            "points": ticked,
-            "motivation": request.POST.get("motivation", ""),
-        }
-        if decision not in ("admissible", "inadmissible"):
-            errors = {"decision": ["Choisissez : recevable ou irrecevable."]}
+    items = admission.admissibility_checklist(candidature)
+    form = AdmissibilityForm(request.POST if request.method == "POST" else None, items=items)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            admission.decide_admissibility(
+                candidature,
+                request.user,
+                admissible=data["decision"] == "admissible",
+                answers=dict.fromkeys(data["points"], True),
+                motivation=data["motivation"],
+            )
+        except ValidationError as error:
+            add_errors(form, error)
         else:
-            try:
-                admission.decide_admissibility(
-                    candidature,
-                    request.user,
-                    admissible=decision == "admissible",
-                    answers=dict.fromkeys(ticked, True),
-                    motivation=posted["motivation"],
-                )
-            except ValidationError as error:
-                errors = errors_of(error)
-            else:
-                messages.success(
-                    request,
-                    f"La candidature est déclarée {candidature.get_state_display()} ; le porteur "
-                    "en est informé par courriel.",
-                )
-                return redirect("admissibility", pk=candidature.pk)
+            messages.success(
+                request,
+                f"La candidature est déclarée {candidature.get_state_display()} ; le porteur "
+                "en est informé par courriel.",
+            )
+            return redirect("admissibility", pk=candidature.pk)
     check = AdmissibilityCheck.objects.filter(candidature=candidature).first()
     ptce = candidature.ptce
     phase_refusal = regional_phase_refusal(candidature.call)
@@ -65,7 +57,7 @@ def admissibility(request, pk):
         {
             "candidature": candidature,
             "cell": cell_of(candidature),
-            "items": admission.admissibility_checklist(candidature),
+            "items": items,
             "check": check,
             "frozen": list(check.answers.values()) if check else [],
             "documents": list(candidature.documents.select_related("document_type")),
@@ -74,32 +66,10 @@ def admissibility(request, pk):
             and not phase_refusal
             and not region_handed_over(candidature.call_id, candidature.region_id),
             "phase_refusal": phase_refusal,
-            "errors": errors,
-            "posted": posted,
+            "form": form,
         },
-        status=422 if errors else 200,
+        status=422 if form.errors else 200,
     )
-
-
-def parse_due_at(day: str, hour: str):
-    """A date (YYYY-MM-DD as the date input sends it, or DD/MM/YYYY as typed where the browser
-    has no date picker) and an optional time (HH:MM, noon by default), in Paris time."""
-    parsed_day = None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            parsed_day = datetime.strptime(day.strip(), pattern).date()
-            break
-        except ValueError:
-            continue
-    try:
-        parsed_time = (
-            datetime.strptime(hour.strip(), "%H:%M").time() if hour.strip() else time(12, 0)
-        )
-    except ValueError:
-        return None
-    if parsed_day is None:
-        return None
-    return datetime.combine(parsed_day, parsed_time, tzinfo=PARIS)
 
 
 def _amount(value) -> str:
@@ -153,37 +123,22 @@ def describe_changes(call, changes: dict | None) -> list[dict]:
 @require_http_methods(["GET", "POST"])
 def complements_request(request, pk):
     candidature = coordinated_candidature_or_404(request.user, pk)
-    document_types = list(candidature.call.document_types.all())
-    errors = {}
-    posted = {
-        "message": "",
-        "fields": set(),
-        "document_types": set(),
-        "due_date": "",
-        "due_time": "12:00",
-    }
-    if request.method == "POST":
-        posted = {
-            "message": request.POST.get("message", ""),
-            "fields": set(request.POST.getlist("fields")),
-            "document_types": set(request.POST.getlist("document_types")),
-            "due_date": request.POST.get("due_date", ""),
-            "due_time": request.POST.get("due_time", ""),
-        }
-        due_at = parse_due_at(posted["due_date"], posted["due_time"])
+    form = ComplementsForm(
+        request.POST if request.method == "POST" else None, call=candidature.call
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            if due_at is None:
-                raise ValidationError({"due_at": "Indiquez une date limite valide."})
             admission.ask_complements(
                 candidature,
                 request.user,
-                message=posted["message"],
-                fields=sorted(posted["fields"]),
-                document_types=[t for t in document_types if str(t.pk) in posted["document_types"]],
-                due_at=due_at,
+                message=data["message"],
+                fields=sorted(data["fields"]),
+                document_types=list(data["document_types"]),
+                due_at=data["due_at"],
             )
         except ValidationError as error:
-            errors = errors_of(error)
+            add_errors(form, error)
         else:
             messages.success(
                 request,
@@ -215,13 +170,10 @@ def complements_request(request, pk):
         {
             "candidature": candidature,
             "cell": cell_of(candidature),
-            "field_choices": field_choices(candidature.call),
-            "document_types": document_types,
             "history": history,
             "can_request": can_request,
             "phase_refusal": phase_refusal,
-            "errors": errors,
-            "posted": posted,
+            "form": form,
         },
-        status=422 if errors else 200,
+        status=422 if form.errors else 200,
     )

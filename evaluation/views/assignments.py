@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import (
@@ -19,15 +19,27 @@ from ami.scoping import get_visible_or_404
 from candidatures.models import Candidature, CandidatureState
 
 from .. import assignment, conflicts
+from ..forms import AssignForm
 from ..models import Assignment, ConflictOfInterest, Review, ReviewState
 from ..permissions import region_handed_over, regional_phase_refusal
-from .errors import flash_errors
+from .errors import add_errors, flash_errors
 from .lookups import coordinated_candidature_or_404, coordinated_cell_or_404, posted_pk
 
 PAGE_SIZE = 50
 
 
+def _members(cell) -> list:
+    """The cell's active members, coordinators first."""
+    return list(
+        RegionalCellMembership.objects.filter(cell=cell, user__is_active=True)
+        .select_related("user")
+        .order_by("role", "user__last_name", "user__first_name", "user__email")
+    )
+
+
 def _assignment_post(request, cell):
+    """Perform the posted action; an ``AssignForm`` back when the assignment was refused (its
+    errors to show in the candidature's row)."""
     action = request.POST.get("action")
     if action == "auto":
         result = assignment.auto_assign(cell, request.user)
@@ -59,8 +71,15 @@ def _assignment_post(request, cell):
         )
         if (candidature.call_id, candidature.region_id) != (cell.call_id, cell.region_id):
             raise Http404
-        evaluator = get_object_or_404(User, pk=posted_pk(request, "evaluator"))
-        assignment.assign(candidature, evaluator, request.user)
+        form = AssignForm(request.POST, candidature=candidature, options=_members(cell))
+        if not form.is_valid():
+            return form
+        evaluator = User.objects.get(pk=form.cleaned_data["evaluator"])
+        try:
+            assignment.assign(candidature, evaluator, request.user)
+        except ValidationError as error:
+            add_errors(form, error)
+            return form
         messages.success(request, f"« {candidature.ptce.name} » est attribuée à {evaluator}.")
         return
     if action == "unassign":
@@ -99,14 +118,16 @@ def _assignment_post(request, cell):
 @require_http_methods(["GET", "POST"])
 def cell_assignments(request, cell_pk):
     cell = coordinated_cell_or_404(request.user, cell_pk)
+    refused = None
     if request.method == "POST":
         try:
-            _assignment_post(request, cell)
+            refused = _assignment_post(request, cell)
         except ValidationError as error:
             flash_errors(request, error)
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
-        return redirect("cell_assignments", cell_pk=cell.pk)
+        if refused is None:
+            return redirect("cell_assignments", cell_pk=cell.pk)
 
     wanted = cell.call.reviews_per_candidature
     admissible = Candidature.objects.visible_to(request.user).filter(
@@ -140,11 +161,7 @@ def cell_assignments(request, cell_pk):
         .order_by("ptce__name", "pk"),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
-    memberships = list(
-        RegionalCellMembership.objects.filter(cell=cell, user__is_active=True)
-        .select_related("user")
-        .order_by("role", "user__last_name", "user__first_name", "user__email")
-    )
+    memberships = _members(cell)
     member_ids = [m.user_id for m in memberships]
     load = assignment.loads(cell.call_id, member_ids)
     done = dict(
@@ -162,12 +179,18 @@ def cell_assignments(request, cell_pk):
         assigned_ids = {a.evaluator_id for a in assigned}
         conflicts = list(candidature.conflicts.all())
         blocked = {c.evaluator_id for c in conflicts if c.blocks}
+        options = [m for m in memberships if m.user_id not in assigned_ids | blocked]
+        if refused is not None and refused.candidature.pk == candidature.pk:
+            form = refused  # the refused choice, with its error, in its row
+        else:
+            form = AssignForm(candidature=candidature, options=options)
         rows.append(
             {
                 "candidature": candidature,
                 "assignments": [(a, a.evaluator_id not in submitted) for a in assigned],
                 "conflicts": conflicts,
-                "options": [m for m in memberships if m.user_id not in assigned_ids | blocked],
+                "options": options,
+                "form": form,
                 "missing": max(0, wanted - len(assigned)),
             }
         )
@@ -187,6 +210,7 @@ def cell_assignments(request, cell_pk):
             "phase_refusal": phase_refusal,
             "closed": handed_over or bool(phase_refusal),
         },
+        status=422 if refused is not None else 200,
     )
 
 

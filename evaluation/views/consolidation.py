@@ -20,7 +20,7 @@ from candidatures.models import Candidature, CandidatureState
 
 from .. import consolidation, exports
 from ..filters import ConsolidationFilter
-from ..forms import OpinionForm
+from ..forms import HandoverForm, OpinionForm
 from ..permissions import (
     can_coordinate,
     can_view_cell,
@@ -294,11 +294,13 @@ def region_handover(request, cell_pk):
     phase_refusal = regional_phase_refusal(cell.call)
     coordinator = is_cell_coordinator(request.user, cell)
     can_edit = handover is None and not phase_refusal and coordinator
+    form = HandoverForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not coordinator:
             raise PermissionDenied("Seul un coordinateur de la cellule transmet la région.")
+        form.is_valid()  # a free comment: always valid
         try:
-            consolidation.hand_over(cell, request.user, request.POST.get("comment", ""))
+            consolidation.hand_over(cell, request.user, form.cleaned_data["comment"])
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
@@ -321,6 +323,7 @@ def region_handover(request, cell_pk):
             "phase_refusal": phase_refusal,
             "is_coordinator": coordinator,
             "ready_count": consolidation.rankable(cell).count() if handover is None else 0,
+            "form": form,
         },
     )
 

@@ -24,11 +24,11 @@ from candidatures.models import Candidature, MemberCategory
 from candidatures.submission import build_snapshot
 
 from .. import conflicts, reviews
+from ..forms import ConflictForm, ReopenForm, ReviewForm
 from ..models import (
     Assignment,
     ConflictOfInterest,
     ConflictStatus,
-    Opinion,
     RegionHandover,
     Review,
     ReviewState,
@@ -41,6 +41,7 @@ from ..permissions import (
     regional_phase_refusal,
     review_phase_refusal,
 )
+from .errors import add_errors
 
 REVIEW_STATES = {None: "à faire", ReviewState.DRAFT: "en cours", ReviewState.SUBMITTED: "rendue"}
 
@@ -167,40 +168,6 @@ def _frozen(candidature) -> dict:
     }
 
 
-def _grid(criteria, review, data=None, errors=None) -> list[dict]:
-    """One row per criterion for the form: stored values, or what was just posted."""
-    scores = {s.criterion_id: s for s in review.scores.all()} if review else {}
-    errors = errors or {}
-    rows = []
-    for criterion in criteria:
-        stored = scores.get(criterion.pk)
-        names = {
-            "score": reviews.score_field(criterion),
-            "na": reviews.not_applicable_field(criterion),
-            "comment": reviews.comment_field(criterion),
-        }
-        score = "" if stored is None or stored.score is None else str(stored.score)
-        not_applicable = bool(stored and stored.not_applicable)
-        comment = stored.comment if stored else ""
-        if data is not None:
-            score = str(data.get(names["score"], score))
-            not_applicable = reviews.is_checked(data.get(names["na"], ""))
-            comment = str(data.get(names["comment"], comment))
-        rows.append(
-            {
-                "criterion": criterion,
-                "names": names,
-                "values": [str(v) for v in range(criterion.scale_min, criterion.scale_max + 1)],
-                "score": score,
-                "not_applicable": not_applicable,
-                "comment": comment,
-                "score_errors": errors.get(names["score"], []) + errors.get(names["na"], []),
-                "comment_errors": errors.get(names["comment"], []),
-            }
-        )
-    return rows
-
-
 def _comparison(criteria, review_list) -> list[dict]:
     """Rows of the side-by-side table: per criterion, each review's score and comment."""
     by_review = [{s.criterion_id: s for s in r.scores.all()} for r in review_list]
@@ -210,7 +177,9 @@ def _comparison(criteria, review_list) -> list[dict]:
     ]
 
 
-def _review_context(request, candidature, review, *, data=None, errors=None, problems=None):
+def _review_context(request, candidature, review, *, form=None, problems=None):
+    """The review page; ``form``: the grid as posted (with its errors), otherwise the stored
+    review's values."""
     user = request.user
     criteria = list(candidature.call.criteria.all())
     if review is None:
@@ -218,6 +187,8 @@ def _review_context(request, candidature, review, *, data=None, errors=None, pro
     else:
         refusal = reviews.review_refusal(candidature, user, review)
     editable = refusal is None
+    if editable and form is None:
+        form = ReviewForm(criteria=criteria, review=review)
     context = {
         "candidature": candidature,
         "frozen": _frozen(candidature),
@@ -227,26 +198,13 @@ def _review_context(request, candidature, review, *, data=None, errors=None, pro
         "total": review.total if review is not None else None,
         "editable": editable,
         "refusal": refusal,
-        "grid": _grid(criteria, review, data, errors) if editable else [],
-        "opinions": Opinion.choices,
-        "opinion": str(data.get(reviews.OPINION, "")) if data is not None else "",
-        "general_comment": str(data.get(reviews.GENERAL_COMMENT, "")) if data is not None else "",
-        "opinion_errors": (errors or {}).get(reviews.OPINION, []),
-        "general_comment_errors": (errors or {}).get(reviews.GENERAL_COMMENT, []),
-        "errors": errors or {},
+        "form": form if editable else None,
+        "grid": form.rows() if editable else [],
         "problems": problems or [],
         "handed_over": region_handed_over(candidature.call, candidature.region),
         "phase_refusal": review_phase_refusal(candidature.call),
         "can_coordinate": can_coordinate(user, candidature),
-        "names": {
-            "grid": reviews.GRID_MARKER,
-            "opinion": reviews.OPINION,
-            "comment": reviews.GENERAL_COMMENT,
-        },
     }
-    if data is None and review is not None:
-        context["opinion"] = review.opinion
-        context["general_comment"] = review.comment
     read_only_own = review is not None and not editable
     context["own_columns"] = [review] if read_only_own else []
     context["own_rows"] = _comparison(criteria, [review]) if read_only_own else []
@@ -263,13 +221,14 @@ def _review_context(request, candidature, review, *, data=None, errors=None, pro
     context["others"] = others
     context["other_rows"] = _comparison(criteria, others) if others else []
     context["can_see_reviews"] = visible
-    context["reopenable"] = [
+    reopenable = [
         r
         for r in ([review] if review is not None else []) + others
         if r.state == ReviewState.SUBMITTED
     ]
     if regional_phase_refusal(candidature.call):  # the phase closes the cell's decisions
-        context["reopenable"] = []
+        reopenable = []
+    context["reopen_forms"] = [ReopenForm(review=r) for r in reopenable]
     return context
 
 
@@ -296,17 +255,18 @@ def review_edit(request, pk):
             "evaluation/evaluator/review.html",
             _review_context(request, candidature, review),
         )
+    form = ReviewForm(request.POST, criteria=candidature.call.criteria.all())
     try:
         review = review or reviews.get_or_start_review(candidature, request.user)
+        # The whole post: the values the form finds valid are kept, whatever the others.
         result = reviews.save_review(review, request.user, request.POST)
     except PermissionDenied as refusal:
         messages.error(request, str(refusal))
         return redirect("review_edit", pk=candidature.pk)
-    if not result.ok:
+    if not form.is_valid() or not result.ok:
+        form.add_save_errors(result.errors)
         review = _own_review(candidature, request.user)
-        context = _review_context(
-            request, candidature, review, data=request.POST, errors=result.errors
-        )
+        context = _review_context(request, candidature, review, form=form)
         return render(request, "evaluation/evaluator/review.html", context, status=422)
     messages.success(request, "Votre évaluation est enregistrée.")
     return redirect("review_edit", pk=candidature.pk)
@@ -355,12 +315,12 @@ def review_submit(request, pk):
     try:
         review = review or reviews.get_or_start_review(candidature, request.user)
         if any(key != "csrfmiddlewaretoken" for key in request.POST):
+            form = ReviewForm(request.POST, criteria=candidature.call.criteria.all())
             result = reviews.save_review(review, request.user, request.POST)
-            if not result.ok:
+            if not form.is_valid() or not result.ok:
+                form.add_save_errors(result.errors)
                 review = _own_review(candidature, request.user)
-                context = _review_context(
-                    request, candidature, review, data=request.POST, errors=result.errors
-                )
+                context = _review_context(request, candidature, review, form=form)
                 return render(request, "evaluation/evaluator/review.html", context, status=422)
         reviews.submit_review(review, request.user)
     except PermissionDenied as refusal:
@@ -385,28 +345,30 @@ def review_submit(request, pk):
 @require_http_methods(["GET", "POST"])
 def conflict_declare(request, pk):
     candidature = _cell_candidature_or_404(request.user, pk)
-    context = {"candidature": candidature, "reason": "", "reason_errors": []}
-    if request.method == "POST":
-        reason = request.POST.get("reason", "")
+    form = ConflictForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
         try:
-            conflicts.declare_conflict(candidature, request.user, reason)
+            conflicts.declare_conflict(candidature, request.user, form.cleaned_data["reason"])
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
             return redirect("evaluator_worklist")
         except ValidationError as error:
-            context.update(reason=reason, reason_errors=error.messages)
-            return render(request, "evaluation/evaluator/conflict.html", context, status=422)
-        messages.success(
-            request,
-            f"Votre conflit d'intérêts sur la candidature de « {candidature.ptce.name} » est "
-            "enregistré : vous ne la verrez plus, ni ses évaluations. La cellule régionale en est "
-            "informée.",
-        )
-        return redirect("evaluator_worklist")
-    context["assigned"] = Assignment.objects.filter(
-        candidature=candidature, evaluator=request.user
-    ).exists()
-    return render(request, "evaluation/evaluator/conflict.html", context)
+            add_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Votre conflit d'intérêts sur la candidature de « {candidature.ptce.name} » "
+                "est enregistré : vous ne la verrez plus, ni ses évaluations. La cellule "
+                "régionale en est informée.",
+            )
+            return redirect("evaluator_worklist")
+    assigned = Assignment.objects.filter(candidature=candidature, evaluator=request.user).exists()
+    return render(
+        request,
+        "evaluation/evaluator/conflict.html",
+        {"candidature": candidature, "form": form, "assigned": assigned},
+        status=422 if form.errors else 200,
+    )
 
 
 # --- Coordinator: reopen a submitted review ---------------------------------------------------
@@ -428,7 +390,9 @@ def review_reopen(request, review_pk):
     if not is_regional_coordinator(request.user, candidature.call, candidature.region):
         raise PermissionDenied
     try:
-        reviews.reopen_review(review, request.user, request.POST.get("message", ""))
+        form = ReopenForm(request.POST, review=review)
+        form.is_valid()  # a free message: always valid
+        reviews.reopen_review(review, request.user, form.cleaned_data["message"])
     except PermissionDenied as refusal:
         messages.error(request, str(refusal))
     else:

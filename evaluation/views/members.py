@@ -22,9 +22,10 @@ from candidatures.models import CandidatureState
 
 from .. import cells, worklists
 from ..filters import CellHomeFilter
+from ..forms import AddMemberForm, MemberRoleForm
 from ..permissions import region_handed_over, regional_phase_refusal
 from . import listing
-from .errors import errors_of, flash_errors
+from .errors import add_errors, flash_errors
 from .lookups import coordinated_cell_or_404, posted_pk
 
 PAGE_SIZE = 50
@@ -91,55 +92,31 @@ def cell_home(request, cell_pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def cell_members(request, cell_pk):
+    """The cell's members (a role form in each row), its pending invitations, and the form that
+    adds or invites a member. A refused change is shown on its form (422); a refused button of a
+    row (remove, resend, revoke) as a message."""
     cell = coordinated_cell_or_404(request.user, cell_pk)
-    errors, posted = {}, {"email": "", "role": RegionalRole.EVALUATOR}
+    add_form, role_form = AddMemberForm(), None
     if request.method == "POST":
         action = request.POST.get("action")
-        try:
-            if action == "add":
-                posted = {
-                    "email": request.POST.get("email", ""),
-                    "role": request.POST.get("role", ""),
-                }
-                added = cells.add_or_invite(cell, posted["email"], posted["role"], request.user)
-                if isinstance(added, CellInvitation):
-                    messages.success(
-                        request,
-                        f"Aucun compte n'existe encore avec l'adresse {added.email} : une "
-                        f"invitation ({added.get_role_display()}) lui a été envoyée, valable "
-                        f"jusqu'au {timezone.localtime(added.expires_at):%d/%m/%Y}. La personne "
-                        "rejoindra la cellule en créant son compte avec cette adresse.",
-                    )
-                else:
-                    messages.success(
-                        request,
-                        f"{added.user.email} fait désormais partie de la cellule "
-                        f"({added.get_role_display()}) ; un courriel l'en informe.",
-                    )
-            elif action in ("resend", "revoke"):
-                invitation = get_object_or_404(
-                    CellInvitation.objects.filter(regional_cell=cell),
-                    pk=posted_pk(request, "invitation"),
-                )
-                if action == "resend":
-                    invitation = invitations.resend(invitation, request.user)
-                    messages.success(
-                        request,
-                        f"Invitation renvoyée à {invitation.email}, valable jusqu'au "
-                        f"{timezone.localtime(invitation.expires_at):%d/%m/%Y}.",
-                    )
-                else:
-                    invitation = invitations.revoke(invitation, request.user)
-                    messages.success(request, f"L'invitation de {invitation.email} est révoquée.")
-            elif action in ("role", "remove"):
-                membership = get_object_or_404(
-                    cell.memberships.select_related("user", "cell"),
-                    pk=posted_pk(request, "membership"),
-                )
-                if action == "role":
+        if action == "add":
+            add_form = AddMemberForm(request.POST)
+            if add_form.is_valid() and _add(request, cell, add_form):
+                return redirect("cell_members", cell_pk=cell.pk)
+        elif action == "role":
+            membership = get_object_or_404(
+                cell.memberships.select_related("user", "cell"),
+                pk=posted_pk(request, "membership"),
+            )
+            role_form = MemberRoleForm(request.POST, membership=membership)
+            if role_form.is_valid():
+                try:
                     membership = cells.change_role(
-                        membership, request.POST.get("role"), request.user
+                        membership, role_form.cleaned_data["role"], request.user
                     )
+                except ValidationError as error:
+                    add_errors(role_form, error)
+                else:
                     messages.success(
                         request,
                         f"{membership.user} est désormais {membership.get_role_display()}.",
@@ -149,30 +126,26 @@ def cell_members(request, cell_pk):
                         and membership.role != RegionalRole.COORDINATOR
                     ):
                         return redirect("dashboard")  # no longer coordinator of the cell
-                else:
-                    withdrawn = cells.remove_member(membership, request.user)
-                    text = f"{membership.user} ne fait plus partie de la cellule."
-                    if withdrawn:
-                        text += (
-                            f" {plural(withdrawn, 'attribution', 'attributions')} sans évaluation "
-                            "rendue "
-                            + ("lui a été retirée." if withdrawn == 1 else "lui ont été retirées.")
-                        )
-                    messages.success(request, text)
-                    if membership.user_id == request.user.pk:
-                        return redirect("dashboard")
-            else:
-                raise Http404
-        except ValidationError as error:
-            if action != "add":
+                    return redirect("cell_members", cell_pk=cell.pk)
+        elif action in ("resend", "revoke", "remove"):
+            try:
+                leaving = _row_action(request, cell, action)
+            except ValidationError as error:
                 flash_errors(request, error)
-                return redirect("cell_members", cell_pk=cell.pk)
-            errors = errors_of(error)
-        else:
+            else:
+                if leaving:
+                    return redirect("dashboard")
             return redirect("cell_members", cell_pk=cell.pk)
-    memberships = cell.memberships.select_related("user").order_by(
-        "role", "user__last_name", "user__first_name", "user__email"
+        else:
+            raise Http404
+    memberships = list(
+        cell.memberships.select_related("user").order_by(
+            "role", "user__last_name", "user__first_name", "user__email"
+        )
     )
+    for membership in memberships:
+        bound = role_form is not None and role_form.membership.pk == membership.pk
+        membership.role_form = role_form if bound else MemberRoleForm(membership=membership)
     pending = cell.invitations.filter(accepted_at=None, revoked_at=None).order_by("email")
     return render(
         request,
@@ -181,9 +154,64 @@ def cell_members(request, cell_pk):
             "cell": cell,
             "memberships": memberships,
             "invitations": pending,
-            "roles": RegionalRole.choices,
-            "errors": errors,
-            "posted": posted,
+            "form": add_form,
         },
-        status=422 if errors else 200,
+        status=422 if add_form.errors or (role_form is not None and role_form.errors) else 200,
     )
+
+
+def _add(request, cell, form) -> bool:
+    """Add or invite the person of the valid ``form``; False with the refusal on the form."""
+    try:
+        added = cells.add_or_invite(
+            cell, form.cleaned_data["email"], form.cleaned_data["role"], request.user
+        )
+    except ValidationError as error:
+        add_errors(form, error)
+        return False
+    if isinstance(added, CellInvitation):
+        messages.success(
+            request,
+            f"Aucun compte n'existe encore avec l'adresse {added.email} : une "
+            f"invitation ({added.get_role_display()}) lui a été envoyée, valable "
+            f"jusqu'au {timezone.localtime(added.expires_at):%d/%m/%Y}. La personne "
+            "rejoindra la cellule en créant son compte avec cette adresse.",
+        )
+    else:
+        messages.success(
+            request,
+            f"{added.user.email} fait désormais partie de la cellule "
+            f"({added.get_role_display()}) ; un courriel l'en informe.",
+        )
+    return True
+
+
+def _row_action(request, cell, action) -> bool:
+    """Resend or revoke an invitation, remove a member; True when the user left the cell."""
+    if action in ("resend", "revoke"):
+        invitation = get_object_or_404(
+            CellInvitation.objects.filter(regional_cell=cell),
+            pk=posted_pk(request, "invitation"),
+        )
+        if action == "resend":
+            invitation = invitations.resend(invitation, request.user)
+            messages.success(
+                request,
+                f"Invitation renvoyée à {invitation.email}, valable jusqu'au "
+                f"{timezone.localtime(invitation.expires_at):%d/%m/%Y}.",
+            )
+        else:
+            invitation = invitations.revoke(invitation, request.user)
+            messages.success(request, f"L'invitation de {invitation.email} est révoquée.")
+        return False
+    membership = get_object_or_404(
+        cell.memberships.select_related("user", "cell"), pk=posted_pk(request, "membership")
+    )
+    withdrawn = cells.remove_member(membership, request.user)
+    text = f"{membership.user} ne fait plus partie de la cellule."
+    if withdrawn:
+        text += f" {plural(withdrawn, 'attribution', 'attributions')} sans évaluation rendue " + (
+            "lui a été retirée." if withdrawn == 1 else "lui ont été retirées."
+        )
+    messages.success(request, text)
+    return membership.user_id == request.user.pk

@@ -9,11 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import is_national_administrator
-from ami.models import Region
 from candidatures.models import Candidature
 
 from .. import admission
-from .errors import errors_of
+from ..forms import RegionMoveForm
+from .errors import add_errors
 
 
 @login_required
@@ -27,18 +27,15 @@ def region_move(request, pk):
         request.user, candidature.call
     ):
         raise Http404
-    regions = list(Region.objects.exclude(pk=candidature.region_id).order_by("name"))
-    errors, posted = {}, {"region": "", "reason": ""}
-    if request.method == "POST":
-        posted = {
-            "region": request.POST.get("region", ""),
-            "reason": request.POST.get("reason", ""),
-        }
-        target = next((r for r in regions if r.pk == posted["region"]), None)
+    form = RegionMoveForm(
+        request.POST if request.method == "POST" else None, candidature=candidature
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            move = admission.move_region(candidature, target, request.user, posted["reason"])
+            move = admission.move_region(candidature, data["region"], request.user, data["reason"])
         except ValidationError as error:
-            errors = errors_of(error)
+            add_errors(form, error)
         else:
             messages.success(
                 request,
@@ -51,10 +48,8 @@ def region_move(request, pk):
         "evaluation/coordinator/region_move.html",
         {
             "candidature": candidature,
-            "regions": regions,
             "moves": candidature.region_moves.select_related("from_region", "to_region", "actor"),
-            "errors": errors,
-            "posted": posted,
+            "form": form,
         },
-        status=422 if errors else 200,
+        status=422 if form.errors else 200,
     )

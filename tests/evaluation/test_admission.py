@@ -20,9 +20,9 @@ from ami.models import OutboxMessage
 from candidatures import workflow
 from candidatures.models import Candidature, CandidatureState, ComplementRequest, RegionMove
 from evaluation import admission
+from evaluation.forms import ComplementsForm
 from evaluation.models import AdmissibilityCheck, Assignment, RegionHandover
 from evaluation.tasks import send_complement_reminders
-from evaluation.views.admission import parse_due_at
 from tests import factories as f
 from tests.candidatures.helpers import add_document, submittable
 
@@ -274,7 +274,13 @@ def test_complements_form_errors(client, case):
         complements_url(candidature), {"message": "x", "fields": ["title"], "due_date": "demain"}
     )
     assert "Indiquez une date limite valide." in response.content.decode()
+
     # Typed by hand where the browser has no date picker: French order is understood.
+    def parse_due_at(day, hour):
+        data = {"message": "x", "fields": ["title"], "due_date": day, "due_time": hour}
+        form = ComplementsForm(data, call=candidature.call)
+        return form.cleaned_data["due_at"] if form.is_valid() else None
+
     assert parse_due_at("31/07/2031", "") == datetime(2031, 7, 31, 12, tzinfo=PARIS)
     assert parse_due_at("2031-07-31", "9:05") == datetime(2031, 7, 31, 9, 5, tzinfo=PARIS)
     assert parse_due_at("31/07/2031", "25:00") is None
