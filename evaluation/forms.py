@@ -446,6 +446,8 @@ class MemberRoleForm(forms.Form):
         error_messages={"invalid_choice": "Choisissez le rôle : coordinateur ou évaluateur."},
     )
 
+    error_fields = {NON_FIELD_ERRORS: "role"}  # the rule's refusal is about this role
+
     def __init__(self, *args, membership, **kwargs):
         kwargs.setdefault("auto_id", f"membre-{membership.pk}-%s")
         kwargs.setdefault("initial", {"role": membership.role})
@@ -465,6 +467,8 @@ class AssignForm(forms.Form):
             "invalid_choice": "Choisissez un membre de la cellule.",
         },
     )
+
+    error_fields = {NON_FIELD_ERRORS: "evaluator"}  # the rule's refusal is about this person
 
     def __init__(self, *args, candidature, options=(), **kwargs):
         kwargs.setdefault("auto_id", f"attribution-{candidature.pk}-%s")
@@ -677,3 +681,45 @@ class ReviewForm(forms.Form):
             for message in messages:
                 if message not in known:
                     self.add_error(name if name in self.fields else None, message)
+
+
+# --- Consolidation: the regional ranking ------------------------------------------------------
+
+
+class RankingForm(forms.Form):
+    """The ranks typed in the ranking's table, one field per candidature (``rang-<pk>``, its
+    label for screen readers only: the column says « Rang »), the proposed order as initial
+    values. ``consolidation.ranking_from_inputs`` turns them into the order."""
+
+    def __init__(self, *args, rows, **kwargs):
+        kwargs.setdefault("auto_id", "%s")
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        for position, row in enumerate(rows, start=1):
+            message = f"Le rang de « {row.ptce.name} » doit être un nombre entier positif."
+            field = forms.IntegerField(
+                label=f"Rang de {row.ptce.name}",
+                required=False,
+                min_value=1,
+                initial=position,
+                error_messages={"invalid": message, "min_value": message},
+            )
+            field.hide_label = True
+            field.optional = False
+            self.fields[self.name(row)] = field
+
+    @staticmethod
+    def name(row) -> str:
+        return f"rang-{row.pk}"
+
+    def entered(self) -> dict[int, int]:
+        """The ranks typed, by candidature id (blank rows left out)."""
+        return {
+            row.pk: self.cleaned_data[self.name(row)]
+            for row in self.rows
+            if self.cleaned_data.get(self.name(row)) is not None
+        }
+
+    def row_fields(self):
+        """(row, its bound field) for the table."""
+        return [(row, self[self.name(row)]) for row in self.rows]

@@ -105,3 +105,51 @@ def test_the_rule_catches_a_hand_written_field_group():
     assert BOUND_FIELD.search('<div class="fr-checkbox-group">{{ field }}</div>')
     assert BOUND_FIELD.search('<div class="fr-input-group">{{ field.value }}</div>')
     assert not BOUND_FIELD.search("{{ form.name.as_field_group }} {{ field.as_field_group }}")
+
+
+# --- The regional and evaluator screens draw their controls through Django's forms ---------------
+
+REGIONAL_TEMPLATES = [
+    TEMPLATES / "evaluation" / folder for folder in ("coordinator", "evaluator", "consolidation")
+]
+CONTROL = re.compile(r"<(input|select|textarea)\b[^>]*>", re.S)
+# Allowed only with a reason: (template, the control's name).
+HAND_WRITTEN_ALLOWED: set[tuple[str, str]] = set()
+
+
+def hand_written_controls(text: str) -> list[str]:
+    """The ``<input>``, ``<select>`` and ``<textarea>`` written in ``text``, except hidden
+    inputs (the action of a row's button, the object it acts on, the sort kept by a filter) and
+    submit buttons."""
+    found = []
+    for control in CONTROL.finditer(text):
+        tag = control.group(0)
+        kind = re.search(r'\btype="([^"]*)"', tag)
+        if control.group(1) == "input" and kind and kind.group(1) in {"hidden", "submit"}:
+            continue
+        found.append(tag)
+    return found
+
+
+def test_regional_screens_write_no_control_by_hand():
+    """Every control of the regional cell's and the evaluators' screens is a Django form field
+    drawn by ``templates/django/forms/field.html`` (``{{ form.x.as_field_group }}``): no template
+    of ``evaluation/coordinator``, ``evaluator`` or ``consolidation`` writes one itself."""
+    problems = []
+    for folder in REGIONAL_TEMPLATES:
+        for path in sorted(folder.rglob("*.html")):
+            name = str(path.relative_to(TEMPLATES))
+            for tag in hand_written_controls(path.read_text()):
+                control = re.search(r'\bname="([^"]*)"', tag)
+                if (name, control.group(1) if control else "") not in HAND_WRITTEN_ALLOWED:
+                    problems.append(f"{name}: {tag}")
+    assert not problems, "controls written by hand:\n" + "\n".join(problems)
+
+
+def test_the_rule_catches_a_hand_written_control():
+    assert hand_written_controls('<textarea class="fr-input" name="comment"></textarea>')
+    assert hand_written_controls('<select class="fr-select"\n  name="role">')
+    assert hand_written_controls('<input class="fr-input" type="number" name="rang-1">')
+    assert hand_written_controls('<input type="checkbox" name="points">')
+    assert not hand_written_controls('<input type="hidden" name="action" value="add">')
+    assert not hand_written_controls("{{ form.comment.as_field_group }}")

@@ -212,3 +212,19 @@ def test_a_list_filter_form_never_says_optional():
         q = forms.CharField(label="Nom", required=False)
 
     assert "(facultatif)" not in rendered(Filters(), "q")
+
+
+def test_a_control_in_a_table_row_keeps_its_label_for_screen_readers_only():
+    """A field's ``hide_label`` (a control in a table whose column header says what it is):
+    the label is kept, linked to the control, but only screen readers read it."""
+    form = SampleForm(data={"name": ""})
+    form.fields["name"].hide_label = True
+    markup = Markup(rendered(form, "name"))
+
+    assert markup.find("label", **{"for": "id_name"})["class"] == "fr-label fr-sr-only"
+    assert markup.find("input", id="id_name")["aria-describedby"] == (
+        "id_name_helptext id_name_error"
+    )
+    assert_descriptions_exist(markup)
+    shown = Markup(rendered(SampleForm(), "name"))
+    assert shown.find("label", **{"for": "id_name"})["class"] == "fr-label"

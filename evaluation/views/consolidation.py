@@ -20,7 +20,7 @@ from candidatures.models import Candidature, CandidatureState
 
 from .. import consolidation, exports
 from ..filters import ConsolidationFilter
-from ..forms import HandoverForm, OpinionForm
+from ..forms import HandoverForm, OpinionForm, RankingForm
 from ..permissions import (
     can_coordinate,
     can_view_cell,
@@ -213,23 +213,6 @@ def _ranking_rows(cell, user):
     return _with_labels(list(rows))
 
 
-def _typed_ranks(post, rows) -> tuple[dict[int, int], list[str]]:
-    entered, errors = {}, []
-    for row in rows:
-        raw = (post.get(f"rang-{row.pk}") or "").strip()
-        if not raw:
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value < 1:
-            errors.append(f"Le rang de « {row.ptce.name} » doit être un nombre entier positif.")
-        else:
-            entered[row.pk] = value
-    return entered, errors
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def regional_ranking(request, cell_pk):
@@ -250,10 +233,10 @@ def regional_ranking(request, cell_pk):
                 consolidation.rank_by_score(cell, request.user)
                 messages.success(request, "Les candidatures sont classées par note consolidée.")
             else:
-                entered, errors = _typed_ranks(request.POST, rows)
-                if errors:
-                    raise ValidationError(errors)
-                order = consolidation.ranking_from_inputs([row.pk for row in rows], entered)
+                form = RankingForm(request.POST, rows=rows)
+                if not form.is_valid():  # shown as messages, like the refusals of the rules
+                    raise ValidationError([e for errors in form.errors.values() for e in errors])
+                order = consolidation.ranking_from_inputs([row.pk for row in rows], form.entered())
                 consolidation.set_ranking(cell, request.user, order)
                 messages.success(request, "Le classement est enregistré.")
         except (ValidationError, PermissionDenied) as error:
@@ -261,6 +244,9 @@ def regional_ranking(request, cell_pk):
                 messages.error(request, message)
         return redirect("regional_ranking", cell_pk=cell.pk)
     unranked_count = sum(1 for row in rows if row.collegial_rank is None)
+    if can_edit:
+        for row, field in RankingForm(rows=rows).row_fields():
+            row.rank_field = field  # « rang-<pk> », drawn in the row
     without_opinion = list(
         consolidation.region_candidatures(cell, request.user)
         .filter(state=CandidatureState.ADMISSIBLE, regional_opinion__isnull=True)

@@ -25,6 +25,7 @@ from evaluation.models import AdmissibilityCheck, Assignment, RegionHandover
 from evaluation.tasks import send_complement_reminders
 from tests import factories as f
 from tests.candidatures.helpers import add_document, submittable
+from tests.evaluation.form_checks import assert_field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -416,4 +417,51 @@ def test_region_move_refused_towards_a_handed_over_region(world):
         admission.move_region(world.candidature_a, world.region_b, world.user("cna_admin"), "Motif")
     with pytest.raises(ValidationError, match="déjà instruite par cette région"):
         admission.move_region(world.candidature_a, world.region_a, world.user("cna_admin"), "Motif")
+    assert not RegionMove.objects.exists()
+
+
+def test_admissibility_errors_are_shown_at_their_fields_and_in_the_summary(client, case):
+    candidature = case["candidature"]
+    client.force_login(case["coordinator"])
+    response = client.post(admissibility_url(candidature), {"motivation": "Rien"})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert_field_error(html, "id_decision", "Choisissez : recevable ou irrecevable.")
+    assert 'name="motivation"' in html and "Rien</textarea>" in html  # what was typed is kept
+    # The rule's refusal goes to the points it names.
+    response = client.post(admissibility_url(candidature), {"decision": "admissible"})
+    assert_field_error(
+        response.content.decode(), "id_points", "tous les points doivent être vérifiés"
+    )
+
+
+def test_complements_errors_are_shown_at_their_fields_and_in_the_summary(client, case):
+    candidature = case["candidature"]
+    client.force_login(case["coordinator"])
+    response = client.post(
+        complements_url(candidature),
+        {"message": "Les statuts.", "fields": ["title"], "due_date": "31/02/2031"},
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert_field_error(html, "id_due_date", "Indiquez une date limite valide.")
+    response = client.post(
+        complements_url(candidature),
+        {"message": "", "fields": ["title"], "due_date": "2020-01-01", "due_time": "7:00"},
+    )
+    html = response.content.decode()
+    assert_field_error(html, "id_message", "Écrivez au porteur ce qui est attendu.")
+    assert_field_error(html, "id_due_date", "La date limite doit être dans le futur.")
+    assert not ComplementRequest.objects.exists()
+
+
+def test_region_move_errors_are_shown_at_their_fields_and_in_the_summary(client, world):
+    client.force_login(world.user("cna_admin"))
+    response = client.post(
+        reverse("region_move", args=[world.candidature_a.pk]), {"region": "", "reason": "Motif"}
+    )
+    assert response.status_code == 422
+    assert_field_error(
+        response.content.decode(), "id_region", "Choisissez la région de destination."
+    )
     assert not RegionMove.objects.exists()

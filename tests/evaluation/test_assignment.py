@@ -26,6 +26,7 @@ from evaluation.models import (
     ReviewState,
 )
 from tests import factories as f
+from tests.evaluation.form_checks import assert_field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -353,3 +354,19 @@ def test_assignments_page_query_count_does_not_grow(client, world):
     large, response = count()
     assert len(response.context["rows"]) == 25
     assert small == large
+
+
+def test_a_refused_assignment_is_shown_in_its_row_and_in_the_summary(client):
+    cell, coordinator, people = make_cell(evaluators=2, reviews=2)
+    candidature = admissible(cell)[0]
+    conflict(candidature, people[1])
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("cell_assignments", args=[cell.pk]),
+        {"action": "assign", "candidature": candidature.pk, "evaluator": people[1].pk},
+    )
+    assert response.status_code == 422
+    assert_field_error(
+        response.content.decode(), f"attribution-{candidature.pk}-evaluator", "conflit d'intérêts"
+    )
+    assert not Assignment.objects.exists()

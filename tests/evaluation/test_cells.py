@@ -16,6 +16,7 @@ from candidatures.models import CandidatureState
 from evaluation import cells
 from evaluation.models import Assignment, Review, ReviewState
 from tests import factories as f
+from tests.evaluation.form_checks import assert_field_error
 from tests.roles import LOGIN, NOT_FOUND, OK, ROLES, assert_outcome, client_as
 
 pytestmark = pytest.mark.django_db
@@ -338,3 +339,24 @@ def test_a_conflicted_coordinator_gets_404_on_that_candidature(client, world):
     )
     client.force_login(coordinator)
     assert client.get(reverse("admissibility", args=[world.candidature_a.pk])).status_code == 404
+
+
+def test_member_form_errors_are_shown_at_their_fields_and_in_the_summary(client, world):
+    cell = cell_a(world)
+    client.force_login(world.user("cra_coordinator"))
+    response = client.post(members_url(cell), {"action": "add", "email": "", "role": "chef"})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert_field_error(html, "id_email", "Indiquez l'adresse électronique de la personne.")
+    assert_field_error(html, "id_role", "Choisissez le rôle : coordinateur ou évaluateur.")
+    # A row's role: the refusal of the rule in its row, on its select.
+    own = RegionalCellMembership.objects.get(cell=cell, user=world.user("cra_coordinator"))
+    response = client.post(
+        members_url(cell), {"action": "role", "membership": own.pk, "role": "evaluator"}
+    )
+    assert response.status_code == 422
+    assert_field_error(
+        response.content.decode(), f"membre-{own.pk}-role", "au moins un coordinateur"
+    )
+    own.refresh_from_db()
+    assert own.role == RegionalRole.COORDINATOR

@@ -25,6 +25,7 @@ from evaluation.models import (
 )
 from evaluation.permissions import can_review, can_see_reviews
 from tests import factories as f
+from tests.evaluation.form_checks import assert_field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -370,3 +371,14 @@ def test_a_declaration_made_while_the_coordinator_settles_is_never_dismissed(ptc
         ConflictStatus.CONFIRMED,
     )
     assert not Candidature.objects.visible_to(evaluator).filter(pk=world.candidature_a.pk).exists()
+
+
+def test_a_missing_reason_is_shown_at_the_field_and_in_the_summary(client, assigned):
+    world, evaluator, _criteria = assigned
+    client.force_login(evaluator)
+    url = reverse("conflict_declare", args=[world.candidature_a.pk])
+    response = client.post(url, {"reason": "  "})
+    assert response.status_code == 422
+    assert_field_error(
+        response.content.decode(), "id_reason", "Indiquez le motif du conflit d'intérêts", "motif"
+    )

@@ -19,6 +19,7 @@ from evaluation.models import Assignment, RegionHandover, Review, ReviewState
 from evaluation.permissions import can_see_reviews
 from evaluation.scoring import compute_total
 from tests import factories as f
+from tests.evaluation.form_checks import assert_field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -573,3 +574,22 @@ def test_worklist_is_in_the_navigation_of_cell_members_only(client, world):
     assert "Mes évaluations" in client.get("/").content.decode()
     client.force_login(world.user("applicant"))
     assert "Mes évaluations" not in client.get("/").content.decode()
+
+
+def test_a_refused_score_is_shown_at_its_field_and_in_the_summary(client, setup):
+    world, criteria, evaluator = setup
+    client.force_login(evaluator)
+    data = complete_data(criteria)
+    data[reviews.score_field(criteria[0])] = "8"
+    data[reviews.comment_field(criteria[1])] = "x" * (reviews.MAX_COMMENT + 1)
+    response = client.post(reverse("review_edit", args=[world.candidature_a.pk]), data)
+    assert response.status_code == 422
+    html = response.content.decode()
+    score = reviews.score_field(criteria[0])
+    assert_field_error(html, score, "La note doit être un nombre entier entre 0 et 5.")
+    comment = reviews.comment_field(criteria[1])
+    assert_field_error(html, comment, "Le commentaire ne doit pas dépasser")
+    assert "Le formulaire contient 2 erreurs" in html  # once each, the form's and the rule's
+    # What was valid is kept.
+    review = Review.objects.get(candidature=world.candidature_a, evaluator=evaluator)
+    assert review.opinion == "favorable"
