@@ -321,6 +321,7 @@ class AdmissibilityForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    points.optional = False  # every point, for an admissible candidature: the hint says so
     decision = forms.ChoiceField(
         label="Décision",
         choices=[("admissible", "Recevable"), ("inadmissible", "Irrecevable")],
@@ -370,9 +371,11 @@ class ComplementsForm(forms.Form):
     message.optional = False
     fields = forms.MultipleChoiceField(
         label="Rubriques à compléter",
+        help_text="Au moins une rubrique, ou une pièce ci-dessous.",
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    fields.optional = False  # a rubric or a document: ask_complements says which is missing
     document_types = forms.ModelMultipleChoiceField(
         label="Pièces à déposer de nouveau",
         queryset=DocumentType.objects.none(),
@@ -380,6 +383,7 @@ class ComplementsForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": "Ces pièces ne sont pas celles de l'appel."},
     )
+    document_types.optional = False
     due_date = forms.DateField(
         label="Date limite (heure de Paris)",
         help_text="Format attendu : JJ/MM/AAAA",
@@ -574,7 +578,9 @@ class ReviewForm(forms.Form):
         help_text="Points forts, points de vigilance, recommandations pour la cellule.",
         required=False,
         strip=False,
+        max_length=reviews.MAX_COMMENT,
         widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={"max_length": reviews.too_long()},
     )
 
     def __init__(self, *args, criteria, review=None, **kwargs):
@@ -585,8 +591,6 @@ class ReviewForm(forms.Form):
         self.fields["opinion"].choices = [
             (value, label[:1].upper() + label[1:]) for value, label in Opinion.choices
         ]
-        self.fields["comment"].max_length = reviews.MAX_COMMENT
-        self.fields["comment"].error_messages["max_length"] = reviews.too_long()
         self.criteria = list(criteria)
         for criterion in self.criteria:
             self.fields.update(self.criterion_fields(criterion))
