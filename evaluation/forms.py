@@ -385,7 +385,7 @@ class ComplementsForm(forms.Form):
     )
     document_types.optional = False
     due_date = forms.DateField(
-        label="Date limite (heure de Paris)",
+        label="Date limite",
         help_text="Format attendu : JJ/MM/AAAA",
         input_formats=["%Y-%m-%d", "%d/%m/%Y"],
         widget=DueDateInput(),
@@ -395,7 +395,7 @@ class ComplementsForm(forms.Form):
         },
     )
     due_time = forms.TimeField(
-        label="Heure limite (heure de Paris)",
+        label="Heure limite",
         help_text="Format attendu : HH:MM ; midi si rien n'est indiqué.",
         input_formats=["%H:%M"],
         required=False,
