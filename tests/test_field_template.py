@@ -212,3 +212,20 @@ def test_a_list_filter_form_never_says_optional():
         q = forms.CharField(label="Nom", required=False)
 
     assert "(facultatif)" not in rendered(Filters(), "q")
+
+
+def test_a_hidden_label_is_kept_for_screen_readers_only():
+    """A table's per-row control (``field.hidden_label``): the column header says what it is,
+    the label stays for screen readers; a checkbox keeps its label (the DSFR draws the box with
+    it) and hides its text only."""
+    form = SampleForm()
+    for name in ("name", "agree"):
+        form.fields[name].hidden_label = True
+    text = rendered(form, "name")
+    assert '<label class="fr-label fr-sr-only" for="id_name">Nom</label>' in text
+    box = rendered(form, "agree")
+    assert (
+        '<label class="fr-label" for="id_agree"><span class="fr-sr-only">J&#x27;accepte</span>'
+        in box
+    )
+    assert 'class="fr-label fr-sr-only"' not in rendered(SampleForm(), "name")

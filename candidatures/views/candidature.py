@@ -59,7 +59,7 @@ def candidature_start(request, pk, call_slug):
     chosen = request.POST.get("from")
     if chosen and all(str(c.pk) != chosen for c in previous):
         raise Http404  # another PTCE's candidature, or none
-    form = StartForm(request.POST or None, previous=previous)
+    form = StartForm(request.POST if request.method == "POST" else None, previous=previous)
     if request.method == "POST" and form.is_valid():
         try:
             candidature = drafting.start_candidature(
@@ -339,7 +339,7 @@ def candidature_withdraw(request, pk):
     if CandidatureState.WITHDRAWN not in workflow.allowed_targets(candidature, request.user):
         messages.error(request, "Cette candidature ne peut plus être retirée.")
         return redirect("candidature_detail", pk=candidature.pk)
-    form = WithdrawForm(request.POST or None)
+    form = WithdrawForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             workflow.transition(

@@ -54,7 +54,9 @@ def candidature_messages(request, pk):
     side = messaging.side_of(request.user, candidature)
     refusal = messaging.write_refusal(request.user, candidature, side)
     form = MessageForm(
-        request.POST or None, request.FILES or None, to_team=side != MessageSide.APPLICANT
+        request.POST if request.method == "POST" else None,
+        request.FILES or None,
+        to_team=side != MessageSide.APPLICANT,
     )
     status = 200
     if request.method == "POST" and refusal:
@@ -129,7 +131,7 @@ def candidature_notes(request, pk):
     candidature = _thread_candidature_or_404(request.user, pk)
     if not messaging.can_read_notes(request.user, candidature):
         raise Http404
-    form = NoteForm(request.POST or None)
+    form = NoteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             note = messaging.post_note(candidature, request.user, form.cleaned_data["text"])

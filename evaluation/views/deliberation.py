@@ -363,7 +363,7 @@ def publication_view(request, call_pk):
 
 @reauthentication_required(allow_get=True)  # publishing asks for the password again
 def _publication(request, call):
-    form = PublicationForm(request.POST or None)
+    form = PublicationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             count = publication.publish(call, request.user)
