@@ -105,3 +105,47 @@ def test_the_rule_catches_a_hand_written_field_group():
     assert BOUND_FIELD.search('<div class="fr-checkbox-group">{{ field }}</div>')
     assert BOUND_FIELD.search('<div class="fr-input-group">{{ field.value }}</div>')
     assert not BOUND_FIELD.search("{{ form.name.as_field_group }} {{ field.as_field_group }}")
+
+
+# The screens whose forms all go through Django forms (issue 17, item 1): an input written by
+# hand there is a field the form renderer does not draw (no French error next to it, no error
+# summary, no DSFR states). Hidden values and submit inputs carry no field.
+HAND_WRITTEN_SCREENS = ("candidatures", "evaluation/national", "accounts")
+HAND_WRITTEN_CONTROL = re.compile(r"<(input|select|textarea)\b[^>]*>", re.S)
+NOT_A_FIELD = re.compile(r'\btype="(hidden|submit)"')
+# path (relative to its templates folder) -> why it writes a control by hand. Empty: none needs to.
+HAND_WRITTEN_ALLOWED: dict[str, str] = {}
+
+
+def hand_written_controls(text: str) -> list[str]:
+    return [
+        control.group(0)
+        for control in HAND_WRITTEN_CONTROL.finditer(text)
+        if control.group(1) != "input" or not NOT_A_FIELD.search(control.group(0))
+    ]
+
+
+def test_screens_write_no_form_control_by_hand():
+    """Under templates/candidatures/, templates/evaluation/national/ and templates/accounts/
+    every ``<input>``, ``<select>`` and ``<textarea>`` is a form field's widget drawn by
+    ``{{ field.as_field_group }}``; only hidden values and submit inputs are written by hand."""
+    problems = []
+    for root in APP_TEMPLATES:
+        for folder in HAND_WRITTEN_SCREENS:
+            for path in sorted((root / folder).rglob("*.html")):
+                name = str(path.relative_to(root))
+                if name in HAND_WRITTEN_ALLOWED:
+                    continue
+                for control in hand_written_controls(path.read_text()):
+                    problems.append(f"{name}: {' '.join(control.split())[:120]}")
+    assert not problems, "Controls written by hand (use a Django form):\n" + "\n".join(problems)
+
+
+def test_the_rule_catches_a_hand_written_control():
+    assert hand_written_controls('<input class="fr-input" id="q" name="q">')
+    assert hand_written_controls('<input type="checkbox"\n  name="confirm" value="oui">')
+    assert hand_written_controls('<select class="fr-select" name="region"></select>')
+    assert hand_written_controls('<textarea name="text" rows="3"></textarea>')
+    assert not hand_written_controls('<input type="hidden" name="back" value="{{ back }}">')
+    assert not hand_written_controls('<input type="submit" value="Envoyer">')
+    assert not hand_written_controls("{{ form.text.as_field_group }}<button>Envoyer</button>")
