@@ -255,6 +255,8 @@ def deliberation_reopen(request, call_pk):
     deliberation = domain.deliberation_of(call)
     if deliberation is None:
         raise Http404
+    if not can_administer_national(request.user, call):
+        raise PermissionDenied("Seul un administrateur de la CNA rouvre la liste.")
     form = ReopenForm(request.POST)
     if form.is_valid():
         try:
@@ -558,6 +560,8 @@ def decision_bulk(request, call_pk):
     """Apply a paragraph to the checked lines, or prefill the empty motivations."""
     call = call_or_404(request.user, call_pk)
     deliberation = _fixed_deliberation(call)
+    if not can_administer_national(request.user, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
     form = BulkParagraphForm(request.POST)
     if request.POST.get("action") == "prefill":
         try:
