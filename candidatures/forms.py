@@ -5,11 +5,16 @@ import re
 
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
 
+from ami.formats import format_integer
 from ami.identifiers import normalize_siret, validate_siret
 from ami.models import Commune
 from ami.territory import normalize_commune_code, search_communes
 
+from .messaging import ATTACHMENT_RULES
+from .messaging import MAX_LENGTH as MESSAGE_MAX_LENGTH
+from .messaging import clean_text as clean_message_text
 from .models import Ptce, PtceMember
 from .ptce import siret_locked
 
@@ -275,6 +280,174 @@ class InvitationForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].widget.attrs["autocomplete"] = "email"
+
+
+# --- Candidature: start, withdrawal, documents ----------------------------------------------
+
+
+class StartForm(forms.Form):
+    """« Candidater »: start from a blank candidature or from one of the PTCE's previous ones
+    (``from``, the posted name kept)."""
+
+    def __init__(self, *args, previous=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "Une candidature vierge")] + [
+            (str(c.pk), f"Reprendre les réponses de la candidature à « {c.call.name} »")
+            for c in previous
+        ]
+        self.fields["from"] = forms.ChoiceField(
+            label="Point de départ",
+            choices=choices,
+            required=False,
+            initial="",
+            widget=forms.RadioSelect,
+            help_text="Une reprise copie les textes et les cofinancements ; le montant et les "
+            "pièces sont à reprendre.",
+        )
+        self.fields["from"].optional = False  # a blank start is an answer
+        self.previous = {str(c.pk): c for c in previous}
+
+    def source(self):
+        """The candidature to copy from, or None for a blank one."""
+        return self.previous.get(self.cleaned_data.get("from") or "")
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"max_length": "Le motif compte au plus 2 000 caractères."},
+    )
+    confirm = forms.BooleanField(
+        label="Je confirme vouloir retirer cette candidature",
+        error_messages={"required": "Cochez la case de confirmation pour retirer la candidature."},
+    )
+
+
+def accept_attribute(formats) -> str:
+    """The ``accept`` attribute of a file input for the given ``FileFormat`` codes."""
+    return ",".join(".jpg,.jpeg" if code == "jpeg" else f".{code}" for code in formats)
+
+
+class DocumentUploadForm(forms.Form):
+    """One document type's upload (``file``, the posted name kept); the checks are
+    ``candidatures.documents.check_file``'s, reported on the field. Several of these forms
+    share a page: the ids carry the type's pk."""
+
+    file = forms.FileField(
+        allow_empty_file=True,  # the documents' checks say it in their words
+        error_messages={"required": "Choisissez un fichier à déposer."},
+    )
+
+    def __init__(self, *args, document_type, replacing=False, **kwargs):
+        kwargs.setdefault("auto_id", f"piece-{document_type.pk}-%s")
+        super().__init__(*args, **kwargs)
+        self.document_type = document_type
+        field = self.fields["file"]
+        field.widget.attrs["id"] = f"piece-fichier-{document_type.pk}"
+        field.label = format_html(
+            '{}<span class="fr-sr-only"> pour « {} »</span>',
+            "Remplacer le fichier" if replacing else "Choisir le fichier",
+            document_type.label,
+        )
+        field.help_text = (
+            f"Taille maximale : {document_type.max_size_mb}\u00a0Mo. Formats acceptés : "
+            f"{document_type.allowed_formats_display}."
+        )
+        field.error_messages["required"] = (
+            f"Choisissez un fichier à déposer pour « {document_type.label} »."
+        )
+        field.widget.attrs["accept"] = accept_attribute(document_type.allowed_formats)
+
+
+# --- PTCE: the SIRET search ------------------------------------------------------------------
+
+
+class CompanyLookupForm(forms.Form):
+    """« Rechercher » next to the PTCE form (a GET to ``company_lookup``): the directory's
+    answer, or why there is none, is shown under it."""
+
+    siret = forms.CharField(
+        label="SIRET à rechercher",
+        required=False,
+        max_length=30,
+        help_text="Le répertoire Sirene (« API Recherche d'entreprises ») propose le nom, "
+        "l'adresse, la forme juridique et le code NAF. Sinon, remplissez le formulaire à la main.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "recherche-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["siret"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+
+
+# --- Messaging -------------------------------------------------------------------------------
+
+
+class MessageForm(forms.Form):
+    """A message of the thread (``text``) and its attachment; the rules are
+    ``candidatures.messaging``'s (``clean_text``, the documents' checks on the attachment)."""
+
+    text = forms.CharField(
+        label="Votre message",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        error_messages={"required": "Écrivez votre message avant de l'envoyer."},
+    )
+    attachment = forms.FileField(
+        # « (facultative) » written here: « pièce » is feminine.
+        label="Pièce jointe (facultative)",
+        required=False,
+        allow_empty_file=True,  # the documents' checks say it in their words
+    )
+    note = False
+
+    def __init__(self, *args, to_team=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        text = self.fields["text"]
+        text.widget.attrs["maxlength"] = MESSAGE_MAX_LENGTH
+        text.help_text = f"Texte simple, {format_integer(MESSAGE_MAX_LENGTH)} caractères au plus."
+        if to_team:
+            text.label = "Votre message au porteur"
+            text.help_text += " L'équipe du PTCE lira ce message."
+        attachment = self.fields["attachment"]
+        attachment.optional = False
+        attachment.help_text = (
+            f"Taille maximale : {ATTACHMENT_RULES.max_size_mb}\u00a0Mo. Formats acceptés : "
+            f"{ATTACHMENT_RULES.allowed_formats_display}."
+        )
+        attachment.widget.attrs["accept"] = accept_attribute(ATTACHMENT_RULES.allowed_formats)
+
+    def clean_text(self):
+        return clean_message_text(self.cleaned_data["text"], note=self.note)
+
+    def add_domain_error(self, error) -> None:
+        """A ValidationError of ``messaging.post_message``: the text's or the attachment's."""
+        codes = {getattr(e, "code", None) for e in error.error_list}
+        self.add_error("text" if codes & {"empty", "too_long"} else "attachment", error)
+
+
+class NoteForm(MessageForm):
+    """An internal note: never shown to the applicant, never emailed."""
+
+    note = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["attachment"]
+        text = self.fields["text"]
+        text.label = "Note interne — jamais visible du porteur"
+        text.help_text = (
+            f"Texte simple, {format_integer(MESSAGE_MAX_LENGTH)} caractères au plus. Une note ne "
+            "peut plus être modifiée ni supprimée."
+        )
+        text.error_messages["required"] = "Écrivez votre note avant de l'enregistrer."
+        text.widget.attrs["rows"] = 5
+
+    def add_domain_error(self, error) -> None:
+        self.add_error("text", error)
 
 
 def apply_validation_error(form, error) -> None:

@@ -511,7 +511,7 @@ class HandoverForm(forms.Form):
     )
 
 
-class ReopenForm(forms.Form):
+class ReviewReopenForm(forms.Form):
     """A coordinator reopens a submitted review, with a message to its evaluator."""
 
     message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -708,7 +708,7 @@ class RankingForm(forms.Form):
                 initial=position,
                 error_messages={"invalid": message, "min_value": message},
             )
-            field.hide_label = True
+            field.hidden_label = True
             field.optional = False
             self.fields[self.name(row)] = field
 
@@ -727,3 +727,200 @@ class RankingForm(forms.Form):
     def row_fields(self):
         """(row, its bound field) for the table."""
         return [(row, self[self.name(row)]) for row in self.rows]
+
+
+# --- Deliberation leftovers, decision table, publication, held bulk sends ----------------------
+
+
+class ApplyScenarioForm(forms.Form):
+    scenario = forms.ModelChoiceField(
+        label="Repartir d'un scénario",
+        queryset=SelectionScenario.objects.none(),
+        empty_label=None,
+        help_text="Les lignes reprennent sa proposition ; les modifications déjà faites restent "
+        "au journal.",
+        error_messages={"invalid_choice": "Choisissez un scénario réalisable de l'appel."},
+    )
+
+    def __init__(self, *args, call, **kwargs):
+        kwargs.setdefault("auto_id", "depart-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["scenario"].queryset = SelectionScenario.objects.filter(
+            call=call, feasible=True
+        )
+
+
+class ListReopenForm(forms.Form):
+    """The CNA administrator reopens the deliberated list, saying why."""
+
+    reason = forms.CharField(
+        label="Motif de la réouverture",
+        max_length=2000,
+        error_messages={"required": "Indiquez pourquoi la liste est rouverte."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "reouverture-%s")
+        super().__init__(*args, **kwargs)
+
+
+class PublicationForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="J'ai relu les décisions et les courriels : les résultats deviennent visibles des "
+        "porteurs, chacun reçoit sa lettre, les cellules régionales sont informées et l'appel "
+        "passe en phase « résultats publiés ».",
+        error_messages={"required": "Cochez la case de confirmation pour publier."},
+    )
+
+
+class CompareScenariosForm(forms.Form):
+    """The scenarios to compare (a GET form, ``comparer`` the query's name)."""
+
+    mark_optional = False
+
+    def __init__(self, *args, scenarios=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["comparer"] = forms.TypedMultipleChoiceField(
+            label="Scénarios à comparer",
+            choices=[(s.pk, s.name) for s in scenarios],
+            coerce=int,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+            help_text="Cochez au moins deux scénarios.",
+        )
+
+    def chosen_ids(self) -> set[int]:
+        return set(self.cleaned_data.get("comparer") or []) if self.is_valid() else set()
+
+
+class DecisionFilterForm(forms.Form):
+    """The decision table's filters (GET)."""
+
+    mark_optional = False
+    decision = forms.ChoiceField(
+        label="Décision",
+        required=False,
+        choices=[("", "Toutes"), ("laureate", "Lauréates"), ("not_selected", "Non retenues")],
+    )
+    region = forms.ChoiceField(label="Région", required=False)
+    q = forms.CharField(label="PTCE", required=False, max_length=200)
+    vide = forms.BooleanField(label="Motivation vide seulement", required=False)
+
+    def __init__(self, *args, regions=(), **kwargs):
+        kwargs.setdefault("auto_id", "filtre-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = [("", "Toutes"), *regions]
+
+    def params(self) -> dict:
+        """The filters that hold (an unknown region or decision is left out)."""
+        self.is_valid()
+        return self.cleaned_data
+
+
+class BulkParagraphForm(forms.Form):
+    """A paragraph applied to the lines checked in the table (their ``selection`` boxes belong
+    to this form through ``form="lot"``), or the empty motivations prefilled."""
+
+    paragraph = forms.CharField(
+        label="Paragraphe à appliquer aux lignes cochées",
+        required=False,  # not for « Préremplir » (the domain says when it is missing)
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Texte communicable au porteur : il est ajouté à la fin de la motivation (ou "
+        "la remplace).",
+    )
+    mode = forms.ChoiceField(
+        label="Mode",
+        choices=[("append", "Ajouter à la fin"), ("replace", "Remplacer la motivation")],
+        initial="append",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "lot-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["paragraph"].optional = False
+        self.fields["mode"].required = False
+
+
+class UncheckedBox(forms.CheckboxInput):
+    """A box whose value is the row's key (``selection=<pk>``), never ticked at first."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, check_test=lambda value: False)
+
+
+class DecisionRowForm(forms.Form):
+    """One line of the decision table: the box choosing it for the paragraph, its amount (a
+    laureate's) and its motivation, saved by ``decision_autosave`` (htmx on change, or the
+    line's « Enregistrer » button: the inputs belong to the form ``ligne-<pk>``)."""
+
+    mark_optional = False
+    selection = forms.BooleanField(required=False, widget=UncheckedBox)
+    granted_amount = AmountField(required=False)
+    motivation = forms.CharField(
+        required=False, strip=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args, decision, autosave_url="", **kwargs):
+        kwargs.setdefault("auto_id", f"ligne-{decision.pk}-%s")
+        kwargs.setdefault(
+            "initial",
+            {
+                "selection": decision.pk,
+                "granted_amount": decision.granted_amount,
+                "motivation": decision.motivation,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        name = decision.candidature.ptce.name
+        pk = decision.pk
+        fields = self.fields
+        fields["selection"].label = f"Choisir {name}"
+        fields["selection"].widget.attrs.update({"id": f"choix-{pk}", "form": "lot"})
+        fields["selection"].disabled = decision.is_published
+        if decision.outcome != "laureate":
+            del fields["granted_amount"]
+        else:
+            fields["granted_amount"].label = f"Montant accordé à {name}"
+            fields["granted_amount"].widget.attrs["id"] = f"montant-{pk}"
+        fields["motivation"].label = f"Motivation communicable pour {name}"
+        fields["motivation"].widget.attrs["id"] = f"motivation-{pk}"
+        for field_name, trigger in (
+            ("granted_amount", "change"),
+            ("motivation", "input delay:1000ms, change"),
+        ):
+            if field_name in fields:
+                fields[field_name].widget.attrs.update(
+                    {
+                        "form": f"ligne-{pk}",
+                        "hx-post": autosave_url,
+                        "hx-include": f"#ligne-{pk}, [form='ligne-{pk}']",
+                        "hx-trigger": trigger,
+                        "hx-target": f"#etat-{pk}",
+                        "hx-sync": "closest tr:queue last",
+                    }
+                )
+        for field in fields.values():
+            field.hidden_label = True  # the table's headers say it; the label is for screen readers
+
+
+class BatchMessageForm(forms.Form):
+    """One held email of a bulk send, edited before it goes."""
+
+    subject = forms.CharField(
+        label="Objet",
+        max_length=300,
+        error_messages={"required": "Écrivez l'objet du courriel."},
+    )
+    text = forms.CharField(
+        label="Texte",
+        widget=forms.Textarea(attrs={"rows": 10}),
+        error_messages={"required": "Écrivez le texte du courriel."},
+    )
+
+    def __init__(self, *args, message, **kwargs):
+        kwargs.setdefault("auto_id", f"courriel-{message.pk}-%s")
+        kwargs.setdefault("initial", {"subject": message.subject, "text": message.body_text})
+        super().__init__(*args, **kwargs)
+        self.message = message

@@ -107,49 +107,47 @@ def test_the_rule_catches_a_hand_written_field_group():
     assert not BOUND_FIELD.search("{{ form.name.as_field_group }} {{ field.as_field_group }}")
 
 
-# --- The regional and evaluator screens draw their controls through Django's forms ---------------
+# --- Every control is a Django form field (issue 17, item 1) ------------------------------------
 
-REGIONAL_TEMPLATES = [
-    TEMPLATES / "evaluation" / folder for folder in ("coordinator", "evaluator", "consolidation")
-]
-CONTROL = re.compile(r"<(input|select|textarea)\b[^>]*>", re.S)
-# Allowed only with a reason: (template, the control's name).
-HAND_WRITTEN_ALLOWED: set[tuple[str, str]] = set()
+# An input written by hand is a field the form renderer does not draw (no French error next to
+# it, no error summary, no DSFR states). Hidden values and submit inputs carry no field. Left
+# out: the Django admin's pages (the admin's own look and widgets), allauth's element templates
+# (allauth fills them from its own form fields) and the field template and widgets themselves.
+NOT_SCREENS = ("admin/", "allauth/elements/", "django/forms/")
+HAND_WRITTEN_CONTROL = re.compile(r"<(input|select|textarea)\b[^>]*>", re.S)
+NOT_A_FIELD = re.compile(r'\btype="(hidden|submit)"')
+# path (relative to its templates folder) -> why it writes a control by hand. Empty: none needs to.
+HAND_WRITTEN_ALLOWED: dict[str, str] = {}
 
 
 def hand_written_controls(text: str) -> list[str]:
-    """The ``<input>``, ``<select>`` and ``<textarea>`` written in ``text``, except hidden
-    inputs (the action of a row's button, the object it acts on, the sort kept by a filter) and
-    submit buttons."""
-    found = []
-    for control in CONTROL.finditer(text):
-        tag = control.group(0)
-        kind = re.search(r'\btype="([^"]*)"', tag)
-        if control.group(1) == "input" and kind and kind.group(1) in {"hidden", "submit"}:
-            continue
-        found.append(tag)
-    return found
+    return [
+        control.group(0)
+        for control in HAND_WRITTEN_CONTROL.finditer(text)
+        if control.group(1) != "input" or not NOT_A_FIELD.search(control.group(0))
+    ]
 
 
-def test_regional_screens_write_no_control_by_hand():
-    """Every control of the regional cell's and the evaluators' screens is a Django form field
-    drawn by ``templates/django/forms/field.html`` (``{{ form.x.as_field_group }}``): no template
-    of ``evaluation/coordinator``, ``evaluator`` or ``consolidation`` writes one itself."""
+def test_screens_write_no_form_control_by_hand():
+    """On every screen (the applicants', the cells', the evaluators', the CNA's, the account
+    pages) every ``<input>``, ``<select>`` and ``<textarea>`` is a form field's widget drawn by
+    ``{{ field.as_field_group }}``; only hidden values and submit inputs are written by hand."""
     problems = []
-    for folder in REGIONAL_TEMPLATES:
-        for path in sorted(folder.rglob("*.html")):
-            name = str(path.relative_to(TEMPLATES))
-            for tag in hand_written_controls(path.read_text()):
-                control = re.search(r'\bname="([^"]*)"', tag)
-                if (name, control.group(1) if control else "") not in HAND_WRITTEN_ALLOWED:
-                    problems.append(f"{name}: {tag}")
-    assert not problems, "controls written by hand:\n" + "\n".join(problems)
+    for root in APP_TEMPLATES:
+        for path in sorted(root.rglob("*.html")):
+            name = str(path.relative_to(root))
+            if name.startswith(NOT_SCREENS) or name in HAND_WRITTEN_ALLOWED:
+                continue
+            for control in hand_written_controls(path.read_text()):
+                problems.append(f"{name}: {' '.join(control.split())[:120]}")
+    assert not problems, "Controls written by hand (use a Django form):\n" + "\n".join(problems)
 
 
 def test_the_rule_catches_a_hand_written_control():
-    assert hand_written_controls('<textarea class="fr-input" name="comment"></textarea>')
-    assert hand_written_controls('<select class="fr-select"\n  name="role">')
-    assert hand_written_controls('<input class="fr-input" type="number" name="rang-1">')
-    assert hand_written_controls('<input type="checkbox" name="points">')
-    assert not hand_written_controls('<input type="hidden" name="action" value="add">')
-    assert not hand_written_controls("{{ form.comment.as_field_group }}")
+    assert hand_written_controls('<input class="fr-input" id="q" name="q">')
+    assert hand_written_controls('<input type="checkbox"\n  name="confirm" value="oui">')
+    assert hand_written_controls('<select class="fr-select" name="region"></select>')
+    assert hand_written_controls('<textarea name="text" rows="3"></textarea>')
+    assert not hand_written_controls('<input type="hidden" name="back" value="{{ back }}">')
+    assert not hand_written_controls('<input type="submit" value="Envoyer">')
+    assert not hand_written_controls("{{ form.text.as_field_group }}<button>Envoyer</button>")

@@ -215,10 +215,10 @@ def test_a_list_filter_form_never_says_optional():
 
 
 def test_a_control_in_a_table_row_keeps_its_label_for_screen_readers_only():
-    """A field's ``hide_label`` (a control in a table whose column header says what it is):
+    """A field's ``hidden_label`` (a control in a table whose column header says what it is):
     the label is kept, linked to the control, but only screen readers read it."""
     form = SampleForm(data={"name": ""})
-    form.fields["name"].hide_label = True
+    form.fields["name"].hidden_label = True
     markup = Markup(rendered(form, "name"))
 
     assert markup.find("label", **{"for": "id_name"})["class"] == "fr-label fr-sr-only"
@@ -228,3 +228,20 @@ def test_a_control_in_a_table_row_keeps_its_label_for_screen_readers_only():
     assert_descriptions_exist(markup)
     shown = Markup(rendered(SampleForm(), "name"))
     assert shown.find("label", **{"for": "id_name"})["class"] == "fr-label"
+
+
+def test_a_hidden_label_is_kept_for_screen_readers_only():
+    """A table's per-row control (``field.hidden_label``): the column header says what it is,
+    the label stays for screen readers; a checkbox keeps its label (the DSFR draws the box with
+    it) and hides its text only."""
+    form = SampleForm()
+    for name in ("name", "agree"):
+        form.fields[name].hidden_label = True
+    text = rendered(form, "name")
+    assert '<label class="fr-label fr-sr-only" for="id_name">Nom</label>' in text
+    box = rendered(form, "agree")
+    assert (
+        '<label class="fr-label" for="id_agree"><span class="fr-sr-only">J&#x27;accepte</span>'
+        in box
+    )
+    assert 'class="fr-label fr-sr-only"' not in rendered(SampleForm(), "name")

@@ -17,6 +17,7 @@ from ami.models import Call
 from .. import decisions, drafting, messaging, questionnaire, workflow
 from ..complements import editable_scope, field_choices, open_request
 from ..errors import TransitionRefused
+from ..forms import StartForm, WithdrawForm
 from ..models import Candidature, CandidatureState
 from ..receipt import submitted_answers
 from ..step_forms import CofinancingLineForm, show_read_only
@@ -55,15 +56,14 @@ def candidature_start(request, pk, call_slug):
     if existing:
         return redirect(resume_url(existing))
     previous = list(Candidature.objects.filter(ptce=ptce).exclude(call=call).select_related("call"))
-    if request.method == "POST":
-        source = None
-        if request.POST.get("from"):
-            source = next((c for c in previous if str(c.pk) == request.POST["from"]), None)
-            if source is None:
-                raise Http404
+    chosen = request.POST.get("from")
+    if chosen and all(str(c.pk) != chosen for c in previous):
+        raise Http404  # another PTCE's candidature, or none
+    form = StartForm(request.POST if request.method == "POST" else None, previous=previous)
+    if request.method == "POST" and form.is_valid():
         try:
             candidature = drafting.start_candidature(
-                ptce, call, request.user, from_candidature=source
+                ptce, call, request.user, from_candidature=form.source()
             )
         except PermissionDenied as refusal:
             messages.error(request, str(refusal))
@@ -71,7 +71,9 @@ def candidature_start(request, pk, call_slug):
         messages.success(request, f"Votre candidature à « {call.name} » est ouverte.")
         return redirect(resume_url(candidature))
     return render(
-        request, "candidatures/start.html", {"ptce": ptce, "call": call, "previous": previous}
+        request,
+        "candidatures/start.html",
+        {"ptce": ptce, "call": call, "previous": previous, "form": form},
     )
 
 
@@ -337,20 +339,23 @@ def candidature_withdraw(request, pk):
     if CandidatureState.WITHDRAWN not in workflow.allowed_targets(candidature, request.user):
         messages.error(request, "Cette candidature ne peut plus être retirée.")
         return redirect("candidature_detail", pk=candidature.pk)
-    if request.method == "POST":
-        if request.POST.get("confirm") != "oui":
-            messages.error(request, "Cochez la case de confirmation pour retirer la candidature.")
-            return redirect("candidature_withdraw", pk=candidature.pk)
+    form = WithdrawForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
         try:
             workflow.transition(
                 candidature,
                 CandidatureState.WITHDRAWN,
                 request.user,
-                comment=request.POST.get("reason", "").strip()[:2000],
+                comment=form.cleaned_data["reason"].strip(),
             )
         except TransitionRefused as refusal:
             messages.error(request, refusal.message)
         else:
             messages.success(request, "Votre candidature a été retirée.")
         return redirect("candidature_detail", pk=candidature.pk)
-    return render(request, "candidatures/withdraw.html", {"candidature": candidature})
+    return render(
+        request,
+        "candidatures/withdraw.html",
+        {"candidature": candidature, "form": form},
+        status=422 if form.errors else 200,
+    )

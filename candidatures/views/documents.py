@@ -16,6 +16,7 @@ from ami.scoping import get_visible_or_404
 from ami.storage import download_response
 
 from ..documents import delete_document, open_for_download, store_document
+from ..forms import DocumentUploadForm
 from ..models import Document
 from .common import own_candidature_or_404
 
@@ -31,10 +32,12 @@ def _pieces_url(candidature):
 def document_upload(request, pk, type_pk):
     candidature = own_candidature_or_404(request.user, pk)
     document_type = get_object_or_404(DocumentType, pk=type_pk, call_id=candidature.call_id)
-    uploaded_file = request.FILES.get("file")
-    if uploaded_file is None:
-        messages.error(request, f"Choisissez un fichier à déposer pour « {document_type.label} ».")
+    form = DocumentUploadForm(request.POST, request.FILES, document_type=document_type)
+    if not form.is_valid():
+        for message in form.errors["file"]:
+            messages.error(request, message)
         return redirect(_pieces_url(candidature))
+    uploaded_file = form.cleaned_data["file"]
     replacing = candidature.documents.filter(document_type=document_type).exists()
     try:
         document = store_document(candidature, document_type, uploaded_file, request.user)

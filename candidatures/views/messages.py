@@ -12,11 +12,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import is_regional_coordinator
-from ami.formats import format_integer
 from ami.scoping import get_visible_or_404
 from ami.storage import download_response
 
 from .. import messaging
+from ..forms import MessageForm, NoteForm
 from ..models import Message, MessageSide
 from .common import visible_candidature_or_404
 
@@ -53,17 +53,27 @@ def candidature_messages(request, pk):
     candidature = _thread_candidature_or_404(request.user, pk)
     side = messaging.side_of(request.user, candidature)
     refusal = messaging.write_refusal(request.user, candidature, side)
-    errors, posted, status = [], "", 200
-    if request.method == "POST":
-        posted = request.POST.get("text", "")
+    form = MessageForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES or None,
+        to_team=side != MessageSide.APPLICANT,
+    )
+    status = 200
+    if request.method == "POST" and refusal:
+        status = 403  # the form is not shown; the page says why (messaging.write_refusal)
+    elif request.method == "POST" and form.is_valid():
         try:
             message = messaging.post_message(
-                candidature, request.user, posted, request.FILES.get("attachment")
+                candidature,
+                request.user,
+                form.cleaned_data["text"],
+                form.cleaned_data["attachment"],
             )
         except PermissionDenied as error:
-            errors, status = [str(error) or refusal], 403
+            form.add_error(None, str(error) or refusal)
+            status = 403
         except ValidationError as error:
-            errors = error.messages
+            form.add_domain_error(error)
         else:
             messages.success(request, "Votre message a été envoyé.")
             url = reverse("candidature_messages", args=[candidature.pk])
@@ -88,11 +98,7 @@ def candidature_messages(request, pk):
             "side": side,
             "is_applicant": side == MessageSide.APPLICANT,
             "refusal": refusal,
-            "errors": errors,
-            "posted": posted,
-            "max_length": messaging.MAX_LENGTH,
-            "max_length_label": format_integer(messaging.MAX_LENGTH),
-            "attachment_rules": messaging.ATTACHMENT_RULES,
+            "form": form,
             "can_read_notes": side in (MessageSide.REGIONAL, MessageSide.NATIONAL),
             "is_coordinator": side == MessageSide.REGIONAL
             and is_regional_coordinator(request.user, candidature.call_id, candidature.region_id),
@@ -125,13 +131,12 @@ def candidature_notes(request, pk):
     candidature = _thread_candidature_or_404(request.user, pk)
     if not messaging.can_read_notes(request.user, candidature):
         raise Http404
-    errors, posted = [], ""
-    if request.method == "POST":
-        posted = request.POST.get("text", "")
+    form = NoteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
         try:
-            note = messaging.post_note(candidature, request.user, posted)
+            note = messaging.post_note(candidature, request.user, form.cleaned_data["text"])
         except ValidationError as error:
-            errors = error.messages
+            form.add_domain_error(error)
         else:
             messages.success(request, "La note interne a été enregistrée.")
             url = reverse("candidature_notes", args=[candidature.pk])
@@ -151,10 +156,7 @@ def candidature_notes(request, pk):
         {
             "candidature": candidature,
             "lines": lines,
-            "errors": errors,
-            "posted": posted,
-            "max_length": messaging.MAX_LENGTH,
-            "max_length_label": format_integer(messaging.MAX_LENGTH),
+            "form": form,
             "is_coordinator": side == MessageSide.REGIONAL
             and is_regional_coordinator(request.user, candidature.call_id, candidature.region_id),
         },

@@ -15,7 +15,13 @@ from ami.territory import lookup_commune
 
 from .. import ptce as domain
 from ..company_lookup import UNAVAILABLE_MESSAGE, CompanyLookupUnavailable, lookup_siret
-from ..forms import InvitationForm, PtceForm, PtceMemberForm, apply_validation_error
+from ..forms import (
+    CompanyLookupForm,
+    InvitationForm,
+    PtceForm,
+    PtceMemberForm,
+    apply_validation_error,
+)
 from ..models import MemberCategory, PtceInvitation
 from ..permissions import is_ptce_member, is_ptce_referent
 from .common import member_ptce_or_404
@@ -47,7 +53,7 @@ def ptce_create(request):
     else:
         lookup, initial = _lookup_from_query(request)
         form = PtceForm(initial=initial)
-    return render(request, FORM_TEMPLATE, {"form": form, "ptce": None, "lookup": lookup})
+    return render(request, FORM_TEMPLATE, _form_context(request, form, None, lookup))
 
 
 @login_required
@@ -68,7 +74,13 @@ def ptce_edit(request, pk):
     else:
         lookup, initial = _lookup_from_query(request)
         form = PtceForm(instance=ptce, initial=initial)
-    return render(request, FORM_TEMPLATE, {"form": form, "ptce": ptce, "lookup": lookup})
+    return render(request, FORM_TEMPLATE, _form_context(request, form, ptce, lookup))
+
+
+def _form_context(request, form, ptce, lookup) -> dict:
+    """The PTCE form's page: the form, and above it the SIRET search (its GET form)."""
+    lookup_form = CompanyLookupForm(request.GET if lookup else None)
+    return {"form": form, "ptce": ptce, "lookup": lookup, "lookup_form": lookup_form}
 
 
 @login_required

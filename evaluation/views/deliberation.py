@@ -1,14 +1,17 @@
 """Deliberation, decisions and publication screens (CNA). Thin views over
 ``evaluation.deliberation`` and ``evaluation.publication``."""
 
+from urllib.parse import urlsplit
+
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,11 +20,21 @@ from ami import batches
 from ami.formats import plural
 from ami.models import OutboxBatch, OutboxMessage, OutboxState
 from candidatures.models import Candidature
-from candidatures.step_forms import AmountField
 
 from .. import deliberation as domain
 from .. import publication
-from ..forms import DecisionForm, LineForm, SessionForm
+from ..forms import (
+    ApplyScenarioForm,
+    BatchMessageForm,
+    BulkParagraphForm,
+    DecisionFilterForm,
+    DecisionForm,
+    DecisionRowForm,
+    LineForm,
+    ListReopenForm,
+    PublicationForm,
+    SessionForm,
+)
 from ..models import Decision, DecisionOutcome, DeliberationLine, SelectionScenario
 from ..permissions import can_administer_national, can_deliberate
 from .errors import add_errors
@@ -89,6 +102,19 @@ def deliberation_view(request, call_pk):
             initial={"held_on": timezone.localdate(), "scenario": request.GET.get("scenario")},
         )
     else:
+        form = None  # the session as it is (_render_deliberation)
+    return _render_deliberation(request, call, deliberation, form, can_edit=can_edit)
+
+
+def _render_deliberation(
+    request, call, deliberation, form=None, *, can_edit=None, reopen_form=None, status=200
+):
+    """The deliberation page; a form posted to another route and refused is shown bound."""
+    if can_edit is None:
+        can_edit = can_deliberate(request.user, call) and not (
+            deliberation and deliberation.is_fixed
+        )
+    if form is None:
         form = SessionForm(
             call=call,
             with_scenario=False,
@@ -115,12 +141,14 @@ def deliberation_view(request, call_pk):
                 "totals": domain.totals(deliberation),
                 "members": list(deliberation.members_present.order_by("last_name")),
                 "scenarios": SelectionScenario.objects.filter(call=call, feasible=True),
+                "scenario_form": ApplyScenarioForm(call=call),
+                "reopen_form": reopen_form or ListReopenForm(),
                 "list_errors": domain.list_errors(deliberation)
                 if not deliberation.is_fixed
                 else [],
             }
         )
-    return render(request, "evaluation/national/deliberation.html", context)
+    return render(request, "evaluation/national/deliberation.html", context, status=status)
 
 
 @login_required
@@ -187,11 +215,12 @@ def deliberation_apply_scenario(request, call_pk):
     deliberation = domain.deliberation_of(call)
     if deliberation is None:
         raise Http404
-    scenario = get_object_or_404(SelectionScenario, call=call, pk=request.POST.get("scenario"))
+    form = ApplyScenarioForm(request.POST, call=call)
+    if not form.is_valid():
+        raise Http404  # not a feasible scenario of this call
+    scenario = form.cleaned_data["scenario"]
     try:
         domain.apply_scenario(deliberation, request.user, scenario)
-    except PermissionDenied:
-        raise
     except ValidationError as error:
         _messages_from(request, error)
     else:
@@ -226,13 +255,20 @@ def deliberation_reopen(request, call_pk):
     deliberation = domain.deliberation_of(call)
     if deliberation is None:
         raise Http404
-    try:
-        domain.reopen(deliberation, request.user, reason=request.POST.get("reason", ""))
-    except ValidationError as error:
-        _messages_from(request, error)
-    else:
-        messages.success(request, "La liste est rouverte ; les décisions en attente sont retirées.")
-    return redirect("deliberation", call_pk=call.pk)
+    if not can_administer_national(request.user, call):
+        raise PermissionDenied("Seul un administrateur de la CNA rouvre la liste.")
+    form = ListReopenForm(request.POST)
+    if form.is_valid():
+        try:
+            domain.reopen(deliberation, request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
+            messages.success(
+                request, "La liste est rouverte ; les décisions en attente sont retirées."
+            )
+            return redirect("deliberation", call_pk=call.pk)
+    return _render_deliberation(request, call, deliberation, reopen_form=form, status=422)
 
 
 # --- Decisions ----------------------------------------------------------------------------------
@@ -329,10 +365,8 @@ def publication_view(request, call_pk):
 
 @reauthentication_required(allow_get=True)  # publishing asks for the password again
 def _publication(request, call):
-    if request.method == "POST":
-        if request.POST.get("confirm") != "oui":
-            messages.error(request, "Cochez la case de confirmation pour publier.")
-            return redirect("publication", call_pk=call.pk)
+    form = PublicationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
         try:
             count = publication.publish(call, request.user)
         except ValidationError as error:
@@ -375,7 +409,9 @@ def _publication(request, call):
             "deliberation": deliberation,
             "emails": emails,
             "page": page,
+            "form": form,
         },
+        status=422 if form.errors else 200,
     )
 
 
@@ -396,15 +432,16 @@ def _fixed_deliberation(call):
 
 
 def _filtered(call, user, params):
+    """``params``: the cleaned data of ``DecisionFilterForm``."""
     decisions = _decisions(call, user)
     outcome = OUTCOME_FILTERS.get(params.get("decision", ""))
     if outcome:
         decisions = decisions.filter(outcome=outcome)
     if params.get("region"):
         decisions = decisions.filter(candidature__region_id=params["region"])
-    if params.get("vide") == "1":
+    if params.get("vide"):
         decisions = decisions.filter(motivation__regex=r"^\s*$")
-    if params.get("q", "").strip():
+    if (params.get("q") or "").strip():
         decisions = decisions.filter(candidature__ptce__name__icontains=params["q"].strip())
     return decisions
 
@@ -416,17 +453,35 @@ def decision_table(request, call_pk):
     amount (htmx autosave, a « Enregistrer » button per line without JavaScript), a paragraph
     applied to the checked lines, the running total against the envelope."""
     call = call_or_404(request.user, call_pk)
-    deliberation = _fixed_deliberation(call)
-    params = request.GET
-    page = Paginator(_filtered(call, request.user, params), TABLE_PAGE_SIZE).get_page(
-        params.get("page")
-    )
+    return _render_table(request, call, _fixed_deliberation(call), request.GET)
+
+
+def _render_table(request, call, deliberation, query, bulk_form=None, *, back="", status=200):
+    """The decision table for the filters of ``query``; the paragraph form, refused, is shown
+    bound (``decision_bulk``)."""
     regions = (
         Candidature.objects.filter(decision__deliberation=deliberation)
         .values_list("region_id", "region__name")
         .distinct()
         .order_by("region__name")
     )
+    filters = DecisionFilterForm(query, regions=list(regions))
+    page = Paginator(_filtered(call, request.user, filters.params()), TABLE_PAGE_SIZE).get_page(
+        query.get("page")
+    )
+    can_edit = can_administer_national(request.user, call)
+    rows = [
+        (
+            decision,
+            DecisionRowForm(
+                decision=decision,
+                autosave_url=reverse("decision_autosave", args=[call.pk, decision.pk]),
+            )
+            if can_edit
+            else None,
+        )
+        for decision in page.object_list
+    ]
     return render(
         request,
         "evaluation/national/decision_table.html",
@@ -434,20 +489,24 @@ def decision_table(request, call_pk):
             "call": call,
             "deliberation": deliberation,
             "page": page,
-            "params": {key: params.get(key, "") for key in ("decision", "region", "q", "vide")},
-            "regions": list(regions),
+            "rows": rows,
+            "filters": filters,
+            "bulk_form": bulk_form or BulkParagraphForm(),
             "totals": domain.decision_totals(call),
-            "can_edit": can_administer_national(request.user, call),
-            "back": request.get_full_path(),
+            "can_edit": can_edit,
+            "back": back or request.get_full_path(),
         },
+        status=status,
     )
 
 
-def _back_to_table(request, call):
+def _safe_back(request) -> str:
     back = request.POST.get("back", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect("decision_table", call_pk=call.pk)
+    return back if back.startswith("/") and not back.startswith("//") else ""
+
+
+def _back_to_table(request, call):
+    return redirect(_safe_back(request) or reverse("decision_table", args=[call.pk]))
 
 
 @login_required
@@ -461,24 +520,20 @@ def decision_autosave(request, call_pk, pk):
     )
     if not can_administer_national(request.user, call):
         raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    form = DecisionRowForm(request.POST, decision=decision)
     errors = []
-    amount = None
-    if decision.outcome == DecisionOutcome.LAUREATE:
-        field = AmountField(required=False)
-        try:
-            amount = field.clean(request.POST.get("granted_amount", ""))
-        except ValidationError as error:
-            errors += error.messages
-    if not errors:
+    if form.is_valid():
         try:
             domain.update_decision(
                 decision,
                 request.user,
-                motivation=request.POST.get("motivation", ""),
-                granted_amount=amount,
+                motivation=form.cleaned_data["motivation"],
+                granted_amount=form.cleaned_data.get("granted_amount"),
             )
         except ValidationError as error:
             errors += error.messages
+    else:
+        errors = [message for messages_ in form.errors.values() for message in messages_]
     if request.htmx:
         return render(
             request,
@@ -505,25 +560,37 @@ def decision_bulk(request, call_pk):
     """Apply a paragraph to the checked lines, or prefill the empty motivations."""
     call = call_or_404(request.user, call_pk)
     deliberation = _fixed_deliberation(call)
-    try:
-        if request.POST.get("action") == "prefill":
+    if not can_administer_national(request.user, call):
+        raise PermissionDenied("Seul un administrateur de la CNA modifie les décisions.")
+    form = BulkParagraphForm(request.POST)
+    if request.POST.get("action") == "prefill":
+        try:
             count = domain.prefill_motivations(deliberation, request.user)
+        except ValidationError as error:
+            _messages_from(request, error)
+        else:
             done = plural(count, "motivation vide préremplie", "motivations vides préremplies")
             messages.success(request, done + ".")
-        else:
-            ids = [pk for pk in request.POST.getlist("selection") if pk.isdigit()]
-            chosen = list(_decisions(call, request.user).filter(pk__in=ids))
+        return _back_to_table(request, call)
+    if form.is_valid():
+        ids = [pk for pk in request.POST.getlist("selection") if pk.isdigit()]
+        chosen = list(_decisions(call, request.user).filter(pk__in=ids))
+        try:
             count = domain.apply_paragraph(
                 call,
                 request.user,
                 chosen,
-                request.POST.get("paragraph", ""),
-                replace=request.POST.get("mode") == "replace",
+                form.cleaned_data["paragraph"],
+                replace=form.cleaned_data["mode"] == "replace",
             )
+        except ValidationError as error:
+            add_errors(form, error)
+        else:
             messages.success(request, f"Paragraphe appliqué à {plural(count, 'décision')}.")
-    except ValidationError as error:
-        _messages_from(request, error)
-    return _back_to_table(request, call)
+            return _back_to_table(request, call)
+    back = _safe_back(request)
+    query = QueryDict(urlsplit(back).query) if back else QueryDict()
+    return _render_table(request, call, deliberation, query, form, back=back, status=422)
 
 
 # --- Held bulk sends of the call (ami.batches) ----------------------------------------------------
@@ -567,6 +634,7 @@ def batch_detail(request, call_pk, batch_pk):
     """Preview every email of a batch; edit one, discard one, send the kept ones, or abandon."""
     call = call_or_404(request.user, call_pk)
     batch = get_object_or_404(_batches(call, request.user), pk=batch_pk)
+    edited = None  # an email's form refused, shown bound
     if request.method == "POST":
         action = request.POST.get("action", "")
         message = None
@@ -581,24 +649,35 @@ def batch_detail(request, call_pk, batch_pk):
                 dropped = plural(count, "courriel écarté", "courriels écartés")
                 messages.success(request, f"Envoi abandonné : {dropped}.")
             elif action == "edit" and message is not None:
-                batches.edit(
-                    message,
-                    request.user,
-                    subject=request.POST.get("subject", ""),
-                    text=request.POST.get("text", ""),
-                )
-                messages.success(request, f"Le courriel à {message.recipient} est modifié.")
+                edited = BatchMessageForm(request.POST, message=message)
+                if edited.is_valid():
+                    batches.edit(message, request.user, **edited.cleaned_data)
+                    messages.success(request, f"Le courriel à {message.recipient} est modifié.")
+                    edited = None
             elif action == "discard" and message is not None:
                 batches.discard(message, request.user)
                 messages.success(request, f"Le courriel à {message.recipient} est écarté.")
             else:
                 messages.error(request, "Action inconnue.")
         except ValidationError as error:
-            _messages_from(request, error)
-        return redirect("batch_detail", call_pk=call.pk, batch_pk=batch.pk)
+            if edited is None:
+                _messages_from(request, error)
+            else:
+                add_errors(edited, error)
+        if edited is None:
+            return redirect("batch_detail", call_pk=call.pk, batch_pk=batch.pk)
     page = Paginator(batch.messages.order_by("recipient", "pk"), BATCH_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    rows = [
+        (
+            message,
+            edited
+            if edited is not None and edited.message.pk == message.pk
+            else BatchMessageForm(message=message),
+        )
+        for message in page.object_list
+    ]
     return render(
         request,
         "evaluation/national/batch.html",
@@ -606,6 +685,8 @@ def batch_detail(request, call_pk, batch_pk):
             "call": call,
             "batch": batch,
             "page": page,
+            "rows": rows,
             "kept": batch.messages.filter(state=OutboxState.HELD).count(),
         },
+        status=422 if edited is not None else 200,
     )

@@ -24,7 +24,7 @@ from candidatures.models import Candidature, MemberCategory
 from candidatures.submission import build_snapshot
 
 from .. import conflicts, reviews
-from ..forms import ConflictForm, ReopenForm, ReviewForm
+from ..forms import ConflictForm, ReviewForm, ReviewReopenForm
 from ..models import (
     Assignment,
     ConflictOfInterest,
@@ -228,7 +228,7 @@ def _review_context(request, candidature, review, *, form=None, problems=None):
     ]
     if regional_phase_refusal(candidature.call):  # the phase closes the cell's decisions
         reopenable = []
-    context["reopen_forms"] = [ReopenForm(review=r) for r in reopenable]
+    context["reopen_forms"] = [ReviewReopenForm(review=r) for r in reopenable]
     return context
 
 
@@ -390,7 +390,7 @@ def review_reopen(request, review_pk):
     if not is_regional_coordinator(request.user, candidature.call, candidature.region):
         raise PermissionDenied
     try:
-        form = ReopenForm(request.POST, review=review)
+        form = ReviewReopenForm(request.POST, review=review)
         form.is_valid()  # a free message: always valid
         reviews.reopen_review(review, request.user, form.cleaned_data["message"])
     except PermissionDenied as refusal:

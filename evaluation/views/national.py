@@ -23,7 +23,7 @@ from candidatures.models import Candidature
 from .. import consolidation, national, national_cache, scenarios
 from ..deliberation import deliberation_of, handed_over
 from ..filters import NationalFilter
-from ..forms import AnalysisForm, AssistantForm
+from ..forms import AnalysisForm, AssistantForm, CompareScenariosForm
 from ..models import ScenarioLine, SelectionScenario
 from ..permissions import can_deliberate, can_review_nationally, can_view_national
 from . import listing
@@ -277,7 +277,8 @@ def scenario_list(request, call_pk):
         .select_related("created_by")
         .annotate(laureates=Count("lines", filter=Q(lines__selected=True)))
     )
-    chosen_ids = {int(pk) for pk in request.GET.getlist("comparer") if pk.isdigit()}
+    form = CompareScenariosForm(request.GET or None, scenarios=all_scenarios)
+    chosen_ids = form.chosen_ids()
     chosen = [s for s in all_scenarios if s.pk in chosen_ids]
     return render(
         request,
@@ -286,7 +287,7 @@ def scenario_list(request, call_pk):
             "call": call,
             "scenarios": all_scenarios,
             "chosen": chosen,
-            "chosen_ids": chosen_ids,
+            "form": form,
             "compared": scenarios.compare(chosen) if len(chosen) >= 2 else [],
             "is_member": is_national_member(request.user, call),
         },

@@ -32,8 +32,10 @@ from candidatures.documents import (
     sanitize_filename,
     store_document,
 )
+from candidatures.forms import DocumentUploadForm
 from candidatures.models import CandidatureState, Document
 from tests import factories as f
+from tests.form_errors import assert_field_error
 from tests.roles import LOGIN, NOT_FOUND, OK, ROLES, assert_outcome, client_as
 
 MIB = 1024 * 1024
@@ -775,3 +777,18 @@ def test_pieces_step_page_shows_the_list(client, candidature, statuts, any_forma
     assert f'id="piece-fichier-{statuts.pk}"' in html
     assert f'id="piece-fichier-{any_format.pk}"' in html
     assert reverse("document_download", args=[candidature.pk, document.pk]) in html
+
+
+def test_upload_form_error_in_french_next_to_the_field(statuts):
+    """The upload field is drawn by the one field template; its « required » error names the
+    piece (the view shows the same text in a message, back on the « Pièces » step)."""
+    form = DocumentUploadForm({}, {}, document_type=statuts)
+    assert not form.is_valid()
+    html = render_to_string("includes/form_errors.html", {"form": form})
+    html += form["file"].as_field_group()
+    assert_field_error(
+        html,
+        f"piece-{statuts.pk}-file",
+        "Choisissez un fichier à déposer pour « Statuts ».",
+        target=f"piece-fichier-{statuts.pk}",
+    )

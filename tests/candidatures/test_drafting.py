@@ -430,3 +430,21 @@ def test_saves_of_one_call_run_side_by_side_and_a_phase_move_waits_for_them():
     assert (second.title, second.state) == ("À côté", CandidatureState.SUBMITTED)
     assert Candidature.objects.get(pk=first.pk).title == "Pendant la ruée"
     set_phase(call, Phase.REGIONAL_REVIEW, actor=None)  # once the save is committed
+
+
+def test_start_blank_with_an_empty_post_and_the_starting_points_as_radios(client):
+    """Without a previous candidature the form posts nothing: a blank one is started. With one,
+    the starting points are radios drawn by the one field template."""
+    membership = f.PtceMembershipFactory()
+    client.force_login(membership.user)
+    call = f.CallFactory()
+    url = reverse("candidature_start", args=[membership.ptce.pk, call.slug])
+    assert 'type="radio"' not in client.get(url).content.decode()
+    assert client.post(url).status_code == 302
+    assert Candidature.objects.get(ptce=membership.ptce, call=call).cloned_from is None
+    other = f.CallFactory()
+    page = client.get(reverse("candidature_start", args=[membership.ptce.pk, other.slug]))
+    html = page.content.decode()
+    assert '<fieldset class="fr-fieldset" id="id_from"' in html
+    assert '<input type="radio" name="from" value="" id="id_from_0" checked>' in html
+    assert "Une candidature vierge" in html and f"à « {call.name} »" in html

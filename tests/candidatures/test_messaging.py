@@ -28,6 +28,7 @@ from evaluation.models import Assignment
 from tests import factories as f
 from tests.accounts.test_personal_data import read_zip
 from tests.candidatures.helpers import PDF_BYTES
+from tests.form_errors import assert_field_error
 from tests.roles import add_conflicted_evaluator
 
 pytestmark = pytest.mark.django_db
@@ -465,3 +466,22 @@ def test_an_abandoned_bulk_message_never_shows_in_the_threads(client, world):
     client.force_login(world.user("applicant"))
     assert "Brouillon" not in _page(client.get(_thread(world.candidature_a)))
     assert messaging.unread_total(world.user("applicant")) == 0
+
+
+def test_a_refused_message_shows_its_error_next_to_the_field_and_in_the_summary(client, world):
+    client.force_login(world.user("applicant"))
+    response = client.post(_thread(world.candidature_a), {"text": "  "})
+    assert_field_error(_page(response), "id_text", "Écrivez votre message avant de l'envoyer.")
+    fake = SimpleUploadedFile("rapport.pdf", b"<html></html>")
+    response = client.post(_thread(world.candidature_a), {"text": "Voici", "attachment": fake})
+    page = _page(response)
+    assert_field_error(page, "id_attachment", "Le fichier « rapport.pdf » n'est pas un PDF valide")
+    assert "Voici</textarea>" in page  # what was typed is kept
+
+
+def test_a_refused_note_shows_its_error_next_to_the_field_and_in_the_summary(client, world):
+    client.force_login(world.user("cra_evaluator"))
+    response = client.post(_notes(world.candidature_a), {"text": "x" * 5001})
+    assert_field_error(
+        _page(response), "id_text", "La note compte 5\u202f001 caractères : la limite est de"
+    )

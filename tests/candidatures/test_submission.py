@@ -14,6 +14,7 @@ from candidatures.errors import TransitionRefused
 from candidatures.models import Candidature, CandidatureEvent, CandidatureState, MemberCategory
 from candidatures.submission import completeness_problems
 from tests import factories as f
+from tests.form_errors import assert_field_error
 
 from .helpers import submittable
 
@@ -255,3 +256,17 @@ def test_staff_admin_pages_for_candidatures(client):
     ).content.decode()
     document = candidature.documents.get()
     assert reverse("document_download", args=[candidature.pk, document.pk]) in html
+
+
+def test_withdrawal_without_confirmation_shows_the_error_next_to_the_box(client):
+    candidature, user = submittable()
+    workflow.transition(candidature, CandidatureState.SUBMITTED, user)
+    client.force_login(user)
+    url = reverse("candidature_withdraw", args=[candidature.pk])
+    response = client.post(url, {"reason": "Projet reporté"})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert_field_error(
+        page, "id_confirm", "Cochez la case de confirmation pour retirer la candidature."
+    )
+    assert "Projet reporté</textarea>" in page

@@ -10,6 +10,7 @@ from ami import batches
 from ami.models import BatchState, OutboxMessage, OutboxState
 from ami.outbox import queue_email
 from evaluation import publication
+from tests.form_errors import assert_field_error
 
 from .national_helpers import fix_list, national_edition, publish
 
@@ -90,3 +91,19 @@ def test_automatic_emails_are_not_held_and_are_listed(client, held):
     client.force_login(edition.admin)
     page = client.get(reverse("batch_list", args=[edition.call.pk])).content.decode()
     assert "draft.reminder" in page and "Publication des résultats" in page
+
+
+def test_an_email_edited_without_subject_shows_the_error_next_to_the_field(client, held):
+    edition, batch = held
+    letter = batch.messages.filter(event__startswith="decision.").first()
+    client.force_login(edition.admin)
+    response = client.post(
+        reverse("batch_detail", args=[edition.call.pk, batch.pk]),
+        {"action": "edit", "message": letter.pk, "subject": " ", "text": "Texte revu."},
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert_field_error(page, f"courriel-{letter.pk}-subject", "Écrivez l'objet du courriel.")
+    assert "Texte revu.</textarea>" in page
+    letter.refresh_from_db()
+    assert letter.subject != " "

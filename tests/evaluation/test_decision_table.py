@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from evaluation.models import Decision, DecisionOutcome
+from tests.form_errors import assert_field_error
 
 from .national_helpers import fix_list, national_edition
 
@@ -100,3 +101,27 @@ def test_only_the_administrator_edits(client, edition):
     client.post(bulk, {"action": "prefill"})
     decision.refresh_from_db()
     assert decision.motivation != "x"
+
+
+def test_a_paragraph_without_checked_lines_shows_the_error_next_to_it(client, edition):
+    client.force_login(edition.admin)
+    back = _table(edition.call) + "?decision=laureate"
+    response = client.post(
+        reverse("decision_bulk", args=[edition.call.pk]),
+        {"action": "paragraph", "paragraph": "La convention.", "mode": "append", "back": back},
+    )
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert_field_error(page, "lot-paragraph", "Cochez au moins une ligne.")
+    assert "La convention.</textarea>" in page
+    assert edition.candidatures[1].ptce.name not in page  # the table keeps its filters
+    assert f'name="back" value="{back}"' in page
+
+
+def test_the_rows_controls_are_drawn_by_the_field_template(client, edition):
+    client.force_login(edition.admin)
+    page = client.get(_table(edition.call)).content.decode()
+    decision = Decision.objects.get(candidature=edition.candidatures[0])
+    assert f'<label class="fr-label fr-sr-only" for="motivation-{decision.pk}">' in page
+    assert f'id="montant-{decision.pk}"' in page and 'form="lot"' in page
+    assert f'hx-post="{reverse("decision_autosave", args=[edition.call.pk, decision.pk])}"' in page

@@ -19,6 +19,7 @@ from evaluation.models import (
     NationalReview,
     Opinion,
 )
+from tests.form_errors import assert_field_error
 
 from .national_helpers import national_edition
 
@@ -287,3 +288,16 @@ def test_a_line_read_before_the_list_is_fixed_cannot_change_after():
             stale.deliberation, edition.admin, held_on=date(2026, 11, 21),
             members_present=[edition.admin],
         )  # fmt: skip
+
+
+def test_reopening_without_a_reason_shows_the_error_next_to_the_field(client):
+    edition = national_edition({"11": [80]})
+    session = _open(edition)
+    deliberation.fix_list(session, edition.admin)
+    client.force_login(edition.admin)
+    response = client.post(reverse("deliberation_reopen", args=[edition.call.pk]), {"reason": ""})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert_field_error(page, "reouverture-reason", "Indiquez pourquoi la liste est rouverte.")
+    session.refresh_from_db()
+    assert session.is_fixed

@@ -312,6 +312,9 @@ def test_compare_scenarios_side_by_side(client):
     first = next(r for r in compared if r.candidature.pk == edition.candidatures[0].pk)
     assert first.differs
     assert first.lines[0].selected and not first.lines[1].selected
+    page = response.content.decode()  # the boxes: a fieldset drawn by the one field template
+    assert '<fieldset class="fr-fieldset" id="id_comparer"' in page
+    assert f'name="comparer" value="{one.pk}" id="id_comparer_0" checked' in page
 
 
 def test_scenarios_are_for_cna_members_only(client):

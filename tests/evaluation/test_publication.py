@@ -12,6 +12,7 @@ from candidatures.models import CandidatureEvent, CandidatureState
 from evaluation import publication
 from evaluation.models import Decision
 from tests import factories as f
+from tests.form_errors import assert_field_error
 
 from .national_helpers import fix_list, national_edition, publish
 
@@ -187,3 +188,15 @@ def test_preview_leaves_out_the_letters_of_a_conflicted_candidature(client):
     assert edition.applicants[conflicted.pk].email not in page
     # Publishing still publishes every pending decision.
     assert publish(edition) == 3
+
+
+def test_publishing_without_the_box_shows_the_error_next_to_it(client):
+    edition, _winner = _edition()
+    client.force_login(edition.admin)
+    client.post(reverse("account_reauthenticate"), {"password": f.PASSWORD})
+    response = client.post(reverse("publication", args=[edition.call.pk]), {})
+    assert response.status_code == 422
+    assert_field_error(
+        response.content.decode(), "id_confirm", "Cochez la case de confirmation pour publier."
+    )
+    assert not Decision.objects.filter(published_at__isnull=False).exists()
