@@ -7,8 +7,11 @@ Run: ``make load`` (or ``.venv/bin/python bench/deadline_rush.py --help`` for th
 1. migrates the load-test database (``LOAD_DATABASE_URL``, default ``ami_load`` on the local
    PostgreSQL; created if missing) and seeds a call closing a few minutes ahead with
    ``--users`` + ``--late`` applicants, each with a complete draft (``bench/rush_seed.py``);
-2. starts gunicorn (``ami.wsgi``, ``bench.load_settings``: production settings, DEBUG off) and a
-   Celery worker on Redis (the outbox emails leave after commit, outside the requests);
+2. starts gunicorn (``ami.wsgi``, ``bench.load_settings``: production settings, DEBUG off) behind
+   nginx with the repository's ``deploy/nginx.conf`` (production's topology: the clients' keep-alive
+   connections end at nginx, which keeps a few to gunicorn; ``--proxy none`` connects Locust
+   straight to gunicorn) and a Celery worker on Redis (the outbox emails leave after commit,
+   outside the requests);
 3. phase « rush »: Locust, headless, ``RushApplicant`` users (``bench/locustfile.py``) log in,
    autosave, submit before the deadline; then checks the database against what they were told;
 4. waits for the deadline, phase « après la clôture »: ``LateApplicant`` users try to save and
@@ -27,6 +30,7 @@ import os
 import platform
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +66,12 @@ def parse_args(argv=None):
     parser.add_argument("--autosaves-per-step", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--proxy",
+        choices=["nginx", "none"],
+        default="nginx",
+        help="nginx (deploy/nginx.conf) in front of gunicorn, as in production, or none",
+    )
     parser.add_argument(
         "--database-url", default=os.environ.get("LOAD_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
@@ -166,11 +176,26 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def start_nginx(upstream_port: int, port: int, env) -> subprocess.Popen:
+    """nginx on ``port`` in front of gunicorn, with production's site configuration; enough
+    connections for every simulated user (each keeps one open, as a browser does)."""
+    from tests import nginx
+
+    binary = nginx.find_binary()
+    if binary is None:
+        sys.exit("nginx est absent (apt-get install nginx) ; ou bien --proxy none")
+    home = WORK / "nginx"
+    if home.exists():
+        shutil.rmtree(home)
+    main = nginx.main_conf(home, f"127.0.0.1:{upstream_port}", port, worker_connections=4096)
+    return start([binary, "-c", str(main), "-e", str(home / "error.log")], "nginx.log", env)
+
+
 def wait_until_serving(port: int, process, timeout=90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"gunicorn s'est arrêté : voir {WORK / 'gunicorn.log'}")
+            sys.exit(f"{Path(process.args[0]).name} s'est arrêté : voir les journaux dans {WORK}")
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             connection.request("GET", "/compte/login/", headers={"Host": "127.0.0.1"})
@@ -199,7 +224,7 @@ def run_locust(args, phase, user_class, users, run_time, port, env, servers) -> 
         "RUSH_AUTOSAVES_PER_STEP": str(args.autosaves_per_step),
     }
     started = time.monotonic()
-    cpu_before = [cpu_seconds(p.pid, children=c) for p, c in servers]
+    cpu_before = [cpu_seconds(p.pid, children=c) if p else 0.0 for p, c in servers]
     locust_before, machine_before = children_cpu(), machine_cpu()
     with (WORK / f"locust-{phase}.log").open("w") as log:
         subprocess.run(  # noqa: S603 - our own command line
@@ -209,7 +234,8 @@ def run_locust(args, phase, user_class, users, run_time, port, env, servers) -> 
     locust_cpu = children_cpu() - locust_before
     machine_busy = machine_cpu()[0] - machine_before[0]
     cpu = [
-        cpu_seconds(p.pid, children=c) - b for (p, c), b in zip(servers, cpu_before, strict=True)
+        (cpu_seconds(p.pid, children=c) if p else 0.0) - b
+        for (p, c), b in zip(servers, cpu_before, strict=True)
     ]
     lines = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
     return {
@@ -218,6 +244,7 @@ def run_locust(args, phase, user_class, users, run_time, port, env, servers) -> 
         "wall": elapsed,
         "web_cpu": cpu[0],
         "worker_cpu": cpu[1],
+        "proxy_cpu": cpu[2],
         "locust_cpu": locust_cpu,
         "machine_cpu": machine_busy,
         "load": os.getloadavg()[0],
@@ -272,12 +299,19 @@ def cost_lines(phase: dict) -> list[str]:
     total = next((r for r in phase["stats"] if r["name"] == "total"), None)
     requests = total["requests"] if total else 0
     per_request = phase["web_cpu"] * 1000 / requests if requests else 0
-    others = phase["machine_cpu"] - phase["web_cpu"] - phase["worker_cpu"] - phase["locust_cpu"]
+    others = (
+        phase["machine_cpu"]
+        - phase["web_cpu"]
+        - phase["worker_cpu"]
+        - phase["proxy_cpu"]
+        - phase["locust_cpu"]
+    )
     cores = os.cpu_count() or 1
     return [
         f"- CPU du serveur web (workers gunicorn) : {phase['web_cpu']:.1f} s pour {requests} "
         f"requêtes, soit {per_request:.0f} ms par requête en moyenne ; worker Celery : "
-        f"{phase['worker_cpu']:.1f} s ; charge moyenne de la machine en fin de phase : "
+        f"{phase['worker_cpu']:.1f} s ; nginx : {phase['proxy_cpu']:.1f} s ; "
+        f"charge moyenne de la machine en fin de phase : "
         f"{phase['load']:.1f}",
         f"- CPU de toute la machine pendant la phase : {phase['machine_cpu']:.1f} s en "
         f"{phase['wall']:.0f} s, soit {phase['machine_cpu'] / phase['wall'] / cores:.0%} de ses "
@@ -365,7 +399,8 @@ def main(argv=None):
     connections.close_all()
     celery_app.control.purge()
 
-    gunicorn = worker = None
+    gunicorn = worker = proxy = None
+    upstream_port = free_port() if args.proxy == "nginx" else port
     try:
         worker = start(
             [
@@ -381,14 +416,18 @@ def main(argv=None):
         # it, Locust does not.
         gunicorn = start(
             [
-                str(BIN / "gunicorn"), "ami.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                str(BIN / "gunicorn"), "ami.wsgi:application",
+                "--bind", f"127.0.0.1:{upstream_port}",
                 "--workers", str(args.workers), "--threads", str(args.threads),
                 "--timeout", "60", "--worker-tmp-dir", SHM, "--keep-alive", "75",
             ],
             "gunicorn.log",
             env,
         )  # fmt: skip
-        wait_until_serving(port, gunicorn)
+        wait_until_serving(upstream_port, gunicorn)
+        if args.proxy == "nginx":
+            proxy = start_nginx(upstream_port, port, env)
+            wait_until_serving(port, proxy)
         left = (call.closes_at - timezone.now()).total_seconds()
         rush_time = int(min(args.run_time, left - args.margin))
         print(
@@ -396,7 +435,7 @@ def main(argv=None):
             f"{rush_time} s (clôture dans {left:.0f} s)…",
             flush=True,
         )
-        servers = [(gunicorn, True), (worker, False)]
+        servers = [(gunicorn, True), (worker, False), (proxy, False)]
         rush = run_locust(args, "rush", "RushApplicant", args.users, rush_time, port, env, servers)
         rush_check = rush_seed.check_rush(call, rush["records"])
         submitted = rush_check.counts["submitted_in_database"]
@@ -417,6 +456,7 @@ def main(argv=None):
         late_ids = [a.candidature_id for a in seed.applicants if a.kind == rush_seed.LATE]
         late_check = rush_seed.check_late(call, late_ids, late["records"])
     finally:
+        stop(proxy)
         stop(gunicorn)
         stop(worker)
 
@@ -426,7 +466,8 @@ def main(argv=None):
         f"{platform.python_version()}, PostgreSQL {postgres_version}, charge moyenne avant "
         f"{load_before[0]:.1f}",
         "command": "make load" + (f' LOAD_ARGS="{" ".join(given)}"' if given else ""),
-        "gunicorn": f"{args.workers} workers × {args.threads} threads",
+        "gunicorn": f"{args.workers} workers × {args.threads} threads"
+        + (" derrière nginx (deploy/nginx.conf)" if args.proxy == "nginx" else ", sans proxy"),
     }
     report = [
         "## Rush à la clôture",

@@ -3,7 +3,6 @@ production settings' refusal to start without their environment."""
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests import forked
+from tests import forked, nginx
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
@@ -561,7 +560,7 @@ def test_build_time_collectstatic_needs_no_database_nor_broker(dockerfile, tmp_p
 
 # --- The reverse proxy (deploy/nginx.conf) -------------------------------------------------------
 
-NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+NGINX_CONF = nginx.NGINX_CONF
 SECURITY_HEADERS = (
     "Content-Security-Policy",
     "X-Content-Type-Options",
@@ -652,7 +651,7 @@ def test_proxy_error_pages_exist_and_are_mounted(services, nginx_conf):
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    found = nginx.find_binary()
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("nginx is missing: .ci/run installs it (apt-get install nginx)")
@@ -660,41 +659,7 @@ def nginx_binary() -> str:
     return found
 
 
-def nginx_main_conf(tmp_path: Path, upstream: str | list[str], port: int) -> Path:
-    """A main configuration around deploy/nginx.conf, as the official image has it (the file
-    inside ``http``), with the upstream (one ``host:port`` or several, balanced by nginx) and
-    the error pages pointed at local ones."""
-    servers = [upstream] if isinstance(upstream, str) else upstream
-    assert "server web:8000;" in NGINX_CONF.read_text()
-    site = NGINX_CONF.read_text().replace(
-        "server web:8000;", " ".join(f"server {server};" for server in servers)
-    )
-    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    site = site.replace("root /usr/share/nginx/ami;", f"root {tmp_path / 'html'};")
-    (tmp_path / "html").mkdir()
-    shutil.copytree(ROOT / "deploy" / "errors", tmp_path / "html" / "erreurs")
-    (tmp_path / "site.conf").write_text(site)
-    main = tmp_path / "nginx.conf"
-    main.write_text(
-        f"""
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp_path / "nginx.pid"};
-error_log {tmp_path / "error.log"} warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path / "body"};
-    proxy_temp_path {tmp_path / "proxy"};
-    fastcgi_temp_path {tmp_path / "fastcgi"};
-    uwsgi_temp_path {tmp_path / "uwsgi"};
-    scgi_temp_path {tmp_path / "scgi"};
-    include {tmp_path / "site.conf"};
-}}
-"""
-    )
-    return main
+nginx_main_conf = nginx.main_conf
 
 
 def test_nginx_accepts_the_configuration(tmp_path):
