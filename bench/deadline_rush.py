@@ -64,8 +64,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--late-run-time", type=int, default=120)
     parser.add_argument("--autosaves-per-step", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    # Sync workers behind nginx (it buffers the clients, so a worker never waits on the network):
+    # on this 2-core machine 3 × 1 gave the lowest latencies of 2 × 1, 3 × 1, 4 × 1, 3 × 2 and
+    # 4 × 4 (docs/performance.md, « Rush à la clôture », session 6).
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument(
         "--proxy",
         choices=["nginx", "none"],
@@ -105,6 +108,9 @@ def server_environment(args, port) -> dict:
         "PRIVATE_MEDIA_ROOT": str(WORK / "private"),
         "OUTBOX_RATE_PER_MINUTE": "0",
         "LOG_LEVEL": "WARNING",
+        # Proxies in front of Django: the Locust users' X-Forwarded-For stands for the TLS
+        # proxy's, and nginx adds its own entry (bench/load_settings.py).
+        "ALLAUTH_TRUSTED_PROXY_COUNT": "2" if args.proxy == "nginx" else "1",
     }
 
 

@@ -21,11 +21,11 @@ CSRF_COOKIE_SECURE = False
 SESSION_COOKIE_NAME = "sessionid"
 CSRF_COOKIE_NAME = "csrftoken"
 
-# Behind the TLS proxy, the client's address is the last one the proxy adds to X-Forwarded-For;
-# the Locust users send one each, as the proxy would. Without it every applicant would share the
-# proxy's address, and allauth's default limit of 30 logins a minute per address would refuse
-# logins during the rush.
-ALLAUTH_TRUSTED_PROXY_COUNT = 1
+# The login rate limits count the client's address, the one the proxies in front of Django add to
+# X-Forwarded-For: ALLAUTH_TRUSTED_PROXY_COUNT (production's setting) is set by
+# bench/deadline_rush.py, 2 behind nginx (the Locust users send their own X-Forwarded-For as the
+# TLS proxy would, nginx adds Locust's), 1 without it. Without it every applicant would share one
+# address, and allauth's limit of 30 logins a minute per address would refuse logins in the rush.
 
 STORAGES = {
     **STORAGES,
