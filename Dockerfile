@@ -37,7 +37,7 @@ ENV DJANGO_SETTINGS_MODULE=ami.settings.production \
     PRIVATE_MEDIA_ROOT=/var/lib/ami/private \
     PORT=8000 \
     GUNICORN_WORKERS=3 \
-    GUNICORN_THREADS=4 \
+    GUNICORN_THREADS=1 \
     GUNICORN_TIMEOUT=60
 
 # Static files are collected into the image (served by whitenoise). Production settings refuse to
