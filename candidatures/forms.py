@@ -448,12 +448,3 @@ class NoteForm(MessageForm):
 
     def add_domain_error(self, error) -> None:
         self.add_error("text", error)
-
-
-def apply_validation_error(form, error) -> None:
-    """Show a domain ``ValidationError`` on the form (on its fields when it names them)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ami.forms import add_errors
 from ami.identifiers import normalize_siret, validate_siret
 from ami.models import Qpv
 from ami.territory import lookup_commune
@@ -20,7 +21,6 @@ from ..forms import (
     InvitationForm,
     PtceForm,
     PtceMemberForm,
-    apply_validation_error,
 )
 from ..models import MemberCategory, PtceInvitation
 from ..permissions import is_ptce_member, is_ptce_referent
@@ -42,7 +42,7 @@ def ptce_create(request):
             try:
                 ptce = domain.create_ptce(request.user, **form.cleaned_data)
             except ValidationError as error:
-                apply_validation_error(form, error)
+                add_errors(form, error)
             else:
                 messages.success(
                     request,
@@ -67,7 +67,7 @@ def ptce_edit(request, pk):
             try:
                 domain.update_ptce(ptce, request.user, **form.cleaned_data)
             except ValidationError as error:
-                apply_validation_error(form, error)
+                add_errors(form, error)
             else:
                 messages.success(request, "Les informations du PTCE sont enregistrées.")
                 return redirect("ptce_detail", pk=ptce.pk)
@@ -196,7 +196,7 @@ def ptce_members(request, pk):
         try:
             member = domain.add_member(ptce, request.user, **form.cleaned_data)
         except ValidationError as error:
-            apply_validation_error(form, error)
+            add_errors(form, error)
         else:
             messages.success(request, f"« {member.name} » est ajouté aux membres du PTCE.")
             return redirect("ptce_members", pk=ptce.pk)
@@ -257,7 +257,7 @@ def ptce_team(request, pk):
             try:
                 invitation = domain.invite(ptce, form.cleaned_data["email"], request.user)
             except ValidationError as error:
-                apply_validation_error(form, error)
+                add_errors(form, error)
             else:
                 messages.success(
                     request,

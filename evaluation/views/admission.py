@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ami.formats import euros
+from ami.forms import add_errors
 from candidatures import questionnaire
 from candidatures.complements import field_choices, open_request
 from candidatures.models import CandidatureState, FundingStatus
@@ -19,7 +20,6 @@ from .. import admission
 from ..forms import AdmissibilityForm, ComplementsForm
 from ..models import AdmissibilityCheck
 from ..permissions import cell_of, region_handed_over, regional_phase_refusal
-from .errors import add_errors
 from .lookups import coordinated_candidature_or_404
 
 

@@ -15,6 +15,7 @@ from accounts.models import (
     User,
 )
 from ami.formats import plural
+from ami.forms import add_errors
 from ami.scoping import get_visible_or_404
 from candidatures.models import Candidature, CandidatureState
 
@@ -22,7 +23,7 @@ from .. import assignment, conflicts
 from ..forms import AssignForm
 from ..models import Assignment, ConflictOfInterest, Review, ReviewState
 from ..permissions import region_handed_over, regional_phase_refusal
-from .errors import add_errors, flash_errors
+from .errors import flash_errors
 from .lookups import coordinated_candidature_or_404, coordinated_cell_or_404, posted_pk
 
 PAGE_SIZE = 50

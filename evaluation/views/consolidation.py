@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import RegionalCell
 from accounts.permissions import is_national_member, is_regional_member
+from ami.forms import add_errors
 from ami.spreadsheets import XLSX_CONTENT_TYPE
 from candidatures import messaging
 from candidatures.models import Candidature, CandidatureState
@@ -29,7 +30,6 @@ from ..permissions import (
     regional_phase_refusal,
 )
 from . import listing
-from .errors import add_errors
 
 PAGE_SIZE = 50
 

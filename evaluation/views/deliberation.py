@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.permissions import is_national_member
 from ami import batches
 from ami.formats import plural
+from ami.forms import add_errors
 from ami.models import OutboxBatch, OutboxMessage, OutboxState
 from candidatures.models import Candidature
 
@@ -37,7 +38,6 @@ from ..forms import (
 )
 from ..models import Decision, DecisionOutcome, DeliberationLine, SelectionScenario
 from ..permissions import can_administer_national, can_deliberate
-from .errors import add_errors
 from .national import call_or_404
 
 PREVIEW_PAGE_SIZE = 20

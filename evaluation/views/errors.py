@@ -1,20 +1,8 @@
-"""Domain errors shown on the screens' forms."""
+"""Domain refusals of actions without a form (a button in a table row). Those of a form go on
+the form: ``ami.forms.add_errors``."""
 
 from django.contrib import messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-
-
-def add_errors(form, error: ValidationError) -> None:
-    """Put a domain ``ValidationError`` on ``form``: per field when it has them, otherwise (or
-    for a field the form does not show) among the form's general errors. A form's
-    ``error_fields`` maps the domain's names to its own (``{"due_at": "due_date"}``;
-    ``NON_FIELD_ERRORS`` for an error without a field that belongs to one)."""
-    renamed = getattr(form, "error_fields", {})
-    messages = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
-    for name, field_errors in messages.items():
-        name = NON_FIELD_ERRORS if name is None else name
-        name = renamed.get(name, name)
-        form.add_error(name if name in form.fields else None, field_errors)
+from django.core.exceptions import ValidationError
 
 
 def flash_errors(request, error: ValidationError) -> None:

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import is_regional_coordinator, is_regional_member
+from ami.forms import add_errors
 from ami.scoping import get_visible_or_404
 from candidatures import questionnaire
 from candidatures.messaging import unread_count
@@ -41,7 +42,6 @@ from ..permissions import (
     regional_phase_refusal,
     review_phase_refusal,
 )
-from .errors import add_errors
 
 REVIEW_STATES = {None: "à faire", ReviewState.DRAFT: "en cours", ReviewState.SUBMITTED: "rendue"}
 

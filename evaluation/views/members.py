@@ -17,6 +17,7 @@ from accounts.models import (
     RegionalRole,
 )
 from ami.formats import plural
+from ami.forms import add_errors
 from candidatures.messaging import unread_count
 from candidatures.models import CandidatureState
 
@@ -25,7 +26,7 @@ from ..filters import CellHomeFilter
 from ..forms import AddMemberForm, MemberRoleForm
 from ..permissions import region_handed_over, regional_phase_refusal
 from . import listing
-from .errors import add_errors, flash_errors
+from .errors import flash_errors
 from .lookups import coordinated_cell_or_404, posted_pk
 
 PAGE_SIZE = 50

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.permissions import is_national_member
 from ami import audit
+from ami.forms import add_errors
 from ami.models import Call
 from ami.scoping import get_visible_or_404
 from candidatures import messaging
@@ -27,7 +28,6 @@ from ..forms import AnalysisForm, AssistantForm, CompareScenariosForm
 from ..models import ScenarioLine, SelectionScenario
 from ..permissions import can_deliberate, can_review_nationally, can_view_national
 from . import listing
-from .errors import add_errors
 
 PAGE_SIZE = 50
 # What the scenario's page reads of a line and its candidature.

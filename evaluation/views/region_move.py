@@ -9,11 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import is_national_administrator
+from ami.forms import add_errors
 from candidatures.models import Candidature
 
 from .. import admission
 from ..forms import RegionMoveForm
-from .errors import add_errors
 
 
 @login_required

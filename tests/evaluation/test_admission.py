@@ -25,7 +25,7 @@ from evaluation.models import AdmissibilityCheck, Assignment, RegionHandover
 from evaluation.tasks import send_complement_reminders
 from tests import factories as f
 from tests.candidatures.helpers import add_document, submittable
-from tests.evaluation.form_checks import assert_field_error
+from tests.form_errors import assert_field_error
 
 pytestmark = pytest.mark.django_db
 

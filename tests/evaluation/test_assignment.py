@@ -26,7 +26,7 @@ from evaluation.models import (
     ReviewState,
 )
 from tests import factories as f
-from tests.evaluation.form_checks import assert_field_error
+from tests.form_errors import assert_field_error
 
 pytestmark = pytest.mark.django_db
 

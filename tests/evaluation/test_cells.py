@@ -16,7 +16,7 @@ from candidatures.models import CandidatureState
 from evaluation import cells
 from evaluation.models import Assignment, Review, ReviewState
 from tests import factories as f
-from tests.evaluation.form_checks import assert_field_error
+from tests.form_errors import assert_field_error
 from tests.roles import LOGIN, NOT_FOUND, OK, ROLES, assert_outcome, client_as
 
 pytestmark = pytest.mark.django_db

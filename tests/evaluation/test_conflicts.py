@@ -25,7 +25,7 @@ from evaluation.models import (
 )
 from evaluation.permissions import can_review, can_see_reviews
 from tests import factories as f
-from tests.evaluation.form_checks import assert_field_error
+from tests.form_errors import assert_field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -380,5 +380,8 @@ def test_a_missing_reason_is_shown_at_the_field_and_in_the_summary(client, assig
     response = client.post(url, {"reason": "  "})
     assert response.status_code == 422
     assert_field_error(
-        response.content.decode(), "id_reason", "Indiquez le motif du conflit d'intérêts", "motif"
+        response.content.decode(),
+        "id_reason",
+        "Indiquez le motif du conflit d'intérêts",
+        target="motif",
     )

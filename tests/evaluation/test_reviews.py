@@ -19,7 +19,7 @@ from evaluation.models import Assignment, RegionHandover, Review, ReviewState
 from evaluation.permissions import can_see_reviews
 from evaluation.scoring import compute_total
 from tests import factories as f
-from tests.evaluation.form_checks import assert_field_error
+from tests.form_errors import assert_field_error
 
 pytestmark = pytest.mark.django_db
 
