@@ -659,12 +659,9 @@ def nginx_binary() -> str:
     return found
 
 
-nginx_main_conf = nginx.main_conf
-
-
 def test_nginx_accepts_the_configuration(tmp_path):
     binary = nginx_binary()
-    main = nginx_main_conf(tmp_path, "127.0.0.1:8000", 8080)
+    main = nginx.main_conf(tmp_path, "127.0.0.1:8000", 8080)
     result = subprocess.run(
         [binary, "-t", "-c", str(main), "-e", str(tmp_path / "error.log")],
         capture_output=True,
@@ -690,7 +687,7 @@ def proxy(live_server, tmp_path):
 
     binary = nginx_binary()
     port = free_port()
-    main = nginx_main_conf(tmp_path, urlsplit(live_server.url).netloc, port)
+    main = nginx.main_conf(tmp_path, urlsplit(live_server.url).netloc, port)
     process = subprocess.Popen(
         [binary, "-c", str(main), "-e", str(tmp_path / "error.log")],
         stdout=subprocess.DEVNULL,

@@ -18,9 +18,10 @@ from django.urls import reverse
 
 from candidatures.models import Document
 from tests import factories as f
+from tests import nginx
 from tests.integration.conftest import database_url_of_test_db, redis_url_or_skip
 from tests.s3 import new_bucket
-from tests.test_deployment import free_port, nginx_binary, nginx_main_conf
+from tests.test_deployment import free_port, nginx_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -105,7 +106,7 @@ def balancer(tmp_path, ports):
     home = tmp_path / "nginx"
     home.mkdir()
     port = free_port()
-    main = nginx_main_conf(home, [f"127.0.0.1:{p}" for p in ports], port)
+    main = nginx.main_conf(home, [f"127.0.0.1:{p}" for p in ports], port)
     process = subprocess.Popen(
         [binary, "-c", str(main), "-e", str(home / "error.log")],
         stdout=subprocess.DEVNULL,
