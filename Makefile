@@ -48,20 +48,14 @@ PYTEST_WORKERS ?= auto
 # waits; tests/conftest.py orders the long modules first instead.
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadscope --no-loadscope-reorder)
 
-# The API fuzzing (schemathesis) runs every operation as a subtest of one test item, which
-# --dist loadscope stops after the first operation: it runs on its own, one worker with plain
-# load distribution, reusing that worker's test database (made by the first command).
-FUZZ := tests/api/test_fuzz.py
-
 # Bytecode kept between processes even where the environment says PYTHONDONTWRITEBYTECODE=1
-# (this machine and CI do): every xdist worker, the fuzzing run and each Python subprocess of
+# (this machine and CI do): every xdist worker and each Python subprocess of
 # the tests (gunicorn, Celery, manage.py, the forked processes) otherwise compiles the project
 # and rewrites the tests' assertions again (about 9 s of CPU per pytest process).
 test test-fast: export PYTHONDONTWRITEBYTECODE =
 
 test: install
-	$(PY) -m pytest $(XDIST) $(REUSE_DB) $(if $(PYTEST_ARGS),$(PYTEST_ARGS),--ignore=$(FUZZ))
-	$(if $(PYTEST_ARGS),,$(PY) -m pytest -n 1 --dist load --reuse-db $(FUZZ))
+	$(PY) -m pytest $(XDIST) $(REUSE_DB) $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest $(XDIST) $(REUSE_DB) -m "not browser and not integration and not slow" $(PYTEST_ARGS)

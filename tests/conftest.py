@@ -6,7 +6,12 @@ import pytest
 # Modules that take minutes on their own (a whole edition in the browser, real workers): under
 # pytest-xdist they are handed out first, so that they do not start last on one worker while
 # the other one has nothing left to do.
-LONG_MODULES = ("tests/browser/test_whole_edition.py", "tests/browser/", "tests/integration/")
+LONG_MODULES = (
+    "tests/browser/test_whole_edition.py",
+    "tests/browser/",
+    "tests/integration/",
+    "tests/api/test_fuzz.py",
+)
 
 
 @pytest.hookimpl(trylast=True)
