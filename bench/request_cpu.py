@@ -14,7 +14,7 @@ database driver, not PostgreSQL's own work), the median wall time and the number
 
 It seeds its own rush call (``bench/rush_seed.py``: removes the previous rush data of that
 database), migrates first; never point it at a database you care about. ``--profile KIND`` prints
-cProfile's top functions over every request of that kind.
+cProfile's top functions over every request of that kind (``--profile all``: of every request).
 """
 
 import argparse
@@ -53,7 +53,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applicants", type=int, default=12, help="journeys (one each)")
     parser.add_argument("--warm-up", type=int, default=2, help="journeys not counted")
-    parser.add_argument("--profile", default="", help="request kind to profile (cProfile)")
+    parser.add_argument("--profile", default="", help="request kind to profile (cProfile), or all")
     parser.add_argument("--top", type=int, default=30, help="cProfile rows")
     parser.add_argument("--sql", default="", help="request kind whose last queries are printed")
     parser.add_argument("--no-migrate", action="store_true")
@@ -115,7 +115,9 @@ def main(argv=None) -> int:
             headers = dict(headers or {})
             content_type = headers.pop("Content-Type", None)
             counter = Counter()
-            profiling = profiler is not None and self.counted and name == args.profile
+            profiling = (
+                profiler is not None and self.counted and args.profile in (name, "all")
+            )
             with connection.execute_wrapper(counter):
                 if profiling:
                     profiler.enable()
