@@ -115,9 +115,7 @@ def main(argv=None) -> int:
             headers = dict(headers or {})
             content_type = headers.pop("Content-Type", None)
             counter = Counter()
-            profiling = (
-                profiler is not None and self.counted and args.profile in (name, "all")
-            )
+            profiling = profiler is not None and self.counted and args.profile in (name, "all")
             with connection.execute_wrapper(counter):
                 if profiling:
                     profiler.enable()
